@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+// Swiftlet: a Redis 7.0.15-compatible cache server. Targets follow shared/ARCHITECTURE.md §1:
+// RESP, Storage and Config do no I/O; Commands builds on them; only Server touches libevent.
+import PackageDescription
+
+let optimize: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "swiftlet",
+    products: [
+        .executable(name: "swiftlet-server", targets: ["swiftlet-server"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CLibevent", pkgConfig: "libevent_pthreads",
+                       providers: [.apt(["libevent-dev"])]),
+        .systemLibrary(name: "CSystem"),
+        .target(name: "Support", swiftSettings: optimize),
+        .target(name: "RESP", dependencies: ["Support"], swiftSettings: optimize),
+        .target(name: "Storage", dependencies: ["CSystem"], swiftSettings: optimize),
+        .target(name: "Config", dependencies: ["Support"], swiftSettings: optimize),
+        .target(name: "Commands", dependencies: ["CSystem", "Support", "RESP", "Storage", "Config"], swiftSettings: optimize),
+        .target(name: "Server", dependencies: ["CLibevent", "CSystem", "RESP", "Storage", "Config", "Commands"],
+                swiftSettings: optimize),
+        .executableTarget(name: "swiftlet-server", dependencies: ["Server", "Config"], swiftSettings: optimize),
+        .target(name: "TestSupport"),
+        .testTarget(name: "SupportTests", dependencies: ["Support"]),
+        .testTarget(name: "RESPTests", dependencies: ["RESP"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

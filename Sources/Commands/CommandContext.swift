@@ -1,0 +1,147 @@
+// Everything a handler needs to run one command: its arguments, the connection's session
+// and reply writer, the shared server state and a time snapshot. One context lives per
+// connection and is reused for every command, so running a command allocates nothing.
+import RESP
+import Storage
+import Support
+
+public final class CommandContext {
+    public let server: ServerContext
+    public let session: Session
+    public var reply: ReplyWriter
+    public let stats: CommandStats
+    public var args: CommandArgs
+    /// Milliseconds since the epoch, sampled once per command like Redis's command time snapshot.
+    public var now: Int64 = 0
+    /// The command (or subcommand) being run.
+    public var command: CommandSpec?
+    /// Set when the handler replied with an error (counted as a failed call).
+    public var failed = false
+    /// Reused storage for the shard indexes a multi-key command locks.
+    var shardScratch: [Int] = []
+
+    private static let emptySlices = UnsafeMutablePointer<ArgSlice>.allocate(capacity: 1)
+
+    public init(server: ServerContext, session: Session, stats: CommandStats, replyCapacity: Int = 16 * 1024) {
+        self.server = server
+        self.session = session
+        self.stats = stats
+        unownedKeyspace = server.keyspace
+        reply = ReplyWriter(capacity: replyCapacity)
+        args = CommandArgs(base: UnsafeRawPointer(CommandContext.emptySlices),
+                           slices: UnsafePointer(CommandContext.emptySlices), count: 0)
+    }
+
+    deinit { reply.deallocate() }
+
+    public var keyspace: Keyspace { server.keyspace }
+    /// The keyspace outlives every connection; holding it unowned keeps retains off the hot path.
+    private unowned(unsafe) let unownedKeyspace: Keyspace
+
+    /// The running command's full name ("get", "client|setname"), as errors quote it.
+    public var commandName: String { command?.fullName ?? "" }
+
+    // MARK: Replies that count as errors
+
+    public func error(_ message: String) {
+        failed = true
+        server.errorStats.record(Array(message.utf8))
+        reply.error(message)
+    }
+
+    public func error(bytes message: [UInt8]) {
+        failed = true
+        server.errorStats.record(message)
+        reply.error(bytes: message)
+    }
+
+    // MARK: Argument parsing with Redis's error replies
+
+    /// Argument `index` as a 64-bit integer, or replies `message` and returns nil.
+    public func integer(_ index: Int, orReply message: String = RedisError.notInteger) -> Int64? {
+        if let value = Numbers.parseInt64(args[index]) { return value }
+        error(message)
+        return nil
+    }
+
+    /// Argument `index` as an integer within `range`, or replies `message`.
+    public func integer(_ index: Int, in range: ClosedRange<Int64>, orReply message: String) -> Int64? {
+        guard let value = Numbers.parseInt64(args[index]), range.contains(value) else {
+            error(message)
+            return nil
+        }
+        return value
+    }
+
+    // MARK: Key access
+
+    public func string(_ index: Int) -> String { args.string(index) }
+
+    @inline(__always)
+    public func key(_ index: Int) -> UnsafeRawBufferPointer { args[index] }
+
+    /// Runs `body` with the shard of key `index` locked, passing the shard, key and hash.
+    @inline(__always)
+    public func withKey<T>(_ index: Int, _ body: (Shard, UnsafeRawBufferPointer, UInt64) -> T) -> T {
+        let key = args[index]
+        let hash = KeyHash.hash(key)
+        let keyspace = unownedKeyspace
+        return keyspace.unownedShards[keyspace.shardIndex(for: key)]._withUnsafeGuaranteedRef { shard in
+            shard.lock()
+            defer { shard.unlock() }
+            return body(shard, key, hash)
+        }
+    }
+
+    /// Runs `body` with the shards of the given argument positions locked in ascending order.
+    public func withKeys<T>(_ positions: StrideTo<Int>, _ body: () -> T) -> T {
+        shardScratch.removeAll(keepingCapacity: true)
+        for position in positions { shardScratch.append(server.keyspace.shardIndex(for: args[position])) }
+        return withShards(body)
+    }
+
+    public func withKeys<T>(_ positions: [Int], _ body: () -> T) -> T {
+        shardScratch.removeAll(keepingCapacity: true)
+        for position in positions { shardScratch.append(server.keyspace.shardIndex(for: args[position])) }
+        return withShards(body)
+    }
+
+    private func withShards<T>(_ body: () -> T) -> T {
+        shardScratch.sort()
+        var previous = -1
+        for index in shardScratch where index != previous {
+            server.keyspace.shards[index].lock()
+            previous = index
+        }
+        defer {
+            previous = -1
+            for index in shardScratch.reversed() where index != previous {
+                server.keyspace.shards[index].unlock()
+                previous = index
+            }
+        }
+        return body()
+    }
+
+    /// Replicas keep expired keys until the master deletes them.
+    public var expiresKeys: Bool { !server.isReplica }
+
+    /// Looks up a live key for reading, counting a keyspace hit or miss.
+    @inline(__always)
+    public func lookupRead(_ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64) -> Entry? {
+        let entry = shard.find(db: session.db, key: key, hash: hash, now: now, expireKeys: expiresKeys)
+        if let entry {
+            shard.stats.keyspaceHits += 1
+            entry.accessClock = server.lruClock
+        } else {
+            shard.stats.keyspaceMisses += 1
+        }
+        return entry
+    }
+
+    /// Looks up a live key for writing (no hit/miss accounting), returning its link.
+    @inline(__always)
+    public func lookupWrite(_ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64, db: Int? = nil) -> EntryLink? {
+        shard.link(db: db ?? session.db, key: key, hash: hash, now: now, expireKeys: expiresKeys)
+    }
+}

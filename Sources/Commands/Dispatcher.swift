@@ -1,0 +1,63 @@
+// Runs one parsed command the way Redis's processCommand does: look the command up, check
+// arity (and subcommand) and authentication, execute, then account calls, time and failures per command and
+// honour CLIENT REPLY OFF/SKIP. Later stages (auth, ACL, MULTI, OOM, READONLY) slot in here.
+import RESP
+
+public enum Dispatcher {
+    /// Executes the command in `context.args`, appending its reply to `context.reply`.
+    public static func execute(_ context: CommandContext) {
+        let args = context.args
+        let replyStart = context.reply.buffer.count
+        context.failed = false
+        let started = Clock.monotonicMicroseconds()
+        context.now = context.server.wallClock(monotonicMicroseconds: started)
+        defer { applyReplyMode(context, replyStart: replyStart) }
+
+        guard let command = context.server.table.lookup(args[0]) else {
+            context.error(bytes: RedisError.unknownCommand(args))
+            return
+        }
+        var spec = command
+        if !command.subcommands.isEmpty && args.count >= 2 {
+            guard let sub = command.subcommand(named: args[1]) else {
+                context.error(bytes: RedisError.unknownSubcommand(args))
+                return
+            }
+            spec = sub
+        }
+        let counters = context.stats.counters + spec.statsIndex
+        guard spec.accepts(argumentCount: args.count), let handler = spec.handler else {
+            context.error(RedisError.wrongArity(spec.fullName))
+            counters.pointee.rejectedCalls += 1
+            return
+        }
+        if !context.session.authenticated && !spec.flags.contains(.noAuth) {
+            context.error("NOAUTH Authentication required.")
+            counters.pointee.rejectedCalls += 1
+            return
+        }
+        context.command = spec
+        handler(context)
+        counters.pointee.calls += 1
+        counters.pointee.microseconds += Int(Clock.monotonicMicroseconds() - started)
+        if context.failed { counters.pointee.failedCalls += 1 }
+        context.stats.commandsProcessed += 1
+        context.session.lastCommandIndex = spec.statsIndex
+    }
+
+    private static func applyReplyMode(_ context: CommandContext, replyStart: Int) {
+        switch context.session.replyMode {
+        case .on:
+            return
+        case .off:
+            context.reply.buffer.count = replyStart
+        case .skipThis:
+            context.reply.buffer.count = replyStart
+            context.session.replyMode = .on
+        case .skipNext:
+            // CLIENT REPLY SKIP itself replies nothing; the command after it is skipped.
+            context.reply.buffer.count = replyStart
+            context.session.replyMode = .skipThis
+        }
+    }
+}

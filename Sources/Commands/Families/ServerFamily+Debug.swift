@@ -1,0 +1,102 @@
+// DEBUG: the subcommands that Redis's own test suite and operators use against a server
+// (SLEEP, OBJECT, SET-ACTIVE-EXPIRE, PROTOCOL). Guarded by `enable-debug-command` like Redis.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Config
+import RESP
+import Storage
+import Support
+
+enum DebugCommand {
+    // DIVERGENCE: our own wording, in Redis's help layout.
+    static let help = [
+        "OBJECT <key>",
+        "    Describe the value stored at <key> (address, encoding, LRU clock, idle time).",
+        "PROTOCOL <type>",
+        "    Reply with a sample value of a RESP type: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false.",
+        "SET-ACTIVE-EXPIRE <0|1>",
+        "    Turn the background expiry of keys off (0) or on (1).",
+        "SLEEP <seconds>",
+        "    Stall the server for <seconds> (a decimal number) while holding every shard.",
+    ]
+
+    static func run(_ c: CommandContext) {
+        guard c.server.debugAllowed(for: c.session) else {
+            return c.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
+        }
+        let count = c.args.count
+        if c.args.equals(1, "help") && count == 2 {
+            HelpText.reply(c, command: "DEBUG", lines: help)
+        } else if c.args.equals(1, "sleep") && count == 3 {
+            let seconds = strtod(c.string(2), nil)
+            c.keyspace.withAllShardsLocked { usleep(UInt32(max(seconds, 0) * 1_000_000)) }
+            c.reply.ok()
+        } else if c.args.equals(1, "set-active-expire") && count == 3 {
+            c.server.config.activeExpireEnabled = Numbers.parseInt64(c.args[2]).map { $0 != 0 } ?? false
+            c.reply.ok()
+        } else if c.args.equals(1, "object") && count == 3 {
+            object(c)
+        } else if c.args.equals(1, "protocol") && count == 3 {
+            sampleReply(c)
+        } else {
+            c.error(bytes: Array("ERR unknown subcommand or wrong number of arguments for '".utf8) + c.args[1]
+                    + Array("'. Try DEBUG HELP.".utf8))
+        }
+    }
+
+    private static func object(_ c: CommandContext) {
+        c.withKey(2) { shard, key, hash in
+            guard let entry = shard.find(db: c.session.db, key: key, hash: hash, now: c.now, expireKeys: c.expiresKeys) else {
+                return c.error(RedisError.noSuchKey)
+            }
+            let clock = c.server.lruClock
+            let idle = clock >= entry.accessClock ? clock - entry.accessClock : 0xFF_FFFF - entry.accessClock + clock
+            let address = String(UInt(bitPattern: entry.pointer), radix: 16)
+            let length = c.valueLength(entry)
+            c.reply.simple("Value at:0x\(address) refcount:1 encoding:\(GenericFamily.encodingName(entry)) "
+                           + "serializedlength:\(length + 1) lru:\(entry.accessClock) lru_seconds_idle:\(idle)")
+        }
+    }
+
+    /// DEBUG PROTOCOL: one sample reply of each RESP type, for protocol tests.
+    private static func sampleReply(_ c: CommandContext) {
+        let kind = c.string(2).lowercased()
+        switch kind {
+        case "string": c.reply.bulk("Hello World")
+        case "integer": c.reply.integer(12345)
+        case "double": c.reply.double(3.141)
+        case "bignum": c.reply.bigNumber("1234567999999999999999999999999999999")
+        case "null": c.reply.nullBulk()
+        case "array", "set":
+            if kind == "array" { c.reply.arrayHeader(3) } else { c.reply.setHeader(3) }
+            for value in 0..<3 { c.reply.integer(value) }
+        case "map":
+            c.reply.mapHeader(3)
+            for value in 0..<3 {
+                c.reply.integer(value)
+                c.reply.bool(value == 1)
+            }
+        case "attrib":
+            if c.reply.resp3 {
+                c.reply.attributeHeader(1)
+                c.reply.bulk("key-popularity")
+                c.reply.arrayHeader(2)
+                c.reply.bulk("key:123")
+                c.reply.integer(90)
+            }
+            c.reply.bulk("Some real reply following the attribute")
+        case "push":
+            guard c.reply.resp3 else { return c.error("ERR RESP2 is not supported by this command") }
+            c.reply.pushHeader(2)
+            c.reply.bulk("server-cpu-usage")
+            c.reply.integer(42)
+            c.reply.bulk("Some real reply following the push reply")
+        case "true": c.reply.bool(true)
+        case "false": c.reply.bool(false)
+        case "verbatim": c.reply.verbatim("This is a verbatim\nstring")
+        default:
+            c.error("ERR Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")
+        }
+    }
+}

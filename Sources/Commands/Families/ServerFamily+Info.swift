@@ -1,0 +1,249 @@
+// INFO: Redis 7.0.15's sections and field names, so exporters, Sentinel and client libraries
+// that parse INFO read Swiftlet as they read Redis. Values come from the keyspace, the
+// per-worker command statistics, the network layer and the process itself.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Config
+import CSystem
+import Storage
+import Support
+
+enum InfoReport {
+    static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "replication",
+                                  "cpu", "modules", "errorstats", "cluster", "keyspace"]
+    static let allSections = defaultSections + ["commandstats", "latencystats"]
+
+    static func command(_ c: CommandContext) {
+        var requested: [String] = []
+        for index in 1..<c.args.count { requested.append(c.string(index).lowercased()) }
+        c.reply.verbatim(render(c, sections: requested))
+    }
+
+    /// The report for the requested section names ("default", "all", "everything" or names).
+    static func render(_ c: CommandContext, sections requested: [String]) -> String {
+        var wanted: [String] = []
+        if requested.isEmpty || requested.contains("default") { wanted += defaultSections }
+        if requested.contains("all") || requested.contains("everything") { wanted += allSections }
+        wanted += requested.filter { allSections.contains($0) }
+        var seen = Set<String>()
+        var text = ""
+        for section in allSections where wanted.contains(section) && seen.insert(section).inserted {
+            if !text.isEmpty { text += "\r\n" }
+            text += body(c, section)
+        }
+        return text
+    }
+
+    private static func lines(_ title: String, _ fields: [(String, String)]) -> String {
+        var text = "# \(title)\r\n"
+        for (name, value) in fields { text += "\(name):\(value)\r\n" }
+        return text
+    }
+
+    static func human(_ bytes: Int) -> String {
+        let value = Double(bytes)
+        func fixed(_ v: Double, _ unit: String) -> String {
+            let rounded = (v * 100).rounded() / 100
+            var text = String(rounded)
+            if let dot = text.firstIndex(of: ".") {
+                let decimals = text[text.index(after: dot)...].count
+                if decimals < 2 { text += String(repeating: "0", count: 2 - decimals) }
+            }
+            return text + unit
+        }
+        if bytes < 1024 { return "\(bytes)B" }
+        if value < 1024 * 1024 { return fixed(value / 1024, "K") }
+        if value < 1024 * 1024 * 1024 { return fixed(value / (1024 * 1024), "M") }
+        if value < 1024.0 * 1024 * 1024 * 1024 { return fixed(value / (1024 * 1024 * 1024), "G") }
+        return fixed(value / (1024.0 * 1024 * 1024 * 1024), "T")
+    }
+
+    static func residentSetSize() -> Int {
+        guard let file = fopen("/proc/self/statm", "r") else { return 0 }
+        defer { fclose(file) }
+        var size = 0, resident = 0
+        guard withVaList([withUnsafeMutablePointer(to: &size) { $0 }, withUnsafeMutablePointer(to: &resident) { $0 }], {
+            vfscanf(file, "%ld %ld", $0)
+        }) == 2 else { return 0 }
+        return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    private static func seconds(_ tv: timeval) -> String {
+        String(format6(Double(tv.tv_sec) + Double(tv.tv_usec) / 1_000_000))
+    }
+
+    static func format6(_ value: Double) -> String {
+        var buffer = [CChar](repeating: 0, count: 64)
+        _ = withVaList([value]) { vsnprintf(&buffer, 64, "%.6f", $0) }
+        return String(cString: buffer)
+    }
+
+    static func format2(_ value: Double) -> String {
+        var buffer = [CChar](repeating: 0, count: 64)
+        _ = withVaList([value]) { vsnprintf(&buffer, 64, "%.2f", $0) }
+        return String(cString: buffer)
+    }
+
+    private static func body(_ c: CommandContext, _ section: String) -> String {
+        let server = c.server
+        let config = server.config
+        let network = server.control?.networkMetrics() ?? NetworkMetrics()
+        let now = Clock.milliseconds()
+        switch section {
+        case "server":
+            var uts = utsname()
+            uname(&uts)
+            let system = withUnsafeBytes(of: uts.sysname) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let release = withUnsafeBytes(of: uts.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let machine = withUnsafeBytes(of: uts.machine) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let uptime = (now - server.startedAtMilliseconds) / 1000
+            return lines("Server", [
+                ("redis_version", ServerIdentity.redisVersion), ("redis_git_sha1", "00000000"), ("redis_git_dirty", "0"),
+                ("redis_build_id", "0000000000000000"), ("redis_mode", "standalone"),
+                ("os", "\(system) \(release) \(machine)"), ("arch_bits", "64"),
+                ("monotonic_clock", "POSIX clock_gettime"), ("multiplexing_api", "epoll"), ("atomicvar_api", "c11-builtin"),
+                ("gcc_version", "0.0.0"), ("process_id", String(getpid())),
+                ("process_supervised", config.supervised),
+                ("run_id", server.runID), ("tcp_port", String(network.tcpPort)),
+                ("server_time_usec", String(now * 1000)), ("uptime_in_seconds", String(uptime)),
+                ("uptime_in_days", String(uptime / 86400)), ("hz", String(config.hz)), ("configured_hz", String(config.hz)),
+                ("lru_clock", String(server.lruClock)), ("executable", CommandLine.arguments.first ?? ""),
+                ("config_file", config.configFilePath ?? ""), ("io_threads_active", "0"),
+                ("swiftlet_version", ServerIdentity.swiftletVersion), ("server_threads", String(network.workerThreads)),
+            ])
+        case "clients":
+            return lines("Clients", [
+                ("connected_clients", String(network.connectedClients)), ("cluster_connections", "0"),
+                ("maxclients", String(config.maxclients)), ("client_recent_max_input_buffer", "0"),
+                ("client_recent_max_output_buffer", "0"), ("blocked_clients", "0"), ("tracking_clients", "0"),
+                ("clients_in_timeout_table", "0"),
+            ])
+        case "memory":
+            let used = server.keyspace.usedMemory + network.clientBufferBytes + server.baselineMemory
+            let rss = residentSetSize()
+            var totalMemory = 0
+            var info = sysinfo()
+            if sysinfo(&info) == 0 { totalMemory = Int(info.totalram) * Int(info.mem_unit) }
+            server.notePeakMemory(used)
+            let peak = server.peakMemory
+            return lines("Memory", [
+                ("used_memory", String(used)), ("used_memory_human", human(used)),
+                ("used_memory_rss", String(rss)), ("used_memory_rss_human", human(rss)),
+                ("used_memory_peak", String(peak)), ("used_memory_peak_human", human(peak)),
+                ("used_memory_peak_perc", format2(peak > 0 ? Double(used) * 100 / Double(peak) : 100) + "%"),
+                ("used_memory_overhead", String(server.baselineMemory + network.clientBufferBytes)),
+                ("used_memory_startup", String(server.baselineMemory)),
+                ("used_memory_dataset", String(server.keyspace.usedMemory)),
+                ("total_system_memory", String(totalMemory)), ("total_system_memory_human", human(totalMemory)),
+                ("maxmemory", String(config.maxmemory)), ("maxmemory_human", human(config.maxmemory)),
+                ("maxmemory_policy", config.maxmemoryPolicy.rawValue),
+                ("mem_fragmentation_ratio", format2(used > 0 ? Double(rss) / Double(used) : 0)),
+                ("mem_fragmentation_bytes", String(rss - used)),
+                ("mem_not_counted_for_evict", "0"), ("mem_replication_backlog", "0"),
+                ("mem_clients_slaves", "0"), ("mem_clients_normal", String(network.clientBufferBytes)),
+                ("mem_aof_buffer", "0"), ("mem_allocator", "libc"), ("active_defrag_running", "0"),
+                ("lazyfree_pending_objects", "0"), ("lazyfreed_objects", "0"),
+            ])
+        case "persistence":
+            let stats = server.keyspace.aggregateStats()
+            return lines("Persistence", [
+                ("loading", "0"), ("async_loading", "0"), ("current_cow_peak", "0"), ("current_cow_size", "0"),
+                ("current_cow_size_age", "0"), ("current_fork_perc", "0.00"), ("current_save_keys_processed", "0"),
+                ("current_save_keys_total", "0"), ("rdb_changes_since_last_save", String(stats.dirty)),
+                ("rdb_bgsave_in_progress", "0"), ("rdb_last_save_time", String(server.startedAtMilliseconds / 1000)),
+                ("rdb_last_bgsave_status", "ok"), ("rdb_last_bgsave_time_sec", "-1"), ("rdb_current_bgsave_time_sec", "-1"),
+                ("rdb_saves", "0"), ("rdb_last_cow_size", "0"), ("rdb_last_load_keys_expired", "0"),
+                ("rdb_last_load_keys_loaded", "0"), ("aof_enabled", "0"), ("aof_rewrite_in_progress", "0"),
+                ("aof_rewrite_scheduled", "0"), ("aof_last_rewrite_time_sec", "-1"), ("aof_current_rewrite_time_sec", "-1"),
+                ("aof_last_bgrewrite_status", "ok"), ("aof_rewrites", "0"), ("aof_rewrites_consecutive_failures", "0"),
+                ("aof_last_write_status", "ok"), ("aof_last_cow_size", "0"), ("module_fork_in_progress", "0"),
+                ("module_fork_last_cow_size", "0"),
+            ])
+        case "stats":
+            let stats = server.keyspace.aggregateStats()
+            let processed = server.workerStats.reduce(0) { $0 + $1.commandsProcessed }
+            let errors = server.errorStats.snapshot()
+            return lines("Stats", [
+                ("total_connections_received", String(network.totalConnectionsReceived)),
+                ("total_commands_processed", String(processed)), ("instantaneous_ops_per_sec", String(server.instantaneousOps)),
+                ("total_net_input_bytes", String(network.totalNetInputBytes)),
+                ("total_net_output_bytes", String(network.totalNetOutputBytes)),
+                ("total_net_repl_input_bytes", "0"), ("total_net_repl_output_bytes", "0"),
+                ("instantaneous_input_kbps", "0.00"), ("instantaneous_output_kbps", "0.00"),
+                ("instantaneous_input_repl_kbps", "0.00"), ("instantaneous_output_repl_kbps", "0.00"),
+                ("rejected_connections", String(network.rejectedConnections)), ("sync_full", "0"),
+                ("sync_partial_ok", "0"), ("sync_partial_err", "0"), ("expired_keys", String(stats.expiredKeys)),
+                ("expired_stale_perc", "0.00"), ("expired_time_cap_reached_count", "0"),
+                ("expire_cycle_cpu_milliseconds", "0"), ("evicted_keys", "0"), ("evicted_clients", "0"),
+                ("total_eviction_exceeded_time", "0"), ("current_eviction_exceeded_time", "0"),
+                ("keyspace_hits", String(stats.keyspaceHits)), ("keyspace_misses", String(stats.keyspaceMisses)),
+                ("pubsub_channels", "0"), ("pubsub_patterns", "0"), ("pubsubshard_channels", "0"),
+                ("latest_fork_usec", "0"), ("total_forks", "0"), ("migrate_cached_sockets", "0"),
+                ("slave_expires_tracked_keys", "0"), ("active_defrag_hits", "0"), ("active_defrag_misses", "0"),
+                ("active_defrag_key_hits", "0"), ("active_defrag_key_misses", "0"), ("total_active_defrag_time", "0"),
+                ("current_active_defrag_time", "0"), ("tracking_total_keys", "0"), ("tracking_total_items", "0"),
+                ("tracking_total_prefixes", "0"), ("unexpected_error_replies", "0"),
+                ("total_error_replies", String(errors.total)), ("dump_payload_sanitizations", "0"),
+                ("total_reads_processed", String(network.totalReads)), ("total_writes_processed", String(network.totalWrites)),
+                ("io_threaded_reads_processed", "0"), ("io_threaded_writes_processed", "0"),
+                ("reply_buffer_shrinks", "0"), ("reply_buffer_expands", "0"),
+            ])
+        case "replication":
+            return lines("Replication", [
+                ("role", server.isReplica ? "slave" : "master"), ("connected_slaves", "0"),
+                ("master_failover_state", "no-failover"), ("master_replid", server.replicationID),
+                ("master_replid2", String(repeating: "0", count: 40)), ("master_repl_offset", "0"),
+                ("second_repl_offset", "-1"), ("repl_backlog_active", "0"),
+                ("repl_backlog_size", String(config.replBacklogSize)), ("repl_backlog_first_byte_offset", "0"),
+                ("repl_backlog_histlen", "0"),
+            ])
+        case "cpu":
+            var usage = rusage()
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+            var children = rusage()
+            getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &children)
+            return lines("CPU", [
+                ("used_cpu_sys", seconds(usage.ru_stime)), ("used_cpu_user", seconds(usage.ru_utime)),
+                ("used_cpu_sys_children", seconds(children.ru_stime)), ("used_cpu_user_children", seconds(children.ru_utime)),
+            ])
+        case "modules":
+            return lines("Modules", [])
+        case "errorstats":
+            return lines("Errorstats", server.errorStats.snapshot().byCode.map { ("errorstat_\($0.0)", "count=\($0.1)") })
+        case "cluster":
+            return lines("Cluster", [("cluster_enabled", "0")])
+        case "commandstats":
+            var fields: [(String, String)] = []
+            for spec in server.table.all {
+                var total = CommandStats.Counters()
+                for stats in server.workerStats {
+                    let counters = stats.counters[spec.statsIndex]
+                    total.calls += counters.calls
+                    total.microseconds += counters.microseconds
+                    total.rejectedCalls += counters.rejectedCalls
+                    total.failedCalls += counters.failedCalls
+                }
+                guard total.calls > 0 || total.rejectedCalls > 0 || total.failedCalls > 0 else { continue }
+                let perCall = total.calls > 0 ? Double(total.microseconds) / Double(total.calls) : 0
+                fields.append(("cmdstat_\(spec.fullName)",
+                               "calls=\(total.calls),usec=\(total.microseconds),usec_per_call=\(format2(perCall)),rejected_calls=\(total.rejectedCalls),failed_calls=\(total.failedCalls)"))
+            }
+            return lines("Commandstats", fields)
+        case "latencystats":
+            // DIVERGENCE: per-command latency histograms are not tracked yet; the section is empty.
+            return lines("Latencystats", [])
+        case "keyspace":
+            var fields: [(String, String)] = []
+            for db in 0..<server.keyspace.databaseCount {
+                let keys = server.keyspace.keyCount(db: db)
+                guard keys > 0 else { continue }
+                let expires = server.keyspace.volatileCount(db: db)
+                fields.append(("db\(db)", "keys=\(keys),expires=\(expires),avg_ttl=\(server.keyspace.averageTTL(db: db, now: now))"))
+            }
+            return lines("Keyspace", fields)
+        default:
+            return ""
+        }
+    }
+}

@@ -1,0 +1,563 @@
+// The string command group of Redis 7.0: GET/SET and their variants, multi-key MGET/MSET,
+// in-place edits (APPEND, SETRANGE), counters (INCR family, INCRBYFLOAT) and LCS. Each
+// command's spec sits beside its handler; replies and errors follow Redis 7.0.15 exactly.
+import RESP
+import Storage
+import Support
+
+public enum StringFamily {
+    static let keyRO = KeySpec.single([.RO, .access])
+    static let keyRW = KeySpec.single([.RW, .access, .update])
+    static let keyOW = KeySpec.single([.OW, .update])
+
+    public static let specs: [CommandSpec] = [
+        CommandSpec("get", arity: 2, flags: [.readonly, .fast], acl: [.string], keys: [keyRO],
+                    group: .string, since: "1.0.0", summary: "Read the string value of a key.",
+                    complexity: "O(1)", arguments: [.key()], handler: get),
+        CommandSpec("set", arity: -3, flags: [.write, .denyoom], acl: [.string],
+                    keys: [KeySpec([.RW, .access, .update, .variableFlags], .index(1),
+                                   .range(lastKey: 0, step: 1, limit: 0),
+                                   notes: "RW and ACCESS due to the optional `GET` argument")],
+                    group: .string, since: "1.0.0",
+                    summary: "Store a string value at a key, with optional conditions and expiry.",
+                    complexity: "O(1)",
+                    history: [("2.6.12", "EX, PX, NX and XX options."),
+                              ("6.0.0", "KEEPTTL option."),
+                              ("6.2.0", "GET, EXAT and PXAT options."),
+                              ("7.0.0", "NX and GET may be combined.")],
+                    arguments: [.key(), CommandArgument("value", .string),
+                                CommandArgument("condition", .oneof, flags: .optional, since: "2.6.12",
+                                                [.token("NX"), .token("XX")]),
+                                .token("GET", flags: .optional, since: "6.2.0"),
+                                CommandArgument("expiration", .oneof, flags: .optional, [
+                                    CommandArgument("seconds", .integer, token: "EX", since: "2.6.12"),
+                                    CommandArgument("milliseconds", .integer, token: "PX", since: "2.6.12"),
+                                    CommandArgument("unix-time-seconds", .unixTime, token: "EXAT", since: "6.2.0"),
+                                    CommandArgument("unix-time-milliseconds", .unixTime, token: "PXAT", since: "6.2.0"),
+                                    .token("KEEPTTL", since: "6.0.0")])],
+                    handler: set),
+        CommandSpec("setnx", arity: 3, flags: [.write, .denyoom, .fast], acl: [.string],
+                    keys: [KeySpec.single([.OW, .insert])], group: .string, since: "1.0.0",
+                    summary: "Set a string value unless the key exists.", complexity: "O(1)",
+                    docFlags: ["deprecated"], deprecatedSince: "2.6.12", replacedBy: "`SET` with the `NX` argument",
+                    arguments: [.key(), CommandArgument("value", .string)], handler: setnx),
+        CommandSpec("setex", arity: 4, flags: [.write, .denyoom], acl: [.string], keys: [keyOW],
+                    group: .string, since: "2.0.0",
+                    summary: "Set a string value with a time to live in seconds.",
+                    complexity: "O(1)", docFlags: ["deprecated"], deprecatedSince: "2.6.12",
+                    replacedBy: "`SET` with the `EX` argument",
+                    arguments: [.key(), CommandArgument("seconds", .integer), CommandArgument("value", .string)],
+                    handler: setex),
+        CommandSpec("psetex", arity: 4, flags: [.write, .denyoom], acl: [.string], keys: [keyOW],
+                    group: .string, since: "2.6.0",
+                    summary: "Set a string value with a time to live in milliseconds.",
+                    complexity: "O(1)", docFlags: ["deprecated"], deprecatedSince: "2.6.12",
+                    replacedBy: "`SET` with the `PX` argument",
+                    arguments: [.key(), CommandArgument("milliseconds", .integer), CommandArgument("value", .string)],
+                    handler: psetex),
+        CommandSpec("getset", arity: 3, flags: [.write, .denyoom, .fast], acl: [.string], keys: [keyRW],
+                    group: .string, since: "1.0.0",
+                    summary: "Set a string value and reply with the one it replaced.",
+                    complexity: "O(1)", docFlags: ["deprecated"], deprecatedSince: "6.2.0",
+                    replacedBy: "`SET` with the `!GET` argument",
+                    arguments: [.key(), CommandArgument("value", .string)], handler: getset),
+        CommandSpec("getdel", arity: 2, flags: [.write, .fast], acl: [.string],
+                    keys: [KeySpec.single([.RW, .access, .delete])], group: .string, since: "6.2.0",
+                    summary: "Read a string value and remove its key.", complexity: "O(1)",
+                    arguments: [.key()], handler: getdel),
+        CommandSpec("getex", arity: -2, flags: [.write, .fast], acl: [.string],
+                    keys: [KeySpec([.RW, .access, .update], .index(1), .range(lastKey: 0, step: 1, limit: 0),
+                                   notes: "RW and UPDATE because it changes the TTL")],
+                    group: .string, since: "6.2.0",
+                    summary: "Read a string value and change its expiry.",
+                    complexity: "O(1)",
+                    arguments: [.key(), CommandArgument("expiration", .oneof, flags: .optional, [
+                        CommandArgument("seconds", .integer, token: "EX"),
+                        CommandArgument("milliseconds", .integer, token: "PX"),
+                        CommandArgument("unix-time-seconds", .unixTime, token: "EXAT"),
+                        CommandArgument("unix-time-milliseconds", .unixTime, token: "PXAT"),
+                        .token("PERSIST")])],
+                    handler: getex),
+        CommandSpec("mget", arity: -2, flags: [.readonly, .fast], acl: [.string],
+                    keys: [KeySpec([.RO, .access], .index(1), .range(lastKey: -1, step: 1, limit: 0))],
+                    tips: ["request_policy:multi_shard"], group: .string, since: "1.0.0",
+                    summary: "Fetch the values of several string keys.", complexity: "O(N) for N keys",
+                    arguments: [.key(flags: .multiple)], handler: mget),
+        CommandSpec("mset", arity: -3, flags: [.write, .denyoom], acl: [.string],
+                    keys: [KeySpec([.OW, .update], .index(1), .range(lastKey: -1, step: 2, limit: 0))],
+                    tips: ["request_policy:multi_shard", "response_policy:all_succeeded"],
+                    group: .string, since: "1.0.1",
+                    summary: "Set several string keys in one step.",
+                    complexity: "O(N) for N keys",
+                    arguments: [CommandArgument("data", .block, flags: .multiple,
+                                                [.key(), CommandArgument("value", .string)])],
+                    handler: mset),
+        CommandSpec("msetnx", arity: -3, flags: [.write, .denyoom], acl: [.string],
+                    keys: [KeySpec([.OW, .insert], .index(1), .range(lastKey: -1, step: 2, limit: 0))],
+                    tips: ["request_policy:multi_shard", "response_policy:agg_min"],
+                    group: .string, since: "1.0.1",
+                    summary: "Set several string keys in one step, only if none of them exists.",
+                    complexity: "O(N) for N keys",
+                    arguments: [CommandArgument("data", .block, flags: .multiple,
+                                                [.key(), CommandArgument("value", .string)])],
+                    handler: msetnx),
+        CommandSpec("append", arity: 3, flags: [.write, .denyoom, .fast], acl: [.string],
+                    keys: [KeySpec.single([.RW, .insert])], group: .string, since: "2.0.0",
+                    summary: "Add bytes to the end of a string value, creating the key when absent.",
+                    complexity: "O(1) amortized",
+                    arguments: [.key(), CommandArgument("value", .string)], handler: append),
+        CommandSpec("strlen", arity: 2, flags: [.readonly, .fast], acl: [.string],
+                    keys: [KeySpec.single([.RO])], group: .string, since: "2.2.0",
+                    summary: "Byte length of a string value.", complexity: "O(1)",
+                    arguments: [.key()], handler: strlen),
+        CommandSpec("getrange", arity: 4, flags: [.readonly], acl: [.string],
+                    keys: [KeySpec.single([.RO, .access])], group: .string, since: "2.4.0",
+                    summary: "Read a byte range of a string value.",
+                    complexity: "O(N) for a result of N bytes",
+                    arguments: [.key(), CommandArgument("start", .integer), CommandArgument("end", .integer)],
+                    handler: getrange),
+        CommandSpec("substr", arity: 4, flags: [.readonly], acl: [.string],
+                    keys: [KeySpec.single([.RO, .access])], group: .string, since: "1.0.0",
+                    summary: "Old name of GETRANGE.",
+                    complexity: "O(N) for a result of N bytes",
+                    docFlags: ["deprecated"], deprecatedSince: "2.0.0", replacedBy: "`GETRANGE`",
+                    arguments: [.key(), CommandArgument("start", .integer), CommandArgument("end", .integer)],
+                    handler: getrange),
+        CommandSpec("setrange", arity: 4, flags: [.write, .denyoom], acl: [.string],
+                    keys: [KeySpec.single([.RW, .update])], group: .string, since: "2.2.0",
+                    summary: "Write bytes into a string value at an offset, padding with zero bytes.",
+                    complexity: "O(M) for a value of M bytes",
+                    arguments: [.key(), CommandArgument("offset", .integer), CommandArgument("value", .string)],
+                    handler: setrange),
+        counterSpec("incr", arity: 2, since: "1.0.0", summary: "Add one to an integer value (missing keys count as 0).",
+                    arguments: [.key()], handler: { incrementBy($0, fixed: 1) }),
+        counterSpec("decr", arity: 2, since: "1.0.0", summary: "Subtract one from an integer value (missing keys count as 0).",
+                    arguments: [.key()], handler: { incrementBy($0, fixed: -1) }),
+        counterSpec("incrby", arity: 3, since: "1.0.0", summary: "Add an amount to an integer value (missing keys count as 0).",
+                    arguments: [.key(), CommandArgument("increment", .integer)], handler: { incrementBy($0, fixed: nil) }),
+        counterSpec("decrby", arity: 3, since: "1.0.0", summary: "Subtract an amount from an integer value (missing keys count as 0).",
+                    arguments: [.key(), CommandArgument("decrement", .integer)], handler: { decrementBy($0) }),
+        CommandSpec("incrbyfloat", arity: 3, flags: [.write, .denyoom, .fast], acl: [.string],
+                    keys: [KeySpec.single([.RW, .access, .update])], group: .string, since: "2.6.0",
+                    summary: "Add a decimal amount to a numeric value (missing keys count as 0).",
+                    complexity: "O(1)", arguments: [.key(), CommandArgument("increment", .double)],
+                    handler: incrbyfloat),
+        CommandSpec("lcs", arity: -3, flags: [.readonly], acl: [.string],
+                    keys: [KeySpec([.RO, .access], .index(1), .range(lastKey: 1, step: 1, limit: 0))],
+                    group: .string, since: "7.0.0", summary: "Longest common subsequence of two string values.",
+                    complexity: "O(N*M) for strings of lengths N and M",
+                    arguments: [.key("key1", spec: 0), .key("key2", spec: 0),
+                                .token("LEN", flags: .optional), .token("IDX", flags: .optional),
+                                CommandArgument("min-match-len", .integer, token: "MINMATCHLEN", flags: .optional),
+                                .token("WITHMATCHLEN", flags: .optional)],
+                    handler: lcs),
+    ]
+
+    private static func counterSpec(_ name: String, arity: Int, since: String, summary: String,
+                                    arguments: [CommandArgument], handler: @escaping CommandHandler) -> CommandSpec {
+        CommandSpec(name, arity: arity, flags: [.write, .denyoom, .fast], acl: [.string],
+                    keys: [KeySpec.single([.RW, .access, .update])], group: .string, since: since,
+                    summary: summary, complexity: "O(1)", arguments: arguments, handler: handler)
+    }
+
+    // MARK: GET / SET family
+
+    static func get(_ c: CommandContext) {
+        c.withKey(1) { shard, key, hash in
+            guard let entry = c.lookupRead(shard, key, hash) else { return c.reply.nullBulk() }
+            if c.rejectNonString(entry) { return }
+            c.replyValue(entry)
+        }
+    }
+
+    /// SET's parsed options (also GETEX's, which accepts PERSIST instead of NX/XX/GET/KEEPTTL).
+    struct SetOptions {
+        var onlyIfAbsent = false, onlyIfPresent = false, returnOld = false
+        var keepTTL = false, persist = false
+        /// Expire argument position and how to read it.
+        var expireArgument = 0
+        var unitIsSeconds = true, absolute = false
+        var hasExpire: Bool { expireArgument > 0 }
+    }
+
+    /// Parses SET/GETEX options from `first`, replying "syntax error" on a bad combination.
+    static func parseSetOptions(_ c: CommandContext, from first: Int, forGetEx: Bool) -> SetOptions? {
+        var options = SetOptions()
+        var j = first
+        let args = c.args
+        while j < args.count {
+            let hasNext = j + 1 < args.count
+            if !forGetEx && args.equals(j, "nx") && !options.onlyIfPresent {
+                options.onlyIfAbsent = true
+            } else if !forGetEx && args.equals(j, "xx") && !options.onlyIfAbsent {
+                options.onlyIfPresent = true
+            } else if !forGetEx && args.equals(j, "get") {
+                options.returnOld = true
+            } else if !forGetEx && args.equals(j, "keepttl") && !options.hasExpire {
+                options.keepTTL = true
+            } else if forGetEx && args.equals(j, "persist") && !options.hasExpire {
+                options.persist = true
+            } else if hasNext && !options.keepTTL && !options.persist && !options.hasExpire,
+                      let (seconds, absolute) = expireKeyword(args, j) {
+                options.expireArgument = j + 1
+                options.unitIsSeconds = seconds
+                options.absolute = absolute
+                j += 1
+            } else {
+                c.error(RedisError.syntax)
+                return nil
+            }
+            j += 1
+        }
+        return options
+    }
+
+    private static func expireKeyword(_ args: CommandArgs, _ j: Int) -> (seconds: Bool, absolute: Bool)? {
+        if args.equals(j, "ex") { return (true, false) }
+        if args.equals(j, "px") { return (false, false) }
+        if args.equals(j, "exat") { return (true, true) }
+        if args.equals(j, "pxat") { return (false, true) }
+        return nil
+    }
+
+    /// Reads an expire argument into an absolute time in ms, replying Redis's errors.
+    static func expireTime(_ c: CommandContext, argument: Int, seconds: Bool, absolute: Bool,
+                           command: String) -> Int64? {
+        guard let value = c.integer(argument) else { return nil }
+        if value <= 0 || (seconds && value > Int64.max / 1000) {
+            c.error(RedisError.invalidExpireTime(command))
+            return nil
+        }
+        let milliseconds = seconds ? value * 1000 : value
+        if absolute { return milliseconds }
+        if milliseconds > Int64.max - c.now {
+            c.error(RedisError.invalidExpireTime(command))
+            return nil
+        }
+        return milliseconds + c.now
+    }
+
+    static func set(_ c: CommandContext) {
+        guard let options = parseSetOptions(c, from: 3, forGetEx: false) else { return }
+        var expireAt: Int64?
+        if options.hasExpire {
+            guard let when = expireTime(c, argument: options.expireArgument, seconds: options.unitIsSeconds,
+                                        absolute: options.absolute, command: "set") else { return }
+            expireAt = when
+        }
+        c.withKey(1) { shard, key, hash in
+            let link = c.lookupWrite(shard, key, hash)
+            let existing = link.map { Entry($0.pointee!) }
+            if options.returnOld {
+                if let existing {
+                    if c.rejectNonString(existing) { return }
+                    c.replyValue(existing)
+                } else {
+                    c.reply.nullBulk()
+                }
+            }
+            if (options.onlyIfAbsent && existing != nil) || (options.onlyIfPresent && existing == nil) {
+                if !options.returnOld { c.reply.nullBulk() }
+                return
+            }
+            let keptExpire = options.keepTTL ? existing?.expireAt : nil
+            let entry = c.stringEntry(key: key, value: c.args[2], encoding: .automatic,
+                                      expireAt: expireAt ?? keptExpire)
+            // An EXAT/PXAT in the past is stored as given; the key then expires on next access.
+            shard.store(db: c.session.db, entry, hash: hash, replacing: link)
+            if !options.returnOld { c.reply.ok() }
+        }
+    }
+
+    static func setnx(_ c: CommandContext) {
+        c.withKey(1) { shard, key, hash in
+            if c.lookupWrite(shard, key, hash) != nil { return c.reply.integer(0) }
+            shard.store(db: c.session.db, c.stringEntry(key: key, value: c.args[2], encoding: .automatic, expireAt: nil),
+                        hash: hash, replacing: nil)
+            c.reply.integer(1)
+        }
+    }
+
+    static func setex(_ c: CommandContext) { setWithExpire(c, seconds: true, command: "setex") }
+    static func psetex(_ c: CommandContext) { setWithExpire(c, seconds: false, command: "psetex") }
+
+    private static func setWithExpire(_ c: CommandContext, seconds: Bool, command: String) {
+        guard let expireAt = expireTime(c, argument: 2, seconds: seconds, absolute: false, command: command) else { return }
+        c.withKey(1) { shard, key, hash in
+            let link = c.lookupWrite(shard, key, hash)
+            shard.store(db: c.session.db, c.stringEntry(key: key, value: c.args[3], encoding: .automatic, expireAt: expireAt),
+                        hash: hash, replacing: link)
+            c.reply.ok()
+        }
+    }
+
+    static func getset(_ c: CommandContext) {
+        c.withKey(1) { shard, key, hash in
+            let link = c.lookupWrite(shard, key, hash)
+            if let link {
+                let existing = Entry(link.pointee!)
+                if c.rejectNonString(existing) { return }
+                c.replyValue(existing)
+            } else {
+                c.reply.nullBulk()
+            }
+            shard.store(db: c.session.db, c.stringEntry(key: key, value: c.args[2], encoding: .automatic, expireAt: nil),
+                        hash: hash, replacing: link)
+        }
+    }
+
+    static func getdel(_ c: CommandContext) {
+        c.withKey(1) { shard, key, hash in
+            guard c.lookupRead(shard, key, hash) != nil, let link = c.lookupWrite(shard, key, hash) else {
+                return c.reply.nullBulk()
+            }
+            let entry = Entry(link.pointee!)
+            if c.rejectNonString(entry) { return }
+            c.replyValue(entry)
+            shard.remove(db: c.session.db, at: link, hash: hash)
+        }
+    }
+
+    static func getex(_ c: CommandContext) {
+        guard let options = parseSetOptions(c, from: 2, forGetEx: true) else { return }
+        c.withKey(1) { shard, key, hash in
+            guard c.lookupRead(shard, key, hash) != nil, let link = c.lookupWrite(shard, key, hash) else {
+                return c.reply.nullBulk()
+            }
+            let entry = Entry(link.pointee!)
+            if c.rejectNonString(entry) { return }
+            var expireAt: Int64?
+            if options.hasExpire {
+                guard let when = expireTime(c, argument: options.expireArgument, seconds: options.unitIsSeconds,
+                                            absolute: options.absolute, command: "getex") else { return }
+                expireAt = when
+            }
+            c.replyValue(entry)
+            if let expireAt {
+                if options.absolute && expireAt <= c.now {
+                    shard.remove(db: c.session.db, at: link, hash: hash)
+                } else {
+                    c.setExpire(shard, link: link, hash: hash, expireAt: expireAt)
+                }
+            } else if options.persist && entry.hasExpire {
+                c.setExpire(shard, link: link, hash: hash, expireAt: nil)
+            }
+        }
+    }
+
+    static func mget(_ c: CommandContext) {
+        let count = c.args.count
+        c.withKeys(stride(from: 1, to: count, by: 1)) {
+            c.reply.arrayHeader(count - 1)
+            for index in 1..<count {
+                let key = c.args[index]
+                let shard = c.keyspace.shard(for: key)
+                if let entry = c.lookupRead(shard, key, KeyHash.hash(key)), !isNonString(entry) {
+                    c.replyValue(entry)
+                } else {
+                    c.reply.nullBulk()
+                }
+            }
+        }
+    }
+
+    /// MGET replies nil for keys of other types instead of failing.
+    static func isNonString(_ entry: Entry) -> Bool {
+        switch entry.kind {
+        case .string, .integer: return false
+        }
+    }
+
+    static func mset(_ c: CommandContext) {
+        guard c.args.count % 2 == 1 else { return c.error(RedisError.wrongArity("mset")) }
+        c.withKeys(stride(from: 1, to: c.args.count, by: 2)) {
+            storePairs(c)
+        }
+        c.reply.ok()
+    }
+
+    static func msetnx(_ c: CommandContext) {
+        guard c.args.count % 2 == 1 else { return c.error(RedisError.wrongArity("msetnx")) }
+        c.withKeys(stride(from: 1, to: c.args.count, by: 2)) {
+            for index in stride(from: 1, to: c.args.count, by: 2) {
+                let key = c.args[index]
+                if c.lookupWrite(c.keyspace.shard(for: key), key, KeyHash.hash(key)) != nil {
+                    return c.reply.integer(0)
+                }
+            }
+            storePairs(c)
+            c.reply.integer(1)
+        }
+    }
+
+    /// Stores every key/value pair of MSET/MSETNX; the shards are already locked.
+    private static func storePairs(_ c: CommandContext) {
+        for index in stride(from: 1, to: c.args.count, by: 2) {
+            let key = c.args[index]
+            let shard = c.keyspace.shard(for: key)
+            let hash = KeyHash.hash(key)
+            let link = c.lookupWrite(shard, key, hash)
+            shard.store(db: c.session.db, c.stringEntry(key: key, value: c.args[index + 1], encoding: .automatic, expireAt: nil),
+                        hash: hash, replacing: link)
+        }
+    }
+
+    // MARK: In-place edits
+
+    /// Whether a string of `size + extra` bytes stays within proto-max-bulk-len.
+    private static func checkLength(_ c: CommandContext, _ size: Int, _ extra: Int) -> Bool {
+        if size + extra > c.server.config.protoMaxBulkLen {
+            c.error(RedisError.stringTooLong)
+            return false
+        }
+        return true
+    }
+
+    static func append(_ c: CommandContext) {
+        c.withKey(1) { shard, key, hash in
+            let addition = c.args[2]
+            guard let link = c.lookupWrite(shard, key, hash) else {
+                let entry = c.stringEntry(key: key, value: addition, encoding: .automatic, expireAt: nil)
+                shard.store(db: c.session.db, entry, hash: hash, replacing: nil)
+                return c.reply.integer(addition.count)
+            }
+            let existing = Entry(link.pointee!)
+            if c.rejectNonString(existing) { return }
+            let combined: [UInt8] = c.withValueBytes(existing) { old in
+                guard checkLength(c, old.count, addition.count) else { return [] }
+                return Array(old) + Array(addition)
+            }
+            if c.failed { return }
+            combined.withUnsafeBytes { bytes in
+                let entry = c.stringEntry(key: key, value: bytes, encoding: .raw, expireAt: existing.expireAt)
+                shard.store(db: c.session.db, entry, hash: hash, replacing: link)
+            }
+            c.reply.integer(combined.count)
+        }
+    }
+
+    static func strlen(_ c: CommandContext) {
+        c.withKey(1) { shard, key, hash in
+            guard let entry = c.lookupRead(shard, key, hash) else { return c.reply.integer(0) }
+            if c.rejectNonString(entry) { return }
+            c.reply.integer(c.valueLength(entry))
+        }
+    }
+
+    static func getrange(_ c: CommandContext) {
+        guard var start = c.integer(2), var end = c.integer(3) else { return }
+        c.withKey(1) { shard, key, hash in
+            guard let entry = c.lookupRead(shard, key, hash) else { return c.reply.bulk([]) }
+            if c.rejectNonString(entry) { return }
+            c.withValueBytes(entry) { value in
+                let length = Int64(value.count)
+                if start < 0 && end < 0 && start > end { return c.reply.bulk([]) }
+                if start < 0 { start = length + start }
+                if end < 0 { end = length + end }
+                start = max(start, 0)
+                end = max(end, 0)
+                if end >= length { end = length - 1 }
+                if start > end || length == 0 { return c.reply.bulk([]) }
+                c.reply.bulk(value.baseAddress! + Int(start), Int(end - start + 1))
+            }
+        }
+    }
+
+    static func setrange(_ c: CommandContext) {
+        guard let offset64 = c.integer(2) else { return }
+        guard offset64 >= 0 else { return c.error(RedisError.offsetOutOfRange) }
+        let patch = c.args[3]
+        c.withKey(1) { shard, key, hash in
+            let link = c.lookupWrite(shard, key, hash)
+            let existing = link.map { Entry($0.pointee!) }
+            if let existing, c.rejectNonString(existing) { return }
+            let currentLength = existing.map { c.valueLength($0) } ?? 0
+            if patch.count == 0 { return c.reply.integer(currentLength) }
+            guard offset64 <= Int64(Int.max / 2), checkLength(c, Int(offset64), patch.count) else {
+                if !c.failed { c.error(RedisError.stringTooLong) }
+                return
+            }
+            let offset = Int(offset64)
+            var value: [UInt8] = existing.map { entry in c.withValueBytes(entry) { Array($0) } } ?? []
+            if value.count < offset + patch.count {
+                value.append(contentsOf: repeatElement(0, count: offset + patch.count - value.count))
+            }
+            value.withUnsafeMutableBytes { out in
+                (out.baseAddress! + offset).copyMemory(from: patch.baseAddress!, byteCount: patch.count)
+            }
+            value.withUnsafeBytes { bytes in
+                let entry = c.stringEntry(key: key, value: bytes, encoding: .raw, expireAt: existing?.expireAt)
+                shard.store(db: c.session.db, entry, hash: hash, replacing: link)
+            }
+            c.reply.integer(value.count)
+        }
+    }
+
+    // MARK: Counters
+
+    static func incrementBy(_ c: CommandContext, fixed: Int64?) {
+        var increment: Int64
+        if let fixed { increment = fixed } else {
+            guard let parsed = c.integer(2) else { return }
+            increment = parsed
+        }
+        applyIncrement(c, increment)
+    }
+
+    static func decrementBy(_ c: CommandContext) {
+        guard let decrement = c.integer(2) else { return }
+        guard decrement != Int64.min else { return c.error("ERR decrement would overflow") }
+        applyIncrement(c, -decrement)
+    }
+
+    private static func applyIncrement(_ c: CommandContext, _ increment: Int64) {
+        c.withKey(1) { shard, key, hash in
+            let link = c.lookupWrite(shard, key, hash)
+            var current: Int64 = 0
+            var expireAt: Int64?
+            if let link {
+                let entry = Entry(link.pointee!)
+                if c.rejectNonString(entry) { return }
+                guard let value = c.integerValue(entry) else { return c.error(RedisError.notInteger) }
+                current = value
+                expireAt = entry.expireAt
+            }
+            let (result, overflow) = current.addingReportingOverflow(increment)
+            if overflow { return c.error(RedisError.overflow) }
+            if let link, Entry(link.pointee!).kind == .integer {
+                Entry(link.pointee!).updateInteger(result)
+                shard.stats.dirty += 1
+            } else {
+                shard.store(db: c.session.db, c.integerEntry(key: key, value: result, expireAt: expireAt),
+                            hash: hash, replacing: link)
+            }
+            c.reply.integer(result)
+        }
+    }
+
+    static func incrbyfloat(_ c: CommandContext) {
+        guard let increment = Numbers.parseLongDouble(c.args[2]) else { return c.error(RedisError.notFloat) }
+        c.withKey(1) { shard, key, hash in
+            let link = c.lookupWrite(shard, key, hash)
+            var current: Float80 = 0
+            var expireAt: Int64?
+            if let link {
+                let entry = Entry(link.pointee!)
+                if c.rejectNonString(entry) { return }
+                guard let value = c.withValueBytes(entry, { Numbers.parseLongDouble($0) }) else {
+                    return c.error(RedisError.notFloat)
+                }
+                current = value
+                expireAt = entry.expireAt
+            }
+            let result = current + increment
+            if result.isNaN || result.isInfinite { return c.error(RedisError.nanOrInfinity) }
+            let text = Numbers.humanLongDouble(result)
+            text.withUnsafeBytes { bytes in
+                let entry = c.stringEntry(key: key, value: bytes, encoding: .plain, expireAt: expireAt)
+                shard.store(db: c.session.db, entry, hash: hash, replacing: link)
+            }
+            c.reply.bulk(text)
+        }
+    }
+}

@@ -1,0 +1,201 @@
+// State shared by every worker: the keyspace, configuration, command table, statistics and
+// a handle on the network layer (`ServerControl`) for what only it knows (connections,
+// traffic counters, shutdown). Commands reach all of it through `CommandContext.server`.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Config
+import Storage
+import Support
+import CSystem
+
+/// What the network layer reports and does on behalf of commands.
+public protocol ServerControl: AnyObject {
+    func sessions() -> [Session]
+    /// Marks matching connections for closing; returns how many matched.
+    func kill(where matches: (Session) -> Bool) -> Int
+    func networkMetrics() -> NetworkMetrics
+    func resetNetworkStats()
+    /// Stops the server after the current command (SHUTDOWN).
+    func shutdown()
+}
+
+public struct NetworkMetrics {
+    public var connectedClients = 0
+    public var totalConnectionsReceived = 0
+    public var rejectedConnections = 0
+    public var totalNetInputBytes = 0
+    public var totalNetOutputBytes = 0
+    public var clientBufferBytes = 0
+    public var totalReads = 0
+    public var totalWrites = 0
+    public var workerThreads = 1
+    public var tcpPort = 0
+    public init() {}
+}
+
+/// Per-command counters, one array per worker so the hot path never contends.
+public final class CommandStats {
+    public struct Counters {
+        public var calls = 0
+        public var microseconds = 0
+        public var rejectedCalls = 0
+        public var failedCalls = 0
+    }
+
+    public let counters: UnsafeMutablePointer<Counters>
+    public let count: Int
+    public var commandsProcessed = 0
+
+    public init(commandCount: Int) {
+        count = commandCount
+        counters = .allocate(capacity: commandCount)
+        counters.initialize(repeating: Counters(), count: commandCount)
+    }
+
+    deinit { counters.deallocate() }
+
+    public func reset() {
+        counters.update(repeating: Counters(), count: count)
+        commandsProcessed = 0
+    }
+}
+
+/// Error replies by code (`errorstat_*`), shared by all workers behind a lock; errors are rare.
+public final class ErrorStats {
+    private var lock = pthread_mutex_t()
+    private var counts: [String: Int] = [:]
+    private var total = 0
+
+    public init() { pthread_mutex_init(&lock, nil) }
+
+    public func record(_ message: [UInt8]) {
+        let code = message.prefix { $0 != 32 }
+        let name = String(decoding: code, as: UTF8.self)
+        pthread_mutex_lock(&lock)
+        if counts[name] != nil || counts.count < 128 { counts[name, default: 0] += 1 }
+        total += 1
+        pthread_mutex_unlock(&lock)
+    }
+
+    public func snapshot() -> (total: Int, byCode: [(String, Int)]) {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        return (total, counts.sorted { $0.key < $1.key })
+    }
+
+    public func reset() {
+        pthread_mutex_lock(&lock)
+        counts = [:]
+        total = 0
+        pthread_mutex_unlock(&lock)
+    }
+}
+
+public final class ServerContext {
+    public let keyspace: Keyspace
+    public let config: ServerConfig
+    public let table: CommandTable
+    public let errorStats = ErrorStats()
+    public let runID: String
+    public let startedAtMilliseconds: Int64
+    public weak var control: ServerControl?
+    /// One statistics block per worker thread (and one for in-process use).
+    public private(set) var workerStats: [CommandStats] = []
+    private var statsLock = pthread_mutex_t()
+    private var nextSessionID = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    /// Redis's 24-bit LRU clock in seconds, refreshed by cron.
+    public var lruClock: UInt32 = 0
+    public var statResetAt: Int64
+    public var isReplica = false
+    /// Replication id reported by INFO/ROLE (random per process until replication lands).
+    public let replicationID: String
+    /// Heap in use right after start-up (tables, buffers), reported as used_memory_startup.
+    public var baselineMemory = 0
+    public private(set) var peakMemory = 0
+    /// Commands per second over the last cron sample.
+    public var instantaneousOps = 0
+
+    public init(config: ServerConfig, shardCount: Int = 1024) {
+        self.config = config
+        keyspace = Keyspace(databases: config.databases, shardCount: shardCount)
+        table = CommandTable.standard
+        runID = ServerContext.randomHexID()
+        replicationID = ServerContext.randomHexID()
+        startedAtMilliseconds = Clock.milliseconds()
+        statResetAt = startedAtMilliseconds
+        pthread_mutex_init(&statsLock, nil)
+        nextSessionID.pointee = 0
+        refreshClocks()
+    }
+
+    /// 40 random hex characters, like Redis's run ids.
+    static func randomHexID() -> String {
+        var bytes = [UInt8](repeating: 0, count: 20)
+        _ = bytes.withUnsafeMutableBytes { getrandom($0.baseAddress, 20, 0) }
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
+    }
+
+    public func notePeakMemory(_ used: Int) {
+        if used > peakMemory { peakMemory = used }
+    }
+
+    /// `enable-debug-command`: yes, or local for loopback connections only.
+    public func debugAllowed(for session: Session) -> Bool {
+        switch config.enableDebugCommand {
+        case "yes": return true
+        case "local": return session.isLocal
+        default: return false
+        }
+    }
+
+    public func makeWorkerStats() -> CommandStats {
+        let stats = CommandStats(commandCount: table.all.count)
+        pthread_mutex_lock(&statsLock)
+        workerStats.append(stats)
+        pthread_mutex_unlock(&statsLock)
+        return stats
+    }
+
+    /// Connection ids, unique across workers, starting at 1 like Redis.
+    public func allocateSessionID() -> Int {
+        pthread_mutex_lock(&statsLock)
+        defer { pthread_mutex_unlock(&statsLock) }
+        nextSessionID.pointee += 1
+        return nextSessionID.pointee
+    }
+
+    /// Wall-clock ms minus monotonic ms, refreshed by cron: commands derive their time
+    /// snapshot from the one monotonic reading they already take for statistics.
+    private var wallMinusMonotonic: Int64 = 0
+
+    @inline(__always)
+    public func wallClock(monotonicMicroseconds: Int64) -> Int64 {
+        monotonicMicroseconds / 1000 + wallMinusMonotonic
+    }
+
+    /// Re-reads the wall clock: the LRU clock and the wall/monotonic offset.
+    public func refreshClocks() {
+        wallMinusMonotonic = Clock.milliseconds() - Clock.monotonicMicroseconds() / 1000
+        lruClock = UInt32(truncatingIfNeeded: Clock.milliseconds() / 1000) & 0xFF_FFFF
+    }
+}
+
+public enum Clock {
+    /// Wall-clock milliseconds since the epoch.
+    @inline(__always)
+    public static func milliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec / 1_000_000)
+    }
+
+    /// Monotonic microseconds, for measuring command durations.
+    @inline(__always)
+    public static func monotonicMicroseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec / 1000)
+    }
+}

@@ -1,0 +1,88 @@
+// Per-connection state that commands read and change: selected database, protocol version,
+// name and library info, reply mode. The Server owns one per connection; other workers read
+// it only for CLIENT LIST/KILL, under `descriptionLock` for the text fields.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum ReplyMode {
+    case on, off, skipNext, skipThis
+}
+
+public final class Session {
+    public let id: Int
+    public var db = 0
+    public var protocolVersion = 2
+    public let createdAt: Int64
+    public var lastInteraction: Int64
+    public var replyMode = ReplyMode.on
+    public var noEvict = false
+    /// False until AUTH succeeds when `requirepass` is set.
+    public var authenticated = true
+    /// Set by QUIT: flush the reply, then close.
+    public var closeAfterReply = false
+    /// Set (from any thread) by CLIENT KILL; the owning worker closes the connection.
+    public var killRequested: Bool {
+        get { killFlag.load(as: Int.self) != 0 }
+        set { killFlag.storeBytes(of: newValue ? 1 : 0, as: Int.self) }
+    }
+    private let killFlag = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
+    public let peerAddress: String
+    public let localAddress: String
+    public let fd: Int32
+    /// Statistics index of the last command run, for CLIENT LIST's `cmd=`.
+    public var lastCommandIndex = -1
+    /// Query and output buffer sizes, published by the connection for CLIENT LIST.
+    public var queryBufferLength = 0
+    public var queryBufferCapacity = 0
+    public var outputBufferLength = 0
+
+    private let descriptionLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private var _name: [UInt8] = []
+    private var _libName: [UInt8] = []
+    private var _libVersion: [UInt8] = []
+
+    public init(id: Int, peerAddress: String, localAddress: String, fd: Int32, now: Int64) {
+        self.id = id
+        self.peerAddress = peerAddress
+        self.localAddress = localAddress
+        self.fd = fd
+        self.createdAt = now
+        self.lastInteraction = now
+        pthread_mutex_init(descriptionLock, nil)
+        killFlag.storeBytes(of: 0, as: Int.self)
+    }
+
+    /// Loopback or Unix-socket peer (for `enable-debug-command local`).
+    public var isLocal: Bool {
+        peerAddress.hasPrefix("127.") || peerAddress.hasPrefix("::1") || peerAddress.hasPrefix("[::1]")
+            || peerAddress.hasPrefix("/") || peerAddress.isEmpty
+    }
+
+    deinit {
+        pthread_mutex_destroy(descriptionLock)
+        descriptionLock.deallocate()
+        killFlag.deallocate()
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(descriptionLock)
+        defer { pthread_mutex_unlock(descriptionLock) }
+        return body()
+    }
+
+    public var name: [UInt8] {
+        get { locked { _name } }
+        set { locked { _name = newValue } }
+    }
+
+    public var libName: [UInt8] {
+        get { locked { _libName } }
+        set { locked { _libName = newValue } }
+    }
+
+    public var libVersion: [UInt8] {
+        get { locked { _libVersion } }
+        set { locked { _libVersion = newValue } }
+    }
+}

@@ -1,0 +1,207 @@
+// The directive table: for each supported redis.conf name, how to parse its arguments into
+// ServerConfig (with Redis's error texts), how to print its value for CONFIG GET/REWRITE,
+// and whether CONFIG SET may change it.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Support
+
+struct Directive {
+    let name: String
+    let aliases: [String]
+    let immutable: Bool
+    /// Takes several arguments in a file; CONFIG SET splits its one value on spaces.
+    let multiArgument: Bool
+    let format: (ServerConfig) -> String
+    /// Returns nil on success, else the reason (as Redis words it).
+    let apply: (ServerConfig, [String]) -> String?
+
+    static func named(_ name: String) -> Directive? {
+        let lower = name.lowercased()
+        return all.first { $0.name == lower || $0.aliases.contains(lower) }
+    }
+
+    // MARK: Builders
+
+    static func bool(_ name: String, _ key: ReferenceWritableKeyPath<ServerConfig, Bool>, aliases: [String] = [],
+                     immutable: Bool = false) -> Directive {
+        Directive(name: name, aliases: aliases, immutable: immutable, multiArgument: false,
+                  format: { $0[keyPath: key] ? "yes" : "no" },
+                  apply: { config, args in
+                      guard let value = MemoryUnits.parseBool(args[0]) else { return "argument must be 'yes' or 'no'" }
+                      config[keyPath: key] = value
+                      return nil
+                  })
+    }
+
+    static func integer(_ name: String, _ key: ReferenceWritableKeyPath<ServerConfig, Int>, _ range: ClosedRange<Int>,
+                        aliases: [String] = [], immutable: Bool = false, memory: Bool = false) -> Directive {
+        Directive(name: name, aliases: aliases, immutable: immutable, multiArgument: false,
+                  format: { String($0[keyPath: key]) },
+                  apply: { config, args in
+                      let parsed = memory ? MemoryUnits.parse(args[0]) : Numbers.parseInt64(args[0]).map { Int($0) }
+                      guard let value = parsed else {
+                          return memory ? "argument must be a memory value" : "argument couldn't be parsed into an integer"
+                      }
+                      guard range.contains(value) else {
+                          return "argument must be between \(range.lowerBound) and \(range.upperBound) inclusive"
+                      }
+                      config[keyPath: key] = value
+                      return nil
+                  })
+    }
+
+    static func string(_ name: String, _ key: ReferenceWritableKeyPath<ServerConfig, String>, immutable: Bool = false,
+                       validate: ((String) -> String?)? = nil) -> Directive {
+        Directive(name: name, aliases: [], immutable: immutable, multiArgument: false,
+                  format: { $0[keyPath: key] },
+                  apply: { config, args in
+                      if let failure = validate?(args[0]) { return failure }
+                      config[keyPath: key] = args[0]
+                      return nil
+                  })
+    }
+
+    static func choice(_ name: String, _ key: ReferenceWritableKeyPath<ServerConfig, String>, _ options: [String],
+                       immutable: Bool = false) -> Directive {
+        Directive(name: name, aliases: [], immutable: immutable, multiArgument: false,
+                  format: { $0[keyPath: key] },
+                  apply: { config, args in
+                      let lower = args[0].lowercased()
+                      guard options.contains(lower) else {
+                          return "argument(s) must be one of the following: " + options.joined(separator: ", ")
+                      }
+                      config[keyPath: key] = lower
+                      return nil
+                  })
+    }
+
+    // MARK: The table
+
+    static let intMax = Int(Int32.max)
+
+    static let all: [Directive] = [
+        integer("port", \.port, 0...65535),
+        Directive(name: "bind", aliases: [], immutable: false, multiArgument: true,
+                  format: { $0.bind.joined(separator: " ") },
+                  apply: { config, args in
+                      guard args.count <= 16 else { return "Too many bind addresses specified." }
+                      config.bind = args.count == 1 && args[0].isEmpty ? [] : args
+                      return nil
+                  }),
+        integer("tcp-backlog", \.tcpBacklog, 0...intMax, immutable: true),
+        integer("tcp-keepalive", \.tcpKeepalive, 0...intMax),
+        integer("timeout", \.timeout, 0...intMax),
+        integer("maxclients", \.maxclients, 1...Int(UInt32.max)),
+        bool("protected-mode", \.protectedMode),
+        string("unixsocket", \.unixsocket, immutable: true),
+        integer("tls-port", \.tlsPort, 0...0),
+        integer("server-threads", \.serverThreads, 1...128, immutable: true),
+        integer("databases", \.databases, 1...intMax, immutable: true),
+        Directive(name: "hz", aliases: [], immutable: false, multiArgument: false,
+                  format: { String($0.hz) },
+                  apply: { config, args in
+                      guard let value = Numbers.parseInt64(args[0]) else { return "argument couldn't be parsed into an integer" }
+                      guard value >= 0 && value <= Int64(intMax) else { return "argument must be between 0 and \(intMax) inclusive" }
+                      // Like Redis, out-of-range rates are clamped to 1...500.
+                      config.hz = min(max(Int(value), 1), 500)
+                      return nil
+                  }),
+        bool("dynamic-hz", \.dynamicHz),
+        bool("daemonize", \.daemonize, immutable: true),
+        choice("supervised", \.supervised, ["upstart", "systemd", "auto", "no"], immutable: true),
+        string("pidfile", \.pidfile, immutable: true),
+        choice("loglevel", \.loglevel, ["debug", "verbose", "notice", "warning"]),
+        string("logfile", \.logfile, immutable: true),
+        bool("syslog-enabled", \.syslogEnabled, immutable: true),
+        string("syslog-ident", \.syslogIdent, immutable: true),
+        bool("always-show-logo", \.alwaysShowLogo, immutable: true),
+        bool("set-proc-title", \.setProcTitle, immutable: true),
+        string("proc-title-template", \.procTitleTemplate),
+        choice("enable-debug-command", \.enableDebugCommand, ["no", "yes", "local"], immutable: true),
+        choice("enable-protected-configs", \.enableProtectedConfigs, ["no", "yes", "local"], immutable: true),
+        choice("enable-module-command", \.enableModuleCommand, ["no", "yes", "local"], immutable: true),
+        bool("crash-log-enabled", \.crashLogEnabled),
+        choice("oom-score-adj", \.oomScoreAdj, ["no", "yes", "relative", "absolute"]),
+        string("ignore-warnings", \.ignoreWarnings),
+        integer("proto-max-bulk-len", \.protoMaxBulkLen, 1024 * 1024...Int.max, memory: true),
+        integer("client-query-buffer-limit", \.clientQueryBufferLimit, 1024 * 1024...Int.max, memory: true),
+        string("requirepass", \.requirepass),
+        integer("maxmemory", \.maxmemory, 0...Int.max, memory: true),
+        Directive(name: "maxmemory-policy", aliases: [], immutable: false, multiArgument: false,
+                  format: { $0.maxmemoryPolicy.rawValue },
+                  apply: { config, args in
+                      guard let policy = MaxmemoryPolicy(rawValue: args[0].lowercased()) else {
+                          return "argument(s) must be one of the following: "
+                              + MaxmemoryPolicy.allCases.map(\.rawValue).joined(separator: ", ")
+                      }
+                      config.maxmemoryPolicy = policy
+                      return nil
+                  }),
+        integer("maxmemory-samples", \.maxmemorySamples, 1...intMax),
+        integer("maxmemory-eviction-tenacity", \.maxmemoryEvictionTenacity, 0...100),
+        integer("lfu-log-factor", \.lfuLogFactor, 0...intMax),
+        integer("lfu-decay-time", \.lfuDecayTime, 0...intMax),
+        integer("active-expire-effort", \.activeExpireEffort, 1...10),
+        bool("activerehashing", \.activeRehashing),
+        bool("lazyfree-lazy-eviction", \.lazyfreeLazyEviction),
+        bool("lazyfree-lazy-expire", \.lazyfreeLazyExpire),
+        bool("lazyfree-lazy-server-del", \.lazyfreeLazyServerDel),
+        bool("lazyfree-lazy-user-del", \.lazyfreeLazyUserDel),
+        bool("lazyfree-lazy-user-flush", \.lazyfreeLazyUserFlush),
+        integer("hash-max-listpack-entries", \.hashMaxListpackEntries, 0...Int.max, aliases: ["hash-max-ziplist-entries"]),
+        integer("hash-max-listpack-value", \.hashMaxListpackValue, 0...Int.max, aliases: ["hash-max-ziplist-value"], memory: true),
+        integer("set-max-intset-entries", \.setMaxIntsetEntries, 0...Int.max),
+        integer("zset-max-listpack-entries", \.zsetMaxListpackEntries, 0...Int.max, aliases: ["zset-max-ziplist-entries"]),
+        integer("zset-max-listpack-value", \.zsetMaxListpackValue, 0...Int.max, aliases: ["zset-max-ziplist-value"], memory: true),
+        integer("list-max-listpack-size", \.listMaxListpackSize, Int(Int32.min)...intMax, aliases: ["list-max-ziplist-size"]),
+        integer("list-compress-depth", \.listCompressDepth, 0...intMax),
+        Directive(name: "dir", aliases: [], immutable: false, multiArgument: false,
+                  format: { _ in ServerConfig.currentDirectory() },
+                  apply: { config, args in
+                      guard chdir(args[0]) == 0 else { return String(cString: strerror(errno)) }
+                      config.dir = ServerConfig.currentDirectory()
+                      return nil
+                  }),
+        string("dbfilename", \.dbfilename, validate: { $0.contains("/") ? "dbfilename can't be a path, just a filename" : nil }),
+        Directive(name: "save", aliases: [], immutable: false, multiArgument: true,
+                  format: { $0.save.map { "\($0.seconds) \($0.changes)" }.joined(separator: " ") },
+                  apply: { config, args in
+                      if args.count == 1 && args[0].isEmpty { config.save = []; return nil }
+                      guard args.count % 2 == 0 else { return "Invalid save parameters" }
+                      var rules: [(Int, Int)] = []
+                      for pair in stride(from: 0, to: args.count, by: 2) {
+                          guard let seconds = Int(args[pair]), let changes = Int(args[pair + 1]), seconds >= 0, changes >= 0 else {
+                              return "Invalid save parameters"
+                          }
+                          rules.append((seconds, changes))
+                      }
+                      config.save = rules
+                      return nil
+                  }),
+        bool("rdbcompression", \.rdbCompression),
+        bool("rdbchecksum", \.rdbChecksum, immutable: true),
+        bool("stop-writes-on-bgsave-error", \.stopWritesOnBgsaveError),
+        bool("appendonly", \.appendonly),
+        string("appendfilename", \.appendfilename, immutable: true),
+        string("appenddirname", \.appenddirname, immutable: true),
+        choice("appendfsync", \.appendfsync, ["always", "everysec", "no"]),
+        bool("replica-read-only", \.replicaReadOnly, aliases: ["slave-read-only"]),
+        bool("replica-serve-stale-data", \.replicaServeStaleData, aliases: ["slave-serve-stale-data"]),
+        integer("repl-backlog-size", \.replBacklogSize, 1...Int.max, memory: true),
+        integer("repl-timeout", \.replTimeout, 1...intMax),
+        integer("replica-priority", \.replicaPriority, 0...intMax, aliases: ["slave-priority"]),
+        Directive(name: "notify-keyspace-events", aliases: [], immutable: false, multiArgument: false,
+                  format: { $0.notifyKeyspaceEvents },
+                  apply: { config, args in
+                      guard args[0].allSatisfy({ "AgshzxeKElm$tdn".contains($0) }) else { return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'." }
+                      config.notifyKeyspaceEvents = args[0]
+                      return nil
+                  }),
+        bool("latency-tracking", \.latencyTracking),
+        integer("latency-monitor-threshold", \.latencyMonitorThreshold, 0...Int.max),
+        integer("slowlog-log-slower-than", \.slowlogLogSlowerThan, -1...Int.max),
+        integer("slowlog-max-len", \.slowlogMaxLen, 0...Int.max),
+        integer("busy-reply-threshold", \.busyReplyThreshold, 0...Int.max, aliases: ["lua-time-limit"]),
+    ]
+}

@@ -1,0 +1,181 @@
+// Every configuration directive Swiftlet supports, with Redis 7.0.15's names, defaults,
+// ranges and error texts. Values live in typed stored properties that the server reads on
+// its hot paths; a table of `Directive`s (name, aliases, mutability, parse/format) drives
+// the config file, command-line overrides and CONFIG GET/SET/REWRITE from one place.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Support
+
+public enum MaxmemoryPolicy: String, CaseIterable {
+    case volatileLRU = "volatile-lru", volatileLFU = "volatile-lfu", volatileRandom = "volatile-random"
+    case volatileTTL = "volatile-ttl", allkeysLRU = "allkeys-lru", allkeysLFU = "allkeys-lfu"
+    case allkeysRandom = "allkeys-random", noeviction = "noeviction"
+}
+
+public final class ServerConfig: @unchecked Sendable {
+    // MARK: Network
+    public var port = 6379
+    public var bind = ["*", "-::*"]
+    public var tcpBacklog = 511
+    public var tcpKeepalive = 300
+    public var timeout = 0
+    public var maxclients = 10000
+    public var protectedMode = true
+    public var unixsocket = ""
+    public var unixsocketperm = 0
+    public var tlsPort = 0
+    /// Our own: worker threads, each with its own event loop (default: one per core).
+    public var serverThreads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+    // MARK: General
+    public var databases = 16
+    public var hz = 10
+    public var dynamicHz = true
+    public var daemonize = false
+    public var supervised = "no"
+    public var pidfile = ""
+    public var loglevel = "notice"
+    public var logfile = ""
+    public var syslogEnabled = false
+    public var syslogIdent = "redis"
+    public var alwaysShowLogo = false
+    public var setProcTitle = true
+    public var procTitleTemplate = "{title} {listen-addr} {server-mode}"
+    public var enableDebugCommand = "no"
+    public var enableProtectedConfigs = "no"
+    public var enableModuleCommand = "no"
+    public var crashLogEnabled = true
+    public var oomScoreAdj = "no"
+    public var ignoreWarnings = ""
+
+    // MARK: Limits and protocol
+    public var protoMaxBulkLen = 512 * 1024 * 1024
+    public var clientQueryBufferLimit = 1024 * 1024 * 1024
+    public var requirepass = ""
+
+    // MARK: Memory and eviction
+    public var maxmemory = 0
+    public var maxmemoryPolicy = MaxmemoryPolicy.noeviction
+    public var maxmemorySamples = 5
+    public var maxmemoryEvictionTenacity = 10
+    public var lfuLogFactor = 10
+    public var lfuDecayTime = 1
+    public var activeExpireEnabled = true
+    public var activeExpireEffort = 1
+    public var activeRehashing = true
+    public var lazyfreeLazyEviction = false
+    public var lazyfreeLazyExpire = false
+    public var lazyfreeLazyServerDel = false
+    public var lazyfreeLazyUserDel = false
+    public var lazyfreeLazyUserFlush = false
+
+    // MARK: Encodings
+    public var hashMaxListpackEntries = 512
+    public var hashMaxListpackValue = 64
+    public var setMaxIntsetEntries = 512
+    public var zsetMaxListpackEntries = 128
+    public var zsetMaxListpackValue = 64
+    public var listMaxListpackSize = -2
+    public var listCompressDepth = 0
+
+    // MARK: Persistence
+    public var dir: String = ServerConfig.currentDirectory()
+    public var dbfilename = "dump.rdb"
+    public var save: [(seconds: Int, changes: Int)] = [(3600, 1), (300, 100), (60, 10000)]
+    public var rdbCompression = true
+    public var rdbChecksum = true
+    public var stopWritesOnBgsaveError = true
+    public var appendonly = false
+    public var appendfilename = "appendonly.aof"
+    public var appenddirname = "appendonlydir"
+    public var appendfsync = "everysec"
+
+    // MARK: Replication and monitoring
+    public var replicaReadOnly = true
+    public var replicaServeStaleData = true
+    public var replBacklogSize = 1024 * 1024
+    public var replTimeout = 60
+    public var replicaPriority = 100
+    public var notifyKeyspaceEvents = ""
+    public var latencyTracking = true
+    public var latencyMonitorThreshold = 0
+    public var slowlogLogSlowerThan = 10000
+    public var slowlogMaxLen = 128
+    public var busyReplyThreshold = 5000
+
+    /// Absolute path of the config file the server was started with, if any.
+    public internal(set) var configFilePath: String?
+    /// Called with a directive's name after CONFIG SET changed it.
+    public var onChange: ((String) -> Void)?
+
+    public init() {}
+
+    static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        return getcwd(&buffer, buffer.count) != nil ? String(cString: buffer) : "/"
+    }
+
+    // MARK: CONFIG GET / SET
+
+    /// Name/value pairs for every directive whose name (or alias) matches one of the patterns.
+    public func get(patterns: [String]) -> [(name: String, value: String)] {
+        var result: [(String, String)] = []
+        var seen = Set<String>()
+        for directive in Directive.all {
+            for name in [directive.name] + directive.aliases where !seen.contains(name) {
+                let matched = patterns.contains { pattern in
+                    Glob.matches(pattern: Array(pattern.utf8), string: Array(name.utf8), caseInsensitive: true)
+                }
+                guard matched else { continue }
+                seen.insert(name)
+                result.append((name, directive.format(self)))
+            }
+        }
+        return result
+    }
+
+    /// Applies name/value pairs atomically; nil on success, else Redis's error text.
+    public func set(_ pairs: [(String, String)]) -> String? {
+        var directives: [Directive] = []
+        for (name, _) in pairs {
+            guard let directive = Directive.named(name) else {
+                return "ERR Unknown option or number of arguments for CONFIG SET - '\(name)'"
+            }
+            if directive.immutable {
+                return "ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set immutable config"
+            }
+            if directives.contains(where: { $0.name == directive.name }) {
+                return "ERR CONFIG SET failed (possibly related to argument '\(name)') - duplicate parameter"
+            }
+            directives.append(directive)
+        }
+        let previous = directives.map { $0.format(self) }
+        for (index, directive) in directives.enumerated() {
+            let value = pairs[index].1
+            let arguments = directive.multiArgument ? value.split(separator: " ").map(String.init) : [value]
+            if let failure = directive.apply(self, arguments) {
+                for undo in 0..<index {
+                    let old = previous[undo]
+                    _ = directives[undo].apply(self, directives[undo].multiArgument ? old.split(separator: " ").map(String.init) : [old])
+                }
+                return "ERR CONFIG SET failed (possibly related to argument '\(directive.name)') - \(failure)"
+            }
+        }
+        for directive in directives { onChange?(directive.name) }
+        return nil
+    }
+
+    /// The rewrite of the config file; nil on success, else Redis's error text.
+    public func rewrite() -> String? {
+        guard let path = configFilePath else { return "ERR The server is running without a config file" }
+        do {
+            try ConfigRewriter.rewrite(path: path, config: self)
+            return nil
+        } catch let error as ConfigRewriter.Failure {
+            return "ERR Rewriting config file: \(error.message)"
+        } catch {
+            return "ERR Rewriting config file: \(error)"
+        }
+    }
+}

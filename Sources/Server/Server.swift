@@ -1,0 +1,357 @@
+// The running server: binds the listening sockets, starts one worker thread per
+// `server-threads` (worker 0 runs on the calling thread and also accepts connections,
+// handing them out round-robin), runs the cron (LRU clock, active expiry, table upkeep),
+// handles SIGTERM/SIGINT, the pidfile and systemd notification, and implements
+// `ServerControl` for the commands that need the network layer.
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibevent
+import Commands
+import Config
+import Storage
+import CSystem
+
+public final class Server: ServerControl {
+    public let context: ServerContext
+    var workers: [Worker] = []
+    private var listeners: [(fd: Int32, event: OpaquePointer?)] = []
+    private var nextWorker = 0
+    private var sessionsLock = pthread_mutex_t()
+    private var liveSessions: [Int: Session] = [:]
+    private var totalConnections = 0
+    private var rejectedConnections = 0
+    private var signalEvents: [OpaquePointer?] = []
+    private var stopping = false
+    private var lastOpsSample: (time: Int64, count: Int) = (0, 0)
+    private var threads: [pthread_t] = []
+    private(set) var port = 0
+
+    public init(config: ServerConfig) {
+        evthread_use_pthreads()
+        context = ServerContext(config: config)
+        pthread_mutex_init(&sessionsLock, nil)
+        context.control = self
+    }
+
+    func log(_ level: LogLevel, _ message: String) { Logger.shared.log(level, message) }
+
+    func logProtocolError(_ message: String) {
+        log(.verbose, "Protocol error (\(message)) from client")
+    }
+
+    // MARK: Start-up
+
+    /// Runs until shutdown; returns the process exit status.
+    public func run() -> Int32 {
+        let config = context.config
+        Logger.shared.level = LogLevel(configValue: config.loglevel)
+        if !Logger.shared.open(path: config.logfile) {
+            fputs("Can't open the log file: \(String(cString: strerror(errno)))\n", stderr)
+            return 1
+        }
+        if config.daemonize && !daemonize() { return 1 }
+        Logger.shared.role = "C"
+        log(.warning, "oO0OoO0OoO0Oo Swiftlet is starting oO0OoO0OoO0Oo")
+        log(.warning, "Swiftlet version=\(ServerIdentity.swiftletVersion) (Redis \(ServerIdentity.redisVersion) compatible), bits=64, pid=\(getpid()), just started")
+        if let path = config.configFilePath {
+            log(.warning, "Configuration loaded from \(path)")
+        } else {
+            log(.warning, "Warning: no config file specified, using the default config. In order to specify a config file use swiftlet-server /path/to/swiftlet.conf")
+        }
+        Logger.shared.role = "M"
+        signal(SIGPIPE, SIG_IGN)
+        let threadCount = max(1, config.serverThreads)
+        workers = (0..<threadCount).map { Worker(index: $0, server: self) }
+        guard bindListeners() else {
+            log(.warning, "Failed listening on port \(config.port) (TCP), aborting.")
+            return 1
+        }
+        writePidFile()
+        log(.notice, "Running mode=standalone, port=\(port), server-threads=\(threadCount).")
+        installSignalHandlers()
+        context.baselineMemory = InfoMemoryBaseline.current()
+        for worker in workers { worker.startCron(hz: config.hz) }
+        for worker in workers.dropFirst() { startThread(for: worker) }
+        log(.notice, "Ready to accept connections tcp")
+        if shouldNotifySystemd {
+            SystemdNotifier.notify("STATUS=Ready to accept connections\n")
+            SystemdNotifier.notify("READY=1\n")
+        }
+        workers[0].run()
+        for thread in threads { pthread_join(thread, nil) }
+        for (fd, event) in listeners {
+            if let event { event_free(event) }
+            close(fd)
+        }
+        removePidFile()
+        log(.warning, "Swiftlet is now ready to exit, bye bye...")
+        return 0
+    }
+
+    private var shouldNotifySystemd: Bool {
+        let mode = context.config.supervised
+        return mode == "systemd" || (mode == "auto" && SystemdNotifier.socketPath != nil)
+    }
+
+    private func daemonize() -> Bool {
+        let pid = fork()
+        if pid < 0 { return false }
+        if pid > 0 { exit(0) }
+        setsid()
+        let devnull = open("/dev/null", O_RDWR)
+        if devnull >= 0 {
+            dup2(devnull, 0)
+            dup2(devnull, 1)
+            dup2(devnull, 2)
+            if devnull > 2 { close(devnull) }
+        }
+        return true
+    }
+
+    private func startThread(for worker: Worker) {
+        var thread = pthread_t()
+        let box = Unmanaged.passRetained(worker).toOpaque()
+        pthread_create(&thread, nil, { arg in
+            let worker = Unmanaged<Worker>.fromOpaque(arg!).takeRetainedValue()
+            worker.run()
+            return nil
+        }, box)
+        threads.append(thread)
+    }
+
+    // MARK: Listening and accepting
+
+    private func bindListeners() -> Bool {
+        let config = context.config
+        let addresses = config.bind.isEmpty ? ["*", "-::*"] : config.bind
+        var boundAny = false
+        for rawAddress in addresses {
+            let optional = rawAddress.hasPrefix("-")
+            let address = optional ? String(rawAddress.dropFirst()) : rawAddress
+            switch Listener.open(address: address, port: config.port, backlog: config.tcpBacklog) {
+            case .success(let (fd, boundPort)):
+                port = boundPort
+                let me = Unmanaged.passUnretained(self).toOpaque()
+                let event = event_new(workers[0].base, fd, Int16(EV_READ | EV_PERSIST), serverAccept, me)
+                event_add(event, nil)
+                listeners.append((fd, event))
+                boundAny = true
+            case .failure(let reason):
+                if optional && (reason.code == EADDRNOTAVAIL || reason.code == EAFNOSUPPORT || reason.code == EPROTONOSUPPORT) {
+                    continue
+                }
+                log(.warning, "Warning: Could not create server TCP listening socket \(address):\(config.port): \(reason.message)")
+                return false
+            }
+        }
+        return boundAny
+    }
+
+    func acceptReady(fd listenerFD: Int32) {
+        for _ in 0..<1000 {
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    accept(listenerFD, $0, &length)
+                }
+            }
+            if fd < 0 {
+                if errno != EAGAIN && errno != EINTR { log(.verbose, "Accepting client connection: \(String(cString: strerror(errno)))") }
+                return
+            }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            if context.config.tcpKeepalive > 0 {
+                setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, socklen_t(MemoryLayout<Int32>.size))
+            }
+            pthread_mutex_lock(&sessionsLock)
+            let full = liveSessions.count >= context.config.maxclients
+            if full { rejectedConnections += 1 } else { totalConnections += 1 }
+            pthread_mutex_unlock(&sessionsLock)
+            if full {
+                let message = "-ERR max number of clients reached\r\n"
+                _ = message.withCString { write(fd, $0, strlen($0)) }
+                close(fd)
+                continue
+            }
+            let peer = Listener.describe(peerOf: fd)
+            let local = Listener.describe(localOf: fd)
+            let target = workers[nextWorker % workers.count]
+            nextWorker += 1
+            if target === workers[0] {
+                target.adopt(fd: fd, peer: peer, local: local)
+            } else {
+                target.post(.adopt(fd: fd, peer: peer, local: local))
+            }
+        }
+    }
+
+    // MARK: Sessions (ServerControl)
+
+    func register(_ session: Session) {
+        pthread_mutex_lock(&sessionsLock)
+        liveSessions[session.id] = session
+        pthread_mutex_unlock(&sessionsLock)
+    }
+
+    func unregister(_ session: Session) {
+        pthread_mutex_lock(&sessionsLock)
+        liveSessions.removeValue(forKey: session.id)
+        pthread_mutex_unlock(&sessionsLock)
+    }
+
+    public func sessions() -> [Session] {
+        pthread_mutex_lock(&sessionsLock)
+        defer { pthread_mutex_unlock(&sessionsLock) }
+        return liveSessions.values.sorted { $0.id < $1.id }
+    }
+
+    public func kill(where matches: (Session) -> Bool) -> Int {
+        let victims = sessions().filter(matches)
+        for session in victims { session.killRequested = true }
+        if !victims.isEmpty { for worker in workers { worker.post(.checkKills) } }
+        return victims.count
+    }
+
+    public func networkMetrics() -> NetworkMetrics {
+        var metrics = NetworkMetrics()
+        pthread_mutex_lock(&sessionsLock)
+        metrics.connectedClients = liveSessions.count
+        metrics.totalConnectionsReceived = totalConnections
+        metrics.rejectedConnections = rejectedConnections
+        pthread_mutex_unlock(&sessionsLock)
+        for worker in workers {
+            metrics.totalNetInputBytes += worker.bytesIn
+            metrics.totalNetOutputBytes += worker.bytesOut
+            metrics.totalReads += worker.readsProcessed
+            metrics.totalWrites += worker.writesProcessed
+            metrics.clientBufferBytes += worker.bufferBytes
+        }
+        metrics.workerThreads = workers.count
+        metrics.tcpPort = port
+        return metrics
+    }
+
+    public func resetNetworkStats() {
+        pthread_mutex_lock(&sessionsLock)
+        totalConnections = 0
+        rejectedConnections = 0
+        pthread_mutex_unlock(&sessionsLock)
+        for worker in workers {
+            worker.bytesIn = 0
+            worker.bytesOut = 0
+            worker.readsProcessed = 0
+            worker.writesProcessed = 0
+        }
+    }
+
+    public func shutdown() {
+        log(.warning, "User requested shutdown...")
+        stop()
+    }
+
+    /// Stops every worker loop; `run()` then cleans up and returns.
+    func stop() {
+        if stopping { return }
+        stopping = true
+        if shouldNotifySystemd { SystemdNotifier.notify("STOPPING=1\n") }
+        for worker in workers { worker.post(.stop) }
+    }
+
+    // MARK: Cron
+
+    private var expireShardCursor = 0
+
+    func serverCron(now: Int64) {
+        context.refreshClocks()
+        let processed = context.workerStats.reduce(0) { $0 + $1.commandsProcessed }
+        if lastOpsSample.time > 0 && now > lastOpsSample.time {
+            context.instantaneousOps = max(0, (processed - lastOpsSample.count) * 1000 / Int(now - lastOpsSample.time))
+        }
+        lastOpsSample = (now, processed)
+        if context.config.activeExpireEnabled && !context.isReplica { activeExpireCycle(now: now) }
+        let shards = context.keyspace.shards
+        // Table upkeep: a slice of the shards per tick keeps each tick short.
+        let slice = max(1, shards.count / max(context.config.hz, 1))
+        for offset in 0..<slice {
+            let shard = shards[(tableCursor + offset) % shards.count]
+            shard.withLock { shard.tidyTables(rehashSteps: 100) }
+        }
+        tableCursor = (tableCursor + slice) % shards.count
+    }
+
+    private var tableCursor = 0
+
+    /// Visits shards round-robin removing expired keys, within a time budget of 25% of a
+    /// tick (Redis's slow cycle), scaled by `active-expire-effort`.
+    private func activeExpireCycle(now: Int64) {
+        let shards = context.keyspace.shards
+        let effort = max(1, min(context.config.activeExpireEffort, 10))
+        let budgetMicros = Int64(1_000_000 / max(context.config.hz, 1)) * Int64(25 + 2 * (effort - 1)) / 100
+        let started = Clock.monotonicMicroseconds()
+        var visited = 0
+        while visited < shards.count && Clock.monotonicMicroseconds() - started < budgetMicros {
+            let shard = shards[expireShardCursor]
+            expireShardCursor = (expireShardCursor + 1) % shards.count
+            visited += 1
+            shard.withLock {
+                for db in 0..<shard.databaseCount {
+                    _ = shard.expireCycle(db: db, now: now, budget: 20 * effort)
+                }
+            }
+        }
+    }
+
+    // MARK: Signals, pidfile
+
+    private func installSignalHandlers() {
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        for number in [SIGTERM, SIGINT] {
+            let event = event_new(workers[0].base, number, Int16(EV_SIGNAL | EV_PERSIST), serverSignal, me)
+            event_add(event, nil)
+            signalEvents.append(event)
+        }
+    }
+
+    func handleSignal(_ number: Int32) {
+        let name = number == SIGINT ? "SIGINT" : "SIGTERM"
+        Logger.shared.log(.warning, "Received \(name) scheduling shutdown...")
+        stop()
+    }
+
+    private func writePidFile() {
+        let path = context.config.pidfile
+        guard !path.isEmpty else { return }
+        guard let file = fopen(path, "w") else {
+            log(.warning, "Failed to write PID file: \(String(cString: strerror(errno)))")
+            return
+        }
+        fputs("\(getpid())\n", file)
+        fclose(file)
+    }
+
+    private func removePidFile() {
+        let path = context.config.pidfile
+        if !path.isEmpty { unlink(path) }
+    }
+}
+
+enum InfoMemoryBaseline {
+    /// Bytes the allocator has handed out right now (glibc's arenas, via mallinfo2).
+    static func current() -> Int {
+        let info = mallinfo2()
+        return Int(info.uordblks) + Int(info.hblkhd)
+    }
+}
+
+let serverAccept: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { fd, _, arg in
+    Unmanaged<Server>.fromOpaque(arg!).takeUnretainedValue().acceptReady(fd: fd)
+}
+
+let serverSignal: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { signal, _, arg in
+    Unmanaged<Server>.fromOpaque(arg!).takeUnretainedValue().handleSignal(signal)
+}

@@ -1,0 +1,130 @@
+// A worker thread: one libevent event_base serving its share of the connections. Other
+// threads never touch its sockets; they post messages to its inbox (a locked queue plus an
+// eventfd registered in the loop): new connections from the acceptor, kill checks, stop.
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibevent
+import Commands
+
+final class Worker {
+    enum Message {
+        case adopt(fd: Int32, peer: String, local: String)
+        case checkKills
+        case stop
+    }
+
+    let index: Int
+    unowned let server: Server
+    let base: OpaquePointer
+    let stats: CommandStats
+    private(set) var connections: [Int32: Connection] = [:]
+    private var inbox: [Message] = []
+    private var inboxLock = pthread_mutex_t()
+    private let wakeFD: Int32
+    private var wakeEvent: OpaquePointer?
+    var bytesIn = 0
+    var bytesOut = 0
+    var readsProcessed = 0
+    var writesProcessed = 0
+
+    init(index: Int, server: Server) {
+        self.index = index
+        self.server = server
+        base = event_base_new()
+        stats = server.context.makeWorkerStats()
+        wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        pthread_mutex_init(&inboxLock, nil)
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        wakeEvent = event_new(base, wakeFD, Int16(EV_READ | EV_PERSIST), workerWoken, me)
+        event_add(wakeEvent, nil)
+    }
+
+    /// Runs the event loop until a `.stop` message arrives.
+    func run() {
+        event_base_dispatch(base)
+        for connection in Array(connections.values) { close(connection) }
+    }
+
+    func post(_ message: Message) {
+        pthread_mutex_lock(&inboxLock)
+        inbox.append(message)
+        pthread_mutex_unlock(&inboxLock)
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+
+    func drainInbox() {
+        var counter: UInt64 = 0
+        _ = read(wakeFD, &counter, 8)
+        pthread_mutex_lock(&inboxLock)
+        let messages = inbox
+        inbox.removeAll()
+        pthread_mutex_unlock(&inboxLock)
+        for message in messages {
+            switch message {
+            case .adopt(let fd, let peer, let local):
+                adopt(fd: fd, peer: peer, local: local)
+            case .checkKills:
+                for connection in Array(connections.values) where connection.session.killRequested {
+                    close(connection)
+                }
+            case .stop:
+                event_base_loopbreak(base)
+            }
+        }
+    }
+
+    func adopt(fd: Int32, peer: String, local: String) {
+        let session = Session(id: server.context.allocateSessionID(), peerAddress: peer, localAddress: local,
+                              fd: fd, now: Clock.milliseconds())
+        session.authenticated = server.context.config.requirepass.isEmpty
+        let connection = Connection(fd: fd, worker: self, session: session)
+        connections[fd] = connection
+        server.register(session)
+        connection.start(base: base)
+    }
+
+    func close(_ connection: Connection) {
+        guard connections.removeValue(forKey: connection.fd) != nil else { return }
+        connection.releaseEvents()
+        Glibc.close(connection.fd)
+        server.unregister(connection.session)
+    }
+
+    /// Closes connections idle longer than `timeout` seconds (0 = never).
+    func closeIdleConnections(timeout: Int, now: Int64) {
+        guard timeout > 0 else { return }
+        for connection in Array(connections.values) where now - connection.session.lastInteraction > Int64(timeout) * 1000 {
+            close(connection)
+        }
+    }
+
+    /// Buffer memory of this worker's connections, refreshed by its own cron tick so other
+    /// threads (INFO) read a plain integer instead of walking `connections`.
+    private(set) var bufferBytes = 0
+    private var cronEvent: OpaquePointer?
+
+    /// Starts this worker's periodic upkeep; worker 0 also runs the server-wide cron.
+    func startCron(hz: Int) {
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        cronEvent = event_new(base, -1, Int16(EV_PERSIST), workerCronTick, me)
+        var interval = timeval(tv_sec: 0, tv_usec: suseconds_t(1_000_000 / max(hz, 1)))
+        event_add(cronEvent, &interval)
+    }
+
+    func cronTick() {
+        let now = Clock.milliseconds()
+        closeIdleConnections(timeout: server.context.config.timeout, now: now)
+        bufferBytes = connections.values.reduce(0) { $0 + $1.input.capacity + $1.context.reply.buffer.capacity }
+        if index == 0 { server.serverCron(now: now) }
+    }
+}
+
+let workerCronTick: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
+    Unmanaged<Worker>.fromOpaque(arg!).takeUnretainedValue().cronTick()
+}
+
+let workerWoken: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
+    Unmanaged<Worker>.fromOpaque(arg!).takeUnretainedValue().drainInbox()
+}

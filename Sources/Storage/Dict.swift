@@ -1,0 +1,281 @@
+// The keyspace hash table of one database in one shard: power-of-two bucket arrays with
+// entries chained through their own `next` field (no separate node allocation), incremental
+// rehashing between two tables so growth never stops the world, random sampling for
+// eviction/RANDOMKEY, and Redis's reverse-binary SCAN cursor, which survives growth and
+// shrinking without missing keys that stay present.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Address of the pointer that refers to an entry (a bucket head or a predecessor's `next`).
+public typealias EntryLink = UnsafeMutablePointer<UnsafeMutableRawPointer?>
+
+struct BucketTable {
+    var buckets: UnsafeMutablePointer<UnsafeMutableRawPointer?>? = nil
+    var size = 0
+    var used = 0
+    var mask: UInt64 { UInt64(size &- 1) }
+
+    static func allocate(size: Int) -> BucketTable {
+        let buckets = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: size)
+        buckets.initialize(repeating: nil, count: size)
+        return BucketTable(buckets: buckets, size: size, used: 0)
+    }
+
+    func release() { buckets?.deallocate() }
+}
+
+public struct Dict {
+    var tables = (BucketTable(), BucketTable())
+    /// Next bucket of table 0 to move into table 1; -1 when not rehashing.
+    var rehashIndex = -1
+    public private(set) var volatileCount = 0
+    static let initialSize = 4
+
+    public init() {}
+
+    public var count: Int { tables.0.used + tables.1.used }
+    public var isRehashing: Bool { rehashIndex >= 0 }
+    /// Bytes held by bucket arrays (for memory accounting).
+    public var bucketBytes: Int { (tables.0.size + tables.1.size) * 8 }
+
+    // MARK: Lookup
+
+    public func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> Entry? {
+        guard let link = link(key, hash: hash) else { return nil }
+        return Entry(link.pointee!)
+    }
+
+    /// The link pointing at `key`'s entry, for replacing or unlinking it.
+    public func link(_ key: UnsafeRawBufferPointer, hash: UInt64) -> EntryLink? {
+        if count == 0 { return nil }
+        for t in 0..<2 {
+            let table = t == 0 ? tables.0 : tables.1
+            guard let buckets = table.buckets else { continue }
+            var link = buckets + Int(hash & table.mask)
+            while let raw = link.pointee {
+                if Entry(raw).keyEquals(key) { return link }
+                link = raw.assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
+            }
+            if !isRehashing { break }
+        }
+        return nil
+    }
+
+    // MARK: Mutation
+
+    /// Adds an entry whose key is known to be absent.
+    public mutating func insert(_ entry: Entry, hash: UInt64) {
+        rehashStep()
+        growIfNeeded()
+        if isRehashing {
+            push(entry, hash: hash, into: &tables.1)
+        } else {
+            push(entry, hash: hash, into: &tables.0)
+        }
+        if entry.hasExpire { volatileCount += 1 }
+    }
+
+    private func push(_ entry: Entry, hash: UInt64, into table: inout BucketTable) {
+        let bucket = table.buckets! + Int(hash & table.mask)
+        entry.next = bucket.pointee
+        bucket.pointee = entry.pointer
+        table.used += 1
+    }
+
+    /// Swaps the entry at `link` for `replacement` (same key), returning the old entry.
+    public mutating func replace(at link: EntryLink, with replacement: Entry) -> Entry {
+        let old = Entry(link.pointee!)
+        replacement.next = old.next
+        link.pointee = replacement.pointer
+        volatileCount += (replacement.hasExpire ? 1 : 0) - (old.hasExpire ? 1 : 0)
+        return old
+    }
+
+    /// Unlinks the entry at `link`, returning it; the caller frees it.
+    public mutating func remove(at link: EntryLink, hash: UInt64) -> Entry {
+        let entry = Entry(link.pointee!)
+        link.pointee = entry.next
+        if entry.hasExpire { volatileCount -= 1 }
+        // The entry lives in whichever table owns the bucket range its link falls into.
+        if isRehashing, let buckets = tables.1.buckets, tableOwns(tables.1, hash: hash, link: link, buckets: buckets) {
+            tables.1.used -= 1
+        } else {
+            tables.0.used -= 1
+        }
+        finishRehashIfDone()
+        return entry
+    }
+
+    private func tableOwns(_ table: BucketTable, hash: UInt64, link: EntryLink,
+                           buckets: UnsafeMutablePointer<UnsafeMutableRawPointer?>) -> Bool {
+        // Walk the chain of `hash`'s bucket in `table` and see whether `link` is on it.
+        var current = buckets + Int(hash & table.mask)
+        while true {
+            if current == link { return true }
+            guard let raw = current.pointee else { return false }
+            current = raw.assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
+        }
+    }
+
+    /// Frees every entry and bucket array.
+    public mutating func removeAll(freeing release: (Entry) -> Void) {
+        for t in 0..<2 {
+            let table = t == 0 ? tables.0 : tables.1
+            guard let buckets = table.buckets else { continue }
+            for i in 0..<table.size {
+                var raw = buckets[i]
+                while let current = raw {
+                    let entry = Entry(current)
+                    raw = entry.next
+                    release(entry)
+                }
+            }
+            table.release()
+        }
+        self = Dict()
+    }
+
+    // MARK: Growth
+
+    private mutating func growIfNeeded() {
+        if isRehashing { return }
+        if tables.0.buckets == nil {
+            tables.0 = .allocate(size: Dict.initialSize)
+        } else if tables.0.used >= tables.0.size {
+            startRehash(to: tables.0.size * 2)
+        }
+    }
+
+    /// Shrinks a sparse table (under 1/8 full), like Redis's htNeedsResize; called from cron.
+    public mutating func shrinkIfSparse() {
+        if isRehashing || tables.0.size <= Dict.initialSize { return }
+        if tables.0.used * 8 < tables.0.size {
+            var size = Dict.initialSize
+            while size < tables.0.used { size *= 2 }
+            startRehash(to: size)
+        }
+    }
+
+    private mutating func startRehash(to size: Int) {
+        tables.1 = .allocate(size: size)
+        rehashIndex = 0
+    }
+
+    /// Moves one bucket (visiting at most 10 empty ones) from the old table to the new one.
+    public mutating func rehashStep() {
+        guard isRehashing else { return }
+        var emptyVisits = 10
+        let old = tables.0
+        while rehashIndex < old.size && old.buckets![rehashIndex] == nil {
+            rehashIndex += 1
+            emptyVisits -= 1
+            if emptyVisits == 0 { return }
+        }
+        if rehashIndex < old.size {
+            var raw = old.buckets![rehashIndex]
+            old.buckets![rehashIndex] = nil
+            while let current = raw {
+                let entry = Entry(current)
+                raw = entry.next
+                let hash = KeyHash.hash(entry.key)
+                push(entry, hash: hash, into: &tables.1)
+                tables.0.used -= 1
+            }
+            rehashIndex += 1
+        }
+        finishRehashIfDone()
+    }
+
+    private mutating func finishRehashIfDone() {
+        guard isRehashing, tables.0.used == 0 else { return }
+        tables.0.release()
+        tables.0 = tables.1
+        tables.1 = BucketTable()
+        rehashIndex = -1
+    }
+
+    /// Rehashes for about `steps` buckets (cron's active rehashing).
+    public mutating func rehash(steps: Int) {
+        for _ in 0..<steps where isRehashing { rehashStep() }
+    }
+
+    // MARK: Sampling and scanning
+
+    /// A random entry, or nil when empty: a random non-empty bucket, then a random chain element.
+    public func randomEntry() -> Entry? {
+        if count == 0 { return nil }
+        while true {
+            let useNew = isRehashing && Int.random(in: 0..<count) >= tables.0.used
+            let table = useNew ? tables.1 : tables.0
+            guard table.size > 0, table.used > 0 else { continue }
+            let index = Int.random(in: 0..<table.size)
+            if useNew == false && isRehashing && index < rehashIndex { continue }
+            guard let head = table.buckets![index] else { continue }
+            var length = 0
+            var raw: UnsafeMutableRawPointer? = head
+            while let current = raw { length += 1; raw = Entry(current).next }
+            var pick = Int.random(in: 0..<length)
+            var chosen = head
+            while pick > 0 { chosen = Entry(chosen).next!; pick -= 1 }
+            return Entry(chosen)
+        }
+    }
+
+    /// One SCAN step from `cursor`: calls `visit` for each entry of the visited bucket(s)
+    /// and returns the next cursor (0 when the iteration is complete).
+    public func scan(cursor: UInt64, visit: (Entry) -> Void) -> UInt64 {
+        if count == 0 { return 0 }
+        var v = cursor
+        func visitChain(_ head: UnsafeMutableRawPointer?) {
+            var raw = head
+            while let current = raw {
+                let entry = Entry(current)
+                raw = entry.next
+                visit(entry)
+            }
+        }
+        if !isRehashing {
+            let t0 = tables.0
+            visitChain(t0.buckets![Int(v & t0.mask)])
+            v |= ~t0.mask
+            v = reverseBits(reverseBits(v) &+ 1)
+            return v
+        }
+        var small = tables.0, large = tables.1
+        if small.size > large.size { swap(&small, &large) }
+        let m0 = small.mask, m1 = large.mask
+        visitChain(small.buckets![Int(v & m0)])
+        repeat {
+            visitChain(large.buckets![Int(v & m1)])
+            v |= ~m1
+            v = reverseBits(reverseBits(v) &+ 1)
+        } while v & (m0 ^ m1) != 0
+        return v
+    }
+
+    @inline(__always)
+    private func reverseBits(_ v: UInt64) -> UInt64 {
+        var x = v
+        x = ((x >> 1) & 0x5555_5555_5555_5555) | ((x & 0x5555_5555_5555_5555) << 1)
+        x = ((x >> 2) & 0x3333_3333_3333_3333) | ((x & 0x3333_3333_3333_3333) << 2)
+        x = ((x >> 4) & 0x0F0F_0F0F_0F0F_0F0F) | ((x & 0x0F0F_0F0F_0F0F_0F0F) << 4)
+        return x.byteSwapped
+    }
+
+    /// Calls `body` for every entry (KEYS, FLUSH accounting, snapshotting).
+    public func forEach(_ body: (Entry) -> Void) {
+        for t in 0..<2 {
+            let table = t == 0 ? tables.0 : tables.1
+            guard let buckets = table.buckets else { continue }
+            for i in 0..<table.size {
+                var raw = buckets[i]
+                while let current = raw {
+                    let entry = Entry(current)
+                    raw = entry.next
+                    body(entry)
+                }
+            }
+        }
+    }
+}

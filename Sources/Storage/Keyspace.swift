@@ -1,0 +1,109 @@
+// The whole dataset: `databases` logical databases split over a power-of-two number of
+// shards. A key's shard is its cluster hash slot modulo the shard count. Whole-keyspace
+// operations lock every shard in ascending order, the one order all code uses, so they
+// never deadlock with multi-key commands.
+
+public final class Keyspace {
+    public let shards: [Shard]
+    /// The same shards without reference counting, for the per-command path: the keyspace
+    /// owns them for its whole life, so borrowing them needs no retain/release.
+    public let unownedShards: UnsafeMutablePointer<Unmanaged<Shard>>
+    public let databaseCount: Int
+    let shardMask: Int
+
+    public init(databases: Int, shardCount: Int = 1024) {
+        precondition(shardCount > 0 && shardCount & (shardCount - 1) == 0, "shard count must be a power of two")
+        databaseCount = databases
+        shardMask = shardCount - 1
+        shards = (0..<shardCount).map { _ in Shard(databases: databases) }
+        unownedShards = .allocate(capacity: shardCount)
+        for (index, shard) in shards.enumerated() { unownedShards[index] = .passUnretained(shard) }
+    }
+
+    deinit { unownedShards.deallocate() }
+
+    public var shardCount: Int { shards.count }
+
+    @inline(__always)
+    public func shardIndex(for key: UnsafeRawBufferPointer) -> Int {
+        HashSlot.of(key) & shardMask
+    }
+
+    @inline(__always)
+    public func shard(for key: UnsafeRawBufferPointer) -> Shard {
+        shards[shardIndex(for: key)]
+    }
+
+    /// Runs `body` with every shard locked (ascending order).
+    public func withAllShardsLocked<T>(_ body: () throws -> T) rethrows -> T {
+        for shard in shards { shard.lock() }
+        defer { for shard in shards.reversed() { shard.unlock() } }
+        return try body()
+    }
+
+    /// Locks the shards with the given indexes in ascending order, without duplicates.
+    public func lock(indexes: [Int]) -> [Int] {
+        let ordered = Array(Set(indexes)).sorted()
+        for index in ordered { shards[index].lock() }
+        return ordered
+    }
+
+    public func unlock(indexes: [Int]) {
+        for index in indexes.reversed() { shards[index].unlock() }
+    }
+
+    public func keyCount(db: Int) -> Int {
+        var total = 0
+        for shard in shards { shard.withLock { total += shard.dicts[db].count } }
+        return total
+    }
+
+    public func volatileCount(db: Int) -> Int {
+        var total = 0
+        for shard in shards { shard.withLock { total += shard.dicts[db].volatileCount } }
+        return total
+    }
+
+    /// Mean of the shards' TTL estimates for `db` (0 when no key has a TTL), in ms.
+    public func averageTTL(db: Int, now: Int64) -> Int64 {
+        var sum: Int64 = 0, shardsWithTTL: Int64 = 0
+        for shard in shards {
+            shard.withLock {
+                if shard.dicts[db].volatileCount > 0 && shard.averageTTL[db] > 0 {
+                    sum += shard.averageTTL[db]
+                    shardsWithTTL += 1
+                }
+            }
+        }
+        return shardsWithTTL == 0 ? 0 : sum / shardsWithTTL
+    }
+
+    public var usedMemory: Int {
+        var total = 0
+        for shard in shards { shard.withLock { total += shard.usedMemory } }
+        return total
+    }
+
+    public func aggregateStats() -> ShardStats {
+        var total = ShardStats()
+        for shard in shards {
+            shard.withLock {
+                total.keyspaceHits += shard.stats.keyspaceHits
+                total.keyspaceMisses += shard.stats.keyspaceMisses
+                total.expiredKeys += shard.stats.expiredKeys
+                total.dirty += shard.stats.dirty
+            }
+        }
+        return total
+    }
+
+    public func resetStats() {
+        for shard in shards {
+            shard.withLock {
+                let dirty = shard.stats.dirty
+                shard.stats = ShardStats()
+                shard.stats.dirty = dirty
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+// A shard: one lock-striped slice of the keyspace holding, for every database, the keys whose
+// cluster slot maps here. All access happens with the shard's mutex held; commands on keys
+// sharing a hash tag share a shard and so take one lock. Expired keys are removed lazily on
+// access (masters only) and actively by the expiry cycle.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct ShardStats {
+    public var keyspaceHits = 0
+    public var keyspaceMisses = 0
+    public var expiredKeys = 0
+    /// Writes since the last successful save (Redis's `dirty`).
+    public var dirty = 0
+}
+
+public final class Shard {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    public let dicts: UnsafeMutablePointer<Dict>
+    public let databaseCount: Int
+    /// Bytes of entries and bucket arrays held by this shard.
+    public private(set) var usedMemory = 0
+    public var stats = ShardStats()
+    /// Where the active expiry cycle resumes in each database.
+    var expiryCursors: [UInt64]
+    /// Running estimate of the remaining TTL (ms) of volatile keys per database, from the
+    /// keys the expiry cycle samples; INFO's avg_ttl.
+    public private(set) var averageTTL: [Int64]
+
+    init(databases: Int) {
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        databaseCount = databases
+        dicts = .allocate(capacity: databases)
+        dicts.initialize(repeating: Dict(), count: databases)
+        expiryCursors = Array(repeating: 0, count: databases)
+        averageTTL = Array(repeating: 0, count: databases)
+    }
+
+    deinit {
+        for db in 0..<databaseCount { dicts[db].removeAll { $0.free() } }
+        dicts.deallocate()
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    @inline(__always) public func lock() { pthread_mutex_lock(mutex) }
+    @inline(__always) public func unlock() { pthread_mutex_unlock(mutex) }
+
+    @inline(__always)
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+
+    // MARK: Access with lazy expiry (shard locked by the caller)
+
+    @inline(__always)
+    static func isExpired(_ entry: Entry, now: Int64) -> Bool {
+        guard let when = entry.expireAt else { return false }
+        return when <= now
+    }
+
+    /// Whether the key has not reached its expire time (replicas use this to hide expired keys).
+    @inline(__always)
+    public static func isLive(_ entry: Entry, now: Int64) -> Bool { !isExpired(entry, now: now) }
+
+    /// The link of a live key, deleting it first if it has expired (when `expireKeys`).
+    /// Replicas pass `expireKeys: false`: they report expired keys missing but keep them
+    /// until the master's DEL arrives.
+    public func link(db: Int, key: UnsafeRawBufferPointer, hash: UInt64, now: Int64,
+                     expireKeys: Bool = true) -> EntryLink? {
+        guard let link = dicts[db].link(key, hash: hash) else { return nil }
+        if Shard.isExpired(Entry(link.pointee!), now: now) {
+            if expireKeys {
+                remove(db: db, at: link, hash: hash)
+                stats.expiredKeys += 1
+            }
+            return nil
+        }
+        return link
+    }
+
+    public func find(db: Int, key: UnsafeRawBufferPointer, hash: UInt64, now: Int64,
+                     expireKeys: Bool = true) -> Entry? {
+        guard let link = link(db: db, key: key, hash: hash, now: now, expireKeys: expireKeys) else { return nil }
+        return Entry(link.pointee!)
+    }
+
+    /// Stores `entry` for its key: replaces the entry at `link` when given, else inserts.
+    public func store(db: Int, _ entry: Entry, hash: UInt64, replacing link: EntryLink?) {
+        let bucketsBefore = dicts[db].bucketBytes
+        if let link {
+            let old = dicts[db].replace(at: link, with: entry)
+            usedMemory -= old.allocationSize
+            old.free()
+        } else {
+            dicts[db].insert(entry, hash: hash)
+        }
+        usedMemory += entry.allocationSize + dicts[db].bucketBytes - bucketsBefore
+        stats.dirty += 1
+    }
+
+    /// Unlinks and frees the entry at `link`.
+    public func remove(db: Int, at link: EntryLink, hash: UInt64) {
+        let bucketsBefore = dicts[db].bucketBytes
+        let entry = dicts[db].remove(at: link, hash: hash)
+        usedMemory -= entry.allocationSize
+        usedMemory += dicts[db].bucketBytes - bucketsBefore
+        entry.free()
+        stats.dirty += 1
+    }
+
+    /// Unlinks the entry at `link` without freeing it (RENAME/MOVE hand it on).
+    public func detach(db: Int, at link: EntryLink, hash: UInt64) -> Entry {
+        let bucketsBefore = dicts[db].bucketBytes
+        let entry = dicts[db].remove(at: link, hash: hash)
+        usedMemory -= entry.allocationSize
+        usedMemory += dicts[db].bucketBytes - bucketsBefore
+        stats.dirty += 1
+        return entry
+    }
+
+    /// Drops every key of `db`, returning how many there were.
+    @discardableResult
+    public func clear(db: Int) -> Int {
+        let count = dicts[db].count
+        var freed = dicts[db].bucketBytes
+        dicts[db].removeAll { entry in
+            freed += entry.allocationSize
+            entry.free()
+        }
+        usedMemory -= freed
+        expiryCursors[db] = 0
+        averageTTL[db] = 0
+        stats.dirty += count
+        return count
+    }
+
+    /// Exchanges the contents of two databases (SWAPDB).
+    public func swap(_ a: Int, _ b: Int) {
+        let first = dicts[a]
+        dicts[a] = dicts[b]
+        dicts[b] = first
+        expiryCursors.swapAt(a, b)
+        averageTTL.swapAt(a, b)
+    }
+
+    // MARK: Background upkeep (cron)
+
+    /// Removes expired keys of `db` visiting at most `budget` buckets; returns (checked, expired).
+    public func expireCycle(db: Int, now: Int64, budget: Int) -> (checked: Int, expired: Int) {
+        guard dicts[db].volatileCount > 0 else { return (0, 0) }
+        var checked = 0
+        var ttlSum: Int64 = 0
+        var doomed: [Entry] = []
+        var cursor = expiryCursors[db]
+        var steps = 0
+        repeat {
+            cursor = dicts[db].scan(cursor: cursor) { entry in
+                guard entry.hasExpire else { return }
+                checked += 1
+                if Shard.isExpired(entry, now: now) { doomed.append(entry) } else { ttlSum += entry.expireAt! - now }
+            }
+            steps += 1
+        } while cursor != 0 && steps < budget
+        expiryCursors[db] = cursor
+        let live = checked - doomed.count
+        if live > 0 {
+            // Like Redis, blend each sample into the running average (2% weight per cycle).
+            let sampleAverage = ttlSum / Int64(live)
+            averageTTL[db] = averageTTL[db] == 0 ? sampleAverage : (averageTTL[db] * 49 + sampleAverage) / 50
+        }
+        for entry in doomed {
+            let hash = KeyHash.hash(entry.key)
+            if let link = dicts[db].link(entry.key, hash: hash) {
+                remove(db: db, at: link, hash: hash)
+                stats.expiredKeys += 1
+            }
+        }
+        return (checked, doomed.count)
+    }
+
+    /// Incremental rehashing and shrinking of sparse tables.
+    public func tidyTables(rehashSteps: Int) {
+        for db in 0..<databaseCount {
+            let before = dicts[db].bucketBytes
+            dicts[db].shrinkIfSparse()
+            dicts[db].rehash(steps: rehashSteps)
+            usedMemory += dicts[db].bucketBytes - before
+        }
+    }
+}
