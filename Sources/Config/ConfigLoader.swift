@@ -77,19 +77,23 @@ extension ServerConfig {
         return .run(config)
     }
 
-    /// Quotes an override argument so the config lexer reads it back unchanged.
+    /// Quotes an argument the way Redis's sdscatrepr does, so the config lexer reads it back
+    /// unchanged and error messages show it as Redis would.
     static func quote(_ argument: String) -> String {
-        if !argument.isEmpty && !argument.contains(where: { $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\\" || $0 == "\n" || $0 == "\t" }) {
-            return argument
-        }
         var quoted = "\""
-        for character in argument {
-            switch character {
-            case "\"": quoted += "\\\""
-            case "\\": quoted += "\\\\"
-            case "\n": quoted += "\\n"
-            case "\t": quoted += "\\t"
-            default: quoted.append(character)
+        for byte in argument.utf8 {
+            switch byte {
+            case 92: quoted += "\\\\"
+            case 34: quoted += "\\\""
+            case 10: quoted += "\\n"
+            case 13: quoted += "\\r"
+            case 9: quoted += "\\t"
+            case 7: quoted += "\\a"
+            case 8: quoted += "\\b"
+            case 32...126: quoted.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = String(byte, radix: 16)
+                quoted += "\\x" + (hex.count == 1 ? "0" + hex : hex)
             }
         }
         return quoted + "\""
