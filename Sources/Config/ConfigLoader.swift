@@ -133,9 +133,11 @@ extension ServerConfig {
                 if let failure = include(pattern: args[0]) { return failure }
                 continue
             }
-            guard let directive = Directive.named(name), !args.isEmpty,
-                  args.count == 1 || directive.multiArgument else {
+            guard let directive = Directive.named(name) else {
                 return errorBlock(line: number + 1, text: line, reason: "Bad directive or wrong number of arguments")
+            }
+            guard !args.isEmpty, args.count == 1 || directive.multiArgument else {
+                return errorBlock(line: number + 1, text: line, reason: "wrong number of arguments")
             }
             if let failure = directive.apply(self, args) {
                 return errorBlock(line: number + 1, text: line, reason: failure)

@@ -49,10 +49,12 @@ enum ConfigRewriter {
         }
     }
 
-    /// "name value" with the value quoted when needed; multi-argument values stay split.
+    /// "name value" with the value quoted only when it must be (empty, spaces, quotes or
+    /// control bytes); multi-argument values stay split.
     static func render(_ directive: Directive, _ config: ServerConfig) -> String {
         let value = directive.format(config)
         if directive.multiArgument && !value.isEmpty { return directive.name + " " + value }
-        return directive.name + " " + ServerConfig.quote(value)
+        let plain = !value.isEmpty && value.utf8.allSatisfy { $0 > 32 && $0 < 127 && $0 != 34 && $0 != 39 && $0 != 92 }
+        return directive.name + " " + (plain ? value : ServerConfig.quote(value))
     }
 }

@@ -61,6 +61,10 @@ public final class Server: ServerControl {
         }
         Logger.shared.role = "M"
         signal(SIGPIPE, SIG_IGN)
+        // A parent may have spawned us with signals blocked; SIGTERM must get through.
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        pthread_sigmask(SIG_SETMASK, &unblocked, nil)
         let threadCount = max(1, config.serverThreads)
         workers = (0..<threadCount).map { Worker(index: $0, server: self) }
         guard bindListeners() else {

@@ -39,7 +39,7 @@ enum CommandIntrospection {
         if c.args.count == 2 { return all(c) }
         c.reply.arrayHeader(c.args.count - 2)
         for index in 2..<c.args.count {
-            if let spec = resolve(c, c.string(index)) { replyInfo(c, spec) } else { c.reply.nullArray() }
+            if let spec = resolve(c, c.string(index)) { replyInfo(c, spec) } else { c.reply.nullBulk() }
         }
     }
 
@@ -56,7 +56,8 @@ enum CommandIntrospection {
         for tip in spec.tips { c.reply.bulk(tip) }
         c.reply.setHeader(spec.keySpecs.count)
         for keySpec in spec.keySpecs { replyKeySpec(c, keySpec) }
-        c.reply.arrayHeader(spec.subcommands.count)
+        // Redis replies an empty set, not an empty array, when there are no subcommands.
+        if spec.subcommands.isEmpty { c.reply.setHeader(0) } else { c.reply.arrayHeader(spec.subcommands.count) }
         for sub in spec.subcommands { replyInfo(c, sub) }
     }
 

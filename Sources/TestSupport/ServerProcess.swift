@@ -1,0 +1,154 @@
+// Starts a server binary (swiftlet-server or Debian's redis-server) on a free loopback port
+// for a test, waits until it answers PING, and stops exactly that process (SIGTERM, then
+// SIGKILL) when the test is done. Tests never use fixed ports or servers they did not start.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class ServerProcess {
+    public let port: Int
+    public let process: Process
+    public let directory: URL
+    private let output = Pipe()
+    private var capturedOutput = Data()
+    private let outputLock = NSLock()
+
+    public var pid: Int32 { process.processIdentifier }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case missingBinary(String)
+        case didNotStart(String)
+        public var description: String {
+            switch self {
+            case .missingBinary(let what): return "binary not found: \(what)"
+            case .didNotStart(let log): return "server did not start:\n\(log)"
+            }
+        }
+    }
+
+    /// Path of the built swiftlet-server: $SWIFTLET_SERVER_BIN, else next to the test bundle.
+    public static var swiftletBinary: String? {
+        if let path = ProcessInfo.processInfo.environment["SWIFTLET_SERVER_BIN"], FileManager.default.isExecutableFile(atPath: path) {
+            return path
+        }
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("swiftlet-server").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return nil
+    }
+
+    /// Path of Debian's redis-server: $REDIS_SERVER_BIN or the usual locations.
+    public static var redisBinary: String? {
+        let candidates = [ProcessInfo.processInfo.environment["REDIS_SERVER_BIN"], "/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    public static var redisAvailable: Bool { redisBinary != nil }
+
+    /// A port nothing listens on right now (the kernel's pick for port 0).
+    public static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    public static func swiftlet(_ arguments: [String] = [], environment: [String: String] = [:]) throws -> ServerProcess {
+        guard let binary = swiftletBinary else { throw Failure.missingBinary("swiftlet-server (build it, or set SWIFTLET_SERVER_BIN)") }
+        return try ServerProcess(binary: binary, arguments: ["--save", "", "--enable-debug-command", "yes"] + arguments,
+                                 environment: environment)
+    }
+
+    public static func redis(_ arguments: [String] = []) throws -> ServerProcess {
+        guard let binary = redisBinary else { throw Failure.missingBinary("redis-server") }
+        return try ServerProcess(binary: binary, arguments: ["--save", "", "--appendonly", "no", "--enable-debug-command", "yes"] + arguments)
+    }
+
+    /// Starts `binary [config-file] --port <free> --bind 127.0.0.1 --dir <temp> <arguments>`
+    /// (a leading config file path in `arguments` stays first, as the command line requires).
+    public init(binary: String, arguments: [String], environment: [String: String] = [:], waitUntilReady: Bool = true) throws {
+        port = ServerProcess.freePort()
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        let configFile = arguments.first.map { $0.hasPrefix("-") ? [] : [$0] } ?? []
+        process.arguments = configFile + ["--port", String(port), "--bind", "127.0.0.1", "--dir", directory.path]
+            + arguments.dropFirst(configFile.count)
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "NOTIFY_SOCKET")
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        process.standardOutput = output
+        process.standardError = output
+        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self else { return }
+            self.outputLock.lock()
+            self.capturedOutput.append(data)
+            self.outputLock.unlock()
+        }
+        try process.run()
+        if waitUntilReady { try waitForPing() }
+    }
+
+    private func waitForPing() throws {
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            if !process.isRunning { throw Failure.didNotStart(log) }
+            if let client = try? RespClient(port: port), (try? client.call("PING")) == .simple("PONG") { return }
+            usleep(20_000)
+        }
+        stop()
+        throw Failure.didNotStart(log)
+    }
+
+    /// Everything the server printed so far.
+    public var log: String {
+        outputLock.lock()
+        defer { outputLock.unlock() }
+        return String(decoding: capturedOutput, as: UTF8.self)
+    }
+
+    /// Sends `signal` to this server only.
+    public func signal(_ number: Int32) {
+        if process.isRunning { kill(pid, number) }
+    }
+
+    /// Waits up to `seconds` for the process to exit; returns its status if it did.
+    @discardableResult
+    public func waitForExit(seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// SIGTERM, then SIGKILL after five seconds; idempotent.
+    public func stop() {
+        if process.isRunning {
+            signal(SIGTERM)
+            if waitForExit(seconds: 5) == nil {
+                signal(SIGKILL)
+                waitForExit(seconds: 5)
+            }
+        }
+        output.fileHandleForReading.readabilityHandler = nil
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    deinit { stop() }
+}

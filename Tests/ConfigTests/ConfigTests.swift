@@ -1,0 +1,58 @@
+// Config parsing in-process: Redis's quoting rules, memory units, command-line overrides
+// after the file, fatal error blocks, and CONFIG SET's all-or-nothing behaviour.
+import Testing
+@testable import Config
+
+@Test func argumentSplittingFollowsRedisQuoting() {
+    #expect(ArgSplitter.split("set a b") == ["set", "a", "b"])
+    #expect(ArgSplitter.split("  save \"\"  ") == ["save", ""])
+    #expect(ArgSplitter.split("k \"a b\\n\\x41\" 'it\\'s'") == ["k", "a b\nA", "it's"])
+    #expect(ArgSplitter.split("k \"unbalanced") == nil)
+    #expect(ArgSplitter.split("k \"a\"b") == nil)
+}
+
+@Test func memoryUnits() {
+    #expect(MemoryUnits.parse("100") == 100)
+    #expect(MemoryUnits.parse("1k") == 1000)
+    #expect(MemoryUnits.parse("1KB") == 1024)
+    #expect(MemoryUnits.parse("2mb") == 2 * 1024 * 1024)
+    #expect(MemoryUnits.parse("1g") == 1_000_000_000)
+    #expect(MemoryUnits.parse("1gb") == 1024 * 1024 * 1024)
+    #expect(MemoryUnits.parse("-1") == nil)
+    #expect(MemoryUnits.parse("1zb") == nil)
+    #expect(MemoryUnits.parse("") == nil)
+}
+
+@Test func commandLineOverridesComeAfterTheFileText() throws {
+    guard case .run(let config) = ServerConfig.startup(arguments: ["-", "--port", "7000", "--save", "--maxmemory", "1mb"],
+                                                       readStdin: { "port 6000\nmaxmemory-policy allkeys-lru\n" }) else {
+        Issue.record("start-up failed")
+        return
+    }
+    #expect(config.port == 7000)
+    #expect(config.save.isEmpty)
+    #expect(config.maxmemory == 1024 * 1024)
+    #expect(config.maxmemoryPolicy == .allkeysLRU)
+}
+
+@Test func badDirectivesProduceRedisErrorBlocks() {
+    guard case .exit(let status, _, let stderr) = ServerConfig.startup(arguments: ["--port", "abc"], readStdin: { "" }) else {
+        Issue.record("expected an exit")
+        return
+    }
+    #expect(status == 1)
+    #expect(stderr == "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line 2\n>>> 'port \"abc\"'\nargument couldn't be parsed into an integer\n")
+}
+
+@Test func configSetIsAllOrNothing() {
+    let config = ServerConfig()
+    #expect(config.set([("maxmemory", "10mb"), ("maxmemory-policy", "bogus")])
+            == "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction")
+    #expect(config.maxmemory == 0)
+    #expect(config.set([("maxmemory", "10mb"), ("MAXMEMORY-POLICY", "allkeys-lfu")]) == nil)
+    #expect(config.maxmemory == 10 * 1024 * 1024)
+    #expect(config.set([("daemonize", "yes")]) == "ERR CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config")
+    #expect(config.set([("nosuch", "1")]) == "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'")
+    #expect(config.get(patterns: ["maxmemory-p*"]).map(\.value) == ["allkeys-lfu"])
+    #expect(Set(config.get(patterns: ["*read-only"]).map(\.name)) == ["replica-read-only", "slave-read-only"])
+}

@@ -1,0 +1,134 @@
+// The server as an operator sees it: command-line and config-file errors worded and exited
+// like redis-server, --version, clean SIGTERM shutdown, systemd notification (READY=1 /
+// STOPPING=1 on $NOTIFY_SOCKET), and redis-cli / redis-benchmark talking to it.
+import Foundation
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private func run(_ binary: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+@Suite(.serialized)
+struct ProcessLifecycleTests {
+    @Test func versionLineCarriesTheEmulatedRedisVersion() throws {
+        let binary = try #require(ServerProcess.swiftletBinary)
+        let result = try run(binary, ["--version"])
+        #expect(result.status == 0)
+        #expect(result.output.hasPrefix("Redis server v=7.0.15 "))
+    }
+
+    @Test(.enabled(if: ServerProcess.redisAvailable, "needs Debian's redis-server"))
+    func configErrorsMatchRedis() throws {
+        let binary = try #require(ServerProcess.swiftletBinary)
+        let redis = try #require(ServerProcess.redisBinary)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-conf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cases: [(String, [String])] = [
+            ("port 6379\nbogus-directive 1\n", []),
+            ("port abc\n", []),
+            ("maxmemory 10zb\n", []),
+            ("loglevel loud\n", []),
+            ("appendonly maybe\n", []),
+            ("port 1 2\n", []),
+            ("save 10\n", []),
+            ("set \"a b\n", []),
+            ("", ["--no-such-option", "1"]),
+            ("", ["--port", "abc"]),
+        ]
+        for (index, (contents, extra)) in cases.enumerated() {
+            let file = directory.appendingPathComponent("case\(index).conf")
+            try contents.write(to: file, atomically: true, encoding: .utf8)
+            let ours = try run(binary, [file.path] + extra)
+            let theirs = try run(redis, [file.path] + extra)
+            #expect(ours.status == 1 && theirs.status == 1)
+            #expect(ours.output == theirs.output, "config \(contents.debugDescription) \(extra)")
+        }
+        let missing = try run(binary, ["/nonexistent/swiftlet.conf"])
+        #expect(missing.status == 1)
+        #expect(missing.output.contains("Fatal error, can't open config file '/nonexistent/swiftlet.conf'"))
+    }
+
+    @Test func includeAndOverridesApplyInOrder() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-inc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("conf.d"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "maxmemory 1mb\n".write(to: directory.appendingPathComponent("conf.d/a.conf"), atomically: true, encoding: .utf8)
+        try "maxmemory-samples 7\n".write(to: directory.appendingPathComponent("conf.d/b.conf"), atomically: true, encoding: .utf8)
+        let main = directory.appendingPathComponent("main.conf")
+        try "hz 20\ninclude \(directory.path)/conf.d/*.conf\ninclude \(directory.path)/empty.d/*.conf\nmaxmemory 2mb\n"
+            .write(to: main, atomically: true, encoding: .utf8)
+        let binary = try #require(ServerProcess.swiftletBinary)
+        let server = try ServerProcess(binary: binary, arguments: [main.path, "--hz", "15"])
+        defer { server.stop() }
+        let client = try RespClient(port: server.port)
+        #expect(try client.call("CONFIG", "GET", "maxmemory") == .array([.bulk(Array("maxmemory".utf8)), .bulk(Array("2097152".utf8))]))
+        #expect(try client.call("CONFIG", "GET", "maxmemory-samples") == .array([.bulk(Array("maxmemory-samples".utf8)), .bulk(Array("7".utf8))]))
+        #expect(try client.call("CONFIG", "GET", "hz") == .array([.bulk(Array("hz".utf8)), .bulk(Array("15".utf8))]))
+        #expect(try client.call("CONFIG", "SET", "maxmemory-samples", "9") == .simple("OK"))
+        #expect(try client.call("CONFIG", "REWRITE") == .simple("OK"))
+        let rewritten = try String(contentsOf: main, encoding: .utf8)
+        #expect(rewritten.contains("maxmemory-samples 9"))
+        #expect(rewritten.contains("include \(directory.path)/conf.d/*.conf"))
+    }
+
+    @Test func sigtermStopsCleanlyAndSystemdIsNotified() throws {
+        let socketPath = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString).sock").path
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd); unlink(socketPath) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in socketPath.utf8.enumerated() { raw[i] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        func receive() -> String {
+            var buffer = [UInt8](repeating: 0, count: 512)
+            let count = recv(fd, &buffer, buffer.count, 0)
+            return count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self) : ""
+        }
+
+        let server = try ServerProcess.swiftlet(["--supervised", "systemd"], environment: ["NOTIFY_SOCKET": socketPath])
+        var messages = [receive(), receive()]
+        #expect(messages.contains { $0.contains("READY=1") })
+        server.signal(SIGTERM)
+        #expect(server.waitForExit(seconds: 10) == 0)
+        messages.append(receive())
+        #expect(messages.contains { $0.contains("STOPPING=1") })
+        #expect(server.log.contains("Received SIGTERM scheduling shutdown..."))
+        server.stop()
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-cli"), "needs redis-tools"))
+    func redisCliAndBenchmarkWork() throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", "2"])
+        defer { server.stop() }
+        let port = String(server.port)
+        #expect(try run("/usr/bin/redis-cli", ["-p", port, "set", "greeting", "hello"]).output == "OK\n")
+        #expect(try run("/usr/bin/redis-cli", ["-p", port, "get", "greeting"]).output == "hello\n")
+        let bench = try run("/usr/bin/redis-benchmark", ["-p", port, "-t", "ping,set,get,incr,mset", "-n", "2000", "-c", "10", "-P", "16", "-q"])
+        #expect(bench.status == 0)
+        for test in ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET (10 keys)"] {
+            #expect(bench.output.contains("\(test): "), "redis-benchmark output lacks \(test)")
+        }
+        #expect(!bench.output.contains("WARNING: Could not fetch server CONFIG"))
+    }
+}
