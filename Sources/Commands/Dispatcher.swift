@@ -9,8 +9,8 @@ public enum Dispatcher {
         let args = context.args
         let replyStart = context.reply.buffer.count
         context.failed = false
-        let started = Clock.monotonicMicroseconds()
-        context.now = context.server.wallClock(monotonicMicroseconds: started)
+        let started = Clock.ticks()
+        context.now = context.server.wallClock(ticks: started)
         defer { applyReplyMode(context, replyStart: replyStart) }
 
         guard let command = context.server.table.lookup(args[0]) else {
@@ -39,7 +39,7 @@ public enum Dispatcher {
         context.command = spec
         handler(context)
         counters.pointee.calls += 1
-        counters.pointee.microseconds += Int(Clock.monotonicMicroseconds() - started)
+        counters.pointee.ticks &+= Clock.ticks() &- started
         if context.failed { counters.pointee.failedCalls += 1 }
         context.stats.commandsProcessed += 1
         context.session.lastCommandIndex = spec.statsIndex

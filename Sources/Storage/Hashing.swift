@@ -54,19 +54,23 @@ public enum KeyHash {
 public enum HashSlot {
     public static let count = 16384
 
-    private static let table: [UInt16] = (0..<256).map { byte -> UInt16 in
-        var crc = UInt16(byte) << 8
-        for _ in 0..<8 { crc = crc & 0x8000 != 0 ? (crc << 1) ^ 0x1021 : crc << 1 }
-        return crc
-    }
+    /// CRC16-CCITT (XMODEM) lookup table, built once and never freed.
+    private static let table: UnsafeMutablePointer<UInt16> = {
+        let table = UnsafeMutablePointer<UInt16>.allocate(capacity: 256)
+        for byte in 0..<256 {
+            var crc = UInt16(byte) << 8
+            for _ in 0..<8 { crc = crc & 0x8000 != 0 ? (crc << 1) ^ 0x1021 : crc << 1 }
+            table[byte] = crc
+        }
+        return table
+    }()
 
     static func crc16(_ pointer: UnsafeRawPointer, _ length: Int) -> UInt16 {
+        let t = table
         var crc: UInt16 = 0
-        table.withUnsafeBufferPointer { t in
-            for i in 0..<length {
-                let byte = pointer.load(fromByteOffset: i, as: UInt8.self)
-                crc = (crc << 8) ^ t[Int(UInt8(truncatingIfNeeded: crc >> 8) ^ byte)]
-            }
+        for i in 0..<length {
+            let byte = pointer.load(fromByteOffset: i, as: UInt8.self)
+            crc = (crc << 8) ^ t[Int(UInt8(truncatingIfNeeded: crc >> 8) ^ byte)]
         }
         return crc
     }

@@ -15,6 +15,9 @@ public struct ShardStats {
 }
 
 public final class Shard {
+    /// One cache-aligned block holds the mutex (first line) and the per-database tables,
+    /// so taking the lock and reaching a table touch memory that sits together.
+    private let block: UnsafeMutableRawPointer
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     public let dicts: UnsafeMutablePointer<Dict>
     public let databaseCount: Int
@@ -28,10 +31,11 @@ public final class Shard {
     public private(set) var averageTTL: [Int64]
 
     init(databases: Int) {
-        mutex = .allocate(capacity: 1)
+        block = .allocate(byteCount: 64 + databases * MemoryLayout<Dict>.stride, alignment: 64)
+        mutex = block.bindMemory(to: pthread_mutex_t.self, capacity: 1)
         pthread_mutex_init(mutex, nil)
         databaseCount = databases
-        dicts = .allocate(capacity: databases)
+        dicts = (block + 64).bindMemory(to: Dict.self, capacity: databases)
         dicts.initialize(repeating: Dict(), count: databases)
         expiryCursors = Array(repeating: 0, count: databases)
         averageTTL = Array(repeating: 0, count: databases)
@@ -39,9 +43,9 @@ public final class Shard {
 
     deinit {
         for db in 0..<databaseCount { dicts[db].removeAll { $0.free() } }
-        dicts.deallocate()
+        dicts.deinitialize(count: databaseCount)
         pthread_mutex_destroy(mutex)
-        mutex.deallocate()
+        block.deallocate()
     }
 
     @inline(__always) public func lock() { pthread_mutex_lock(mutex) }

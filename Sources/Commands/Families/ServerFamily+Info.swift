@@ -220,14 +220,15 @@ enum InfoReport {
                 for stats in server.workerStats {
                     let counters = stats.counters[spec.statsIndex]
                     total.calls += counters.calls
-                    total.microseconds += counters.microseconds
+                    total.ticks &+= counters.ticks
                     total.rejectedCalls += counters.rejectedCalls
                     total.failedCalls += counters.failedCalls
                 }
                 guard total.calls > 0 || total.rejectedCalls > 0 || total.failedCalls > 0 else { continue }
-                let perCall = total.calls > 0 ? Double(total.microseconds) / Double(total.calls) : 0
+                let microseconds = Clock.microseconds(ticks: total.ticks)
+                let perCall = total.calls > 0 ? Double(microseconds) / Double(total.calls) : 0
                 fields.append(("cmdstat_\(spec.fullName)",
-                               "calls=\(total.calls),usec=\(total.microseconds),usec_per_call=\(format2(perCall)),rejected_calls=\(total.rejectedCalls),failed_calls=\(total.failedCalls)"))
+                               "calls=\(total.calls),usec=\(microseconds),usec_per_call=\(format2(perCall)),rejected_calls=\(total.rejectedCalls),failed_calls=\(total.failedCalls)"))
             }
             return lines("Commandstats", fields)
         case "latencystats":
