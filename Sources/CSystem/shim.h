@@ -22,4 +22,9 @@ static inline uint64_t swiftlet_ticks(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 #endif
 }
+
+/// Asks the CPU to start loading `address` into cache (a hint; never faults).
+static inline void swiftlet_prefetch(const void *address) {
+    __builtin_prefetch(address, 0, 3);
+}
 #endif

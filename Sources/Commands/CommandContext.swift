@@ -13,8 +13,10 @@ public final class CommandContext {
     public var args: CommandArgs
     /// Milliseconds since the epoch, sampled once per command like Redis's command time snapshot.
     public var now: Int64 = 0
-    /// The command (or subcommand) being run.
-    public var command: CommandSpec?
+    /// The command (or subcommand) being run; specs live as long as the process.
+    public unowned(unsafe) var command: CommandSpec?
+    /// The server's command table, held without reference counting for the request path.
+    public unowned(unsafe) let table: CommandTable
     /// Set when the handler replied with an error (counted as a failed call).
     public var failed = false
     /// Reused storage for the shard indexes a multi-key command locks.
@@ -27,6 +29,7 @@ public final class CommandContext {
         self.session = session
         self.stats = stats
         unownedKeyspace = server.keyspace
+        table = server.table
         reply = ReplyWriter(capacity: replyCapacity)
         args = CommandArgs(base: UnsafeRawPointer(CommandContext.emptySlices),
                            slices: UnsafePointer(CommandContext.emptySlices), count: 0)

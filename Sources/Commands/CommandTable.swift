@@ -11,8 +11,13 @@ public final class CommandTable {
     public let commands: [CommandSpec]
     /// Every command and subcommand; a spec's `statsIndex` is its position here.
     public let all: [CommandSpec]
-    private let index: [Int]
     private let indexMask: Int
+    /// Lower-case names packed into one buffer, and unretained spec references, so a lookup
+    /// on the request path touches no reference counts.
+    private let nameBytes: UnsafeMutablePointer<UInt8>
+    private let nameRanges: UnsafeMutablePointer<(offset: Int, length: Int)>
+    private let unownedCommands: UnsafeMutablePointer<Unmanaged<CommandSpec>>
+    private let slots: UnsafeMutablePointer<Int>
 
     public init(specs: [CommandSpec]) {
         commands = specs
@@ -32,7 +37,19 @@ public final class CommandTable {
             while slots[slot] >= 0 { slot = (slot + 1) & (size - 1) }
             slots[slot] = position
         }
-        index = slots
+        self.slots = .allocate(capacity: size)
+        self.slots.initialize(from: slots, count: size)
+        let names = specs.map { Array($0.name.lowercased().utf8) }
+        nameBytes = .allocate(capacity: max(1, names.reduce(0) { $0 + $1.count }))
+        nameRanges = .allocate(capacity: specs.count)
+        unownedCommands = .allocate(capacity: specs.count)
+        var offset = 0
+        for (position, name) in names.enumerated() {
+            (nameBytes + offset).initialize(from: name, count: name.count)
+            nameRanges[position] = (offset, name.count)
+            unownedCommands[position] = .passUnretained(specs[position])
+            offset += name.count
+        }
     }
 
     @inline(__always)
@@ -42,19 +59,26 @@ public final class CommandTable {
         return Int(h)
     }
 
-    /// The top-level command named `name` (any case).
-    public func lookup(_ name: UnsafeRawBufferPointer) -> CommandSpec? {
+    /// The top-level command named `name` (any case), unretained: specs live as long as
+    /// the table, which lives as long as the process.
+    @inline(__always)
+    public func lookupUnowned(_ name: UnsafeRawBufferPointer) -> Unmanaged<CommandSpec>? {
         var slot = CommandTable.hash(name) & indexMask
         while true {
-            let position = index[slot]
+            let position = slots[slot]
             if position < 0 { return nil }
-            let spec = commands[position]
-            let matches = spec.name.utf8.withContiguousStorageIfAvailable {
-                ASCII.equalsIgnoringCase(UnsafeRawBufferPointer($0), name)
-            } ?? false
-            if matches { return spec }
+            let range = nameRanges[position]
+            if range.length == name.count
+                && ASCII.equalsIgnoringCase(UnsafeRawBufferPointer(start: nameBytes + range.offset, count: range.length), name) {
+                return unownedCommands[position]
+            }
             slot = (slot + 1) & indexMask
         }
+    }
+
+    /// The top-level command named `name` (any case).
+    public func lookup(_ name: UnsafeRawBufferPointer) -> CommandSpec? {
+        lookupUnowned(name)?.takeUnretainedValue()
     }
 
     public func lookup(_ name: String) -> CommandSpec? {

@@ -13,10 +13,16 @@ public enum Dispatcher {
         context.now = context.server.wallClock(ticks: started)
         defer { applyReplyMode(context, replyStart: replyStart) }
 
-        guard let command = context.server.table.lookup(args[0]) else {
+        guard let command = context.table.lookupUnowned(args[0]) else {
             context.error(bytes: RedisError.unknownCommand(args))
             return
         }
+        command._withUnsafeGuaranteedRef { run($0, context, started: started) }
+    }
+
+    @inline(__always)
+    private static func run(_ command: CommandSpec, _ context: CommandContext, started: UInt64) {
+        let args = context.args
         var spec = command
         if !command.subcommands.isEmpty && args.count >= 2 {
             guard let sub = command.subcommand(named: args[1]) else {

@@ -22,7 +22,12 @@ public struct ReplyWriter {
         buffer.append(crlf: ())
     }
 
-    public mutating func ok() { buffer.append(StaticReplies.ok) }
+    @inline(__always)
+    private mutating func append(_ text: StaticString) {
+        buffer.append(text.utf8Start, text.utf8CodeUnitCount)
+    }
+
+    public mutating func ok() { append("+OK\r\n") }
     public mutating func queued() { simple("QUEUED") }
 
     public mutating func simple(_ text: StaticString) {
@@ -84,9 +89,9 @@ public struct ReplyWriter {
     }
 
     /// Missing value: `$-1` in RESP2, `_` in RESP3.
-    public mutating func nullBulk() { buffer.append(resp3 ? StaticReplies.null3 : StaticReplies.nullBulk) }
+    public mutating func nullBulk() { resp3 ? append("_\r\n") : append("$-1\r\n") }
     /// Missing aggregate: `*-1` in RESP2, `_` in RESP3.
-    public mutating func nullArray() { buffer.append(resp3 ? StaticReplies.null3 : StaticReplies.nullArray) }
+    public mutating func nullArray() { resp3 ? append("_\r\n") : append("*-1\r\n") }
 
     public mutating func arrayHeader(_ count: Int) { header(42, count) }
     public mutating func mapHeader(_ count: Int) { resp3 ? header(37, count) : header(42, count * 2) }
@@ -119,7 +124,7 @@ public struct ReplyWriter {
     public mutating func attributeHeader(_ count: Int) { header(124, count) }
 
     public mutating func bool(_ value: Bool) {
-        if resp3 { buffer.append(value ? StaticReplies.true3 : StaticReplies.false3) } else { integer(value ? 1 : 0) }
+        if resp3 { value ? append("#t\r\n") : append("#f\r\n") } else { integer(value ? 1 : 0) }
     }
 
     /// Free text (INFO, CLIENT LIST): RESP3 verbatim string of format `txt`, RESP2 bulk.
@@ -161,13 +166,4 @@ public struct ReplyWriter {
             buffer.count += length
         }
     }
-}
-
-public enum StaticReplies {
-    public static let ok: [UInt8] = Array("+OK\r\n".utf8)
-    public static let nullBulk: [UInt8] = Array("$-1\r\n".utf8)
-    public static let nullArray: [UInt8] = Array("*-1\r\n".utf8)
-    public static let null3: [UInt8] = Array("_\r\n".utf8)
-    public static let true3: [UInt8] = Array("#t\r\n".utf8)
-    public static let false3: [UInt8] = Array("#f\r\n".utf8)
 }

@@ -22,6 +22,8 @@ final class Connection {
     var writeEvent: OpaquePointer?
     var writeRegistered = false
     var closing = false
+    /// Reused list of key positions for `prefetchPipelinedKeys`.
+    var prefetchScratch: [(Int, Int)] = []
 
     init(fd: Int32, worker: Worker, session: Session) {
         self.fd = fd
@@ -72,6 +74,7 @@ final class Connection {
     }
 
     private func processInput() {
+        prefetchPipelinedKeys()
         while readOffset < input.count && !closing {
             if session.killRequested { closing = true; break }
             let start = UnsafeRawPointer(input.base + readOffset)

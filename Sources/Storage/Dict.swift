@@ -6,6 +6,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSystem
 
 /// Address of the pointer that refers to an entry (a bucket head or a predecessor's `next`).
 public typealias EntryLink = UnsafeMutablePointer<UnsafeMutableRawPointer?>
@@ -60,6 +61,23 @@ public struct Dict {
             if !isRehashing { break }
         }
         return nil
+    }
+
+    // MARK: Prefetching (pipelined batches)
+
+    /// Starts loading the bucket `hash` falls into (first step of a two-step prefetch).
+    @inline(__always)
+    public func prefetchBucket(hash: UInt64) {
+        guard let buckets = tables.0.buckets else { return }
+        swiftlet_prefetch(buckets + Int(hash & tables.0.mask))
+    }
+
+    /// Starts loading the first entry of that bucket (second step, once the bucket arrived).
+    @inline(__always)
+    public func prefetchEntry(hash: UInt64) {
+        guard let buckets = tables.0.buckets, let head = buckets[Int(hash & tables.0.mask)] else { return }
+        swiftlet_prefetch(head)
+        swiftlet_prefetch(head + 32)
     }
 
     // MARK: Mutation

@@ -34,6 +34,24 @@ public final class Keyspace {
         shards[shardIndex(for: key)]
     }
 
+    /// Prefetches the hash-table memory a later lookup of `key` will touch, in two passes over
+    /// a pipelined batch: buckets first, then (once they have arrived) the entries they point
+    /// to, so the cache misses of a batch overlap instead of queueing one after another.
+    /// Bucket prefetches read only the table header (a stale value makes a useless hint,
+    /// never a fault); following a bucket to its entry needs the shard lock, so that step is
+    /// skipped when the lock is busy.
+    @inline(__always)
+    public func prefetch(db: Int, key: UnsafeRawBufferPointer, entry: Bool) {
+        let shard = unownedShards[shardIndex(for: key)]
+        let hash = KeyHash.hash(key)
+        shard._withUnsafeGuaranteedRef { shard in
+            if !entry { return shard.dicts[db].prefetchBucket(hash: hash) }
+            guard shard.tryLock() else { return }
+            shard.dicts[db].prefetchEntry(hash: hash)
+            shard.unlock()
+        }
+    }
+
     /// Runs `body` with every shard locked (ascending order).
     public func withAllShardsLocked<T>(_ body: () throws -> T) rethrows -> T {
         for shard in shards { shard.lock() }
