@@ -16,13 +16,13 @@ public enum MaxmemoryPolicy: String, CaseIterable {
 public final class ServerConfig: @unchecked Sendable {
     // MARK: Network
     public var port = 6379
-    public var bind = ["*", "-::*"]
+    @Guarded public var bind = ["*", "-::*"]
     public var tcpBacklog = 511
     public var tcpKeepalive = 300
     public var timeout = 0
     public var maxclients = 10000
     public var protectedMode = true
-    public var unixsocket = ""
+    @Guarded public var unixsocket = ""
     public var unixsocketperm = 0
     public var tlsPort = 0
     /// Our own: worker threads, each with its own event loop (default: one per core).
@@ -33,26 +33,26 @@ public final class ServerConfig: @unchecked Sendable {
     public var hz = 10
     public var dynamicHz = true
     public var daemonize = false
-    public var supervised = "no"
-    public var pidfile = ""
-    public var loglevel = "notice"
-    public var logfile = ""
+    @Guarded public var supervised = "no"
+    @Guarded public var pidfile = ""
+    @Guarded public var loglevel = "notice"
+    @Guarded public var logfile = ""
     public var syslogEnabled = false
-    public var syslogIdent = "redis"
+    @Guarded public var syslogIdent = "redis"
     public var alwaysShowLogo = false
     public var setProcTitle = true
-    public var procTitleTemplate = "{title} {listen-addr} {server-mode}"
-    public var enableDebugCommand = "no"
-    public var enableProtectedConfigs = "no"
-    public var enableModuleCommand = "no"
+    @Guarded public var procTitleTemplate = "{title} {listen-addr} {server-mode}"
+    @Guarded public var enableDebugCommand = "no"
+    @Guarded public var enableProtectedConfigs = "no"
+    @Guarded public var enableModuleCommand = "no"
     public var crashLogEnabled = true
-    public var oomScoreAdj = "no"
-    public var ignoreWarnings = ""
+    @Guarded public var oomScoreAdj = "no"
+    @Guarded public var ignoreWarnings = ""
 
     // MARK: Limits and protocol
     public var protoMaxBulkLen = 512 * 1024 * 1024
     public var clientQueryBufferLimit = 1024 * 1024 * 1024
-    public var requirepass = ""
+    @Guarded public var requirepass = ""
 
     // MARK: Memory and eviction
     public var maxmemory = 0
@@ -80,16 +80,16 @@ public final class ServerConfig: @unchecked Sendable {
     public var listCompressDepth = 0
 
     // MARK: Persistence
-    public var dir: String = ServerConfig.currentDirectory()
-    public var dbfilename = "dump.rdb"
-    public var save: [(seconds: Int, changes: Int)] = [(3600, 1), (300, 100), (60, 10000)]
+    @Guarded public var dir: String = ServerConfig.currentDirectory()
+    @Guarded public var dbfilename = "dump.rdb"
+    @Guarded public var save: [(seconds: Int, changes: Int)] = [(3600, 1), (300, 100), (60, 10000)]
     public var rdbCompression = true
     public var rdbChecksum = true
     public var stopWritesOnBgsaveError = true
     public var appendonly = false
-    public var appendfilename = "appendonly.aof"
-    public var appenddirname = "appendonlydir"
-    public var appendfsync = "everysec"
+    @Guarded public var appendfilename = "appendonly.aof"
+    @Guarded public var appenddirname = "appendonlydir"
+    @Guarded public var appendfsync = "everysec"
 
     // MARK: Replication and monitoring
     public var replicaReadOnly = true
@@ -97,7 +97,7 @@ public final class ServerConfig: @unchecked Sendable {
     public var replBacklogSize = 1024 * 1024
     public var replTimeout = 60
     public var replicaPriority = 100
-    public var notifyKeyspaceEvents = ""
+    @Guarded public var notifyKeyspaceEvents = ""
     public var latencyTracking = true
     public var latencyMonitorThreshold = 0
     public var slowlogLogSlowerThan = 10000

@@ -64,6 +64,9 @@ public struct CommandParser {
     public static let inlineMaxSize = 64 * 1024
 
     public var maxBulkLength: Int
+    /// Set while the client still has to AUTH: requests stay small (Redis's limits for
+    /// unauthenticated clients: at most 10 arguments of at most 16 KiB).
+    public var unauthenticated = false
     /// Bytes of the current command consumed so far (relative to its start).
     public private(set) var consumed = 0
     public private(set) var argCount = 0
@@ -132,6 +135,7 @@ public struct CommandParser {
             guard let count = parseDecimal(start + 1, lineEnd - 1), count <= Int(Int32.max) else {
                 return .protocolError("Protocol error: invalid multibulk length")
             }
+            if count > 10 && unauthenticated { return .protocolError("Protocol error: unauthenticated multibulk length") }
             scanPosition = lineEnd + 2
             if count <= 0 { consumed = scanPosition; return .empty }
             expectedArgs = count
@@ -155,6 +159,7 @@ public struct CommandParser {
                       length >= 0, length <= maxBulkLength else {
                     return .protocolError("Protocol error: invalid bulk length")
                 }
+                if length > 16384 && unauthenticated { return .protocolError("Protocol error: unauthenticated bulk length") }
                 pendingBulkLength = length
                 scanPosition = lineEnd + 2
             }

@@ -74,6 +74,8 @@ final class Connection {
     }
 
     private func processInput() {
+        parser.maxBulkLength = worker.server.context.config.protoMaxBulkLen
+        parser.unauthenticated = !session.authenticated
         prefetchPipelinedKeys()
         while readOffset < input.count && !closing {
             if session.killRequested { closing = true; break }
@@ -90,6 +92,7 @@ final class Connection {
             case .command:
                 context.args = parser.args(over: start)
                 Dispatcher.execute(context)
+                parser.unauthenticated = !session.authenticated
                 readOffset += parser.consumed
                 parser.reset()
                 if session.closeAfterReply { closing = true }

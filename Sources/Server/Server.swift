@@ -76,6 +76,7 @@ public final class Server: ServerControl {
         installSignalHandlers()
         context.baselineMemory = InfoMemoryBaseline.current()
         for worker in workers { worker.startCron(hz: config.hz) }
+        config.onChange = { [unowned self] name in self.configurationChanged(name) }
         for worker in workers.dropFirst() { startThread(for: worker) }
         log(.notice, "Ready to accept connections tcp")
         if shouldNotifySystemd {
@@ -264,6 +265,15 @@ public final class Server: ServerControl {
         stopping = true
         if shouldNotifySystemd { SystemdNotifier.notify("STOPPING=1\n") }
         for worker in workers { worker.post(.stop) }
+    }
+
+    /// Applies CONFIG SET changes that need more than a new stored value.
+    private func configurationChanged(_ name: String) {
+        switch name {
+        case "hz": for worker in workers { worker.post(.restartCron) }
+        case "loglevel": Logger.shared.level = LogLevel(configValue: context.config.loglevel)
+        default: break
+        }
     }
 
     // MARK: Cron

@@ -11,6 +11,7 @@ final class Worker {
     enum Message {
         case adopt(fd: Int32, peer: String, local: String)
         case checkKills
+        case restartCron
         case stop
     }
 
@@ -69,6 +70,8 @@ final class Worker {
                 for connection in Array(connections.values) where connection.session.killRequested {
                     close(connection)
                 }
+            case .restartCron:
+                startCron(hz: server.context.config.hz)
             case .stop:
                 event_base_loopbreak(base)
             }
@@ -108,6 +111,7 @@ final class Worker {
     /// Starts this worker's periodic upkeep; worker 0 also runs the server-wide cron.
     func startCron(hz: Int) {
         let me = Unmanaged.passUnretained(self).toOpaque()
+        if let cronEvent { event_free(cronEvent) }
         cronEvent = event_new(base, -1, Int16(EV_PERSIST), workerCronTick, me)
         var interval = timeval(tv_sec: 0, tv_usec: suseconds_t(1_000_000 / max(hz, 1)))
         event_add(cronEvent, &interval)

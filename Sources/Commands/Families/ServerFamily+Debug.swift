@@ -30,7 +30,9 @@ enum DebugCommand {
             HelpText.reply(c, command: "DEBUG", lines: help)
         } else if c.args.equals(1, "sleep") && count == 3 {
             let seconds = strtod(c.string(2), nil)
-            c.keyspace.withAllShardsLocked { usleep(UInt32(max(seconds, 0) * 1_000_000)) }
+            let microseconds = seconds.isFinite ? Int64(max(min(seconds, 1e9), 0) * 1_000_000) : 0
+            var pause = timespec(tv_sec: Int(microseconds / 1_000_000), tv_nsec: Int(microseconds % 1_000_000) * 1000)
+            c.keyspace.withAllShardsLocked { _ = nanosleep(&pause, nil) }
             c.reply.ok()
         } else if c.args.equals(1, "set-active-expire") && count == 3 {
             c.server.config.activeExpireEnabled = Numbers.parseInt64(c.args[2]).map { $0 != 0 } ?? false
