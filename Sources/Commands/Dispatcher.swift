@@ -43,12 +43,12 @@ public enum Dispatcher {
             return
         }
         context.command = spec
+        context.session.lastCommandIndex = spec.statsIndex
         handler(context)
         counters.pointee.calls += 1
         counters.pointee.ticks &+= Clock.ticks() &- started
         if context.failed { counters.pointee.failedCalls += 1 }
         context.stats.commandsProcessed += 1
-        context.session.lastCommandIndex = spec.statsIndex
     }
 
     private static func applyReplyMode(_ context: CommandContext, replyStart: Int) {

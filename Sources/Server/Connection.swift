@@ -76,6 +76,7 @@ final class Connection {
     private func processInput() {
         parser.maxBulkLength = worker.server.context.config.protoMaxBulkLen
         parser.unauthenticated = !session.authenticated
+        publishBufferSizes()
         prefetchPipelinedKeys()
         while readOffset < input.count && !closing {
             if session.killRequested { closing = true; break }
