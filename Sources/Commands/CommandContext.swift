@@ -109,6 +109,17 @@ public final class CommandContext {
         return withShards(body)
     }
 
+    /// Locks the shards of the keys at `positions`, then calls `body` for each such key with
+    /// its shard and hash (the common loop of DEL, EXISTS, MGET, MSET...).
+    public func withEachKey(_ positions: StrideTo<Int>, _ body: (Shard, UnsafeRawBufferPointer, UInt64) -> Void) {
+        withKeys(positions) {
+            for position in positions {
+                let key = args[position]
+                body(server.keyspace.shard(for: key), key, KeyHash.hash(key))
+            }
+        }
+    }
+
     private func withShards<T>(_ body: () -> T) -> T {
         shardScratch.sort()
         var previous = -1

@@ -138,19 +138,9 @@ public struct Dict {
 
     /// Frees every entry and bucket array.
     public mutating func removeAll(freeing release: (Entry) -> Void) {
-        for t in 0..<2 {
-            let table = t == 0 ? tables.0 : tables.1
-            guard let buckets = table.buckets else { continue }
-            for i in 0..<table.size {
-                var raw = buckets[i]
-                while let current = raw {
-                    let entry = Entry(current)
-                    raw = entry.next
-                    release(entry)
-                }
-            }
-            table.release()
-        }
+        forEach(release)
+        tables.0.release()
+        tables.1.release()
         self = Dict()
     }
 
@@ -281,7 +271,8 @@ public struct Dict {
         return x.byteSwapped
     }
 
-    /// Calls `body` for every entry (KEYS, FLUSH accounting, snapshotting).
+    /// Calls `body` for every entry (KEYS, FLUSH accounting, snapshotting). The next link is
+    /// read before `body` runs, so `body` may free the entry.
     public func forEach(_ body: (Entry) -> Void) {
         for t in 0..<2 {
             let table = t == 0 ? tables.0 : tables.1

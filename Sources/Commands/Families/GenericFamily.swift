@@ -130,38 +130,26 @@ public enum GenericFamily {
     // MARK: Existence and deletion
 
     static func delete(_ c: CommandContext) {
-        let count = c.args.count
-        c.withKeys(stride(from: 1, to: count, by: 1)) {
-            var deleted = 0
-            for index in 1..<count {
-                let key = c.args[index]
-                let shard = c.keyspace.shard(for: key)
-                let hash = KeyHash.hash(key)
-                if let link = c.lookupWrite(shard, key, hash) {
-                    shard.remove(db: c.session.db, at: link, hash: hash)
-                    deleted += 1
-                }
-            }
-            c.reply.integer(deleted)
+        var deleted = 0
+        c.withEachKey(stride(from: 1, to: c.args.count, by: 1)) { shard, key, hash in
+            guard let link = c.lookupWrite(shard, key, hash) else { return }
+            shard.remove(db: c.session.db, at: link, hash: hash)
+            deleted += 1
         }
+        c.reply.integer(deleted)
     }
 
     /// Counts the live keys among the arguments (EXISTS, TOUCH; duplicates count each time).
     private static func countExisting(_ c: CommandContext) {
-        let count = c.args.count
-        c.withKeys(stride(from: 1, to: count, by: 1)) {
-            var found = 0
-            for index in 1..<count {
-                let key = c.args[index]
-                let shard = c.keyspace.shard(for: key)
-                if let entry = shard.find(db: c.session.db, key: key, hash: KeyHash.hash(key), now: c.now,
-                                          expireKeys: c.expiresKeys) {
-                    entry.accessClock = c.server.lruClock
-                    found += 1
-                }
+        var found = 0
+        c.withEachKey(stride(from: 1, to: c.args.count, by: 1)) { shard, key, hash in
+            guard let entry = shard.find(db: c.session.db, key: key, hash: hash, now: c.now, expireKeys: c.expiresKeys) else {
+                return
             }
-            c.reply.integer(found)
+            entry.accessClock = c.server.lruClock
+            found += 1
         }
+        c.reply.integer(found)
     }
 
     static func exists(_ c: CommandContext) { countExisting(c) }

@@ -346,17 +346,12 @@ public enum StringFamily {
     }
 
     static func mget(_ c: CommandContext) {
-        let count = c.args.count
-        c.withKeys(stride(from: 1, to: count, by: 1)) {
-            c.reply.arrayHeader(count - 1)
-            for index in 1..<count {
-                let key = c.args[index]
-                let shard = c.keyspace.shard(for: key)
-                if let entry = c.lookupRead(shard, key, KeyHash.hash(key)), !isNonString(entry) {
-                    c.replyValue(entry)
-                } else {
-                    c.reply.nullBulk()
-                }
+        c.reply.arrayHeader(c.args.count - 1)
+        c.withEachKey(stride(from: 1, to: c.args.count, by: 1)) { shard, key, hash in
+            if let entry = c.lookupRead(shard, key, hash), !isNonString(entry) {
+                c.replyValue(entry)
+            } else {
+                c.reply.nullBulk()
             }
         }
     }
@@ -378,8 +373,9 @@ public enum StringFamily {
 
     static func msetnx(_ c: CommandContext) {
         guard c.args.count % 2 == 1 else { return c.error(RedisError.wrongArity("msetnx")) }
-        c.withKeys(stride(from: 1, to: c.args.count, by: 2)) {
-            for index in stride(from: 1, to: c.args.count, by: 2) {
+        let keys = stride(from: 1, to: c.args.count, by: 2)
+        c.withKeys(keys) {
+            for index in keys {
                 let key = c.args[index]
                 if c.lookupWrite(c.keyspace.shard(for: key), key, KeyHash.hash(key)) != nil {
                     return c.reply.integer(0)
@@ -396,9 +392,8 @@ public enum StringFamily {
             let key = c.args[index]
             let shard = c.keyspace.shard(for: key)
             let hash = KeyHash.hash(key)
-            let link = c.lookupWrite(shard, key, hash)
-            shard.store(db: c.session.db, c.stringEntry(key: key, value: c.args[index + 1], encoding: .automatic, expireAt: nil),
-                        hash: hash, replacing: link)
+            let entry = c.stringEntry(key: key, value: c.args[index + 1], encoding: .automatic, expireAt: nil)
+            shard.store(db: c.session.db, entry, hash: hash, replacing: c.lookupWrite(shard, key, hash))
         }
     }
 
