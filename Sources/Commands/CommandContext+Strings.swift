@@ -17,16 +17,26 @@ public enum StringEncoding {
 extension CommandContext {
     static let embstrLimit = 44
 
-    /// Builds an entry for `key` holding `value`.
-    func stringEntry(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
-                     encoding: StringEncoding, expireAt: Int64?) -> Entry {
+    /// The stored form of `value` under `encoding`: payload and raw/embstr flag.
+    private func storedForm(_ value: UnsafeRawBufferPointer, _ encoding: StringEncoding) -> (Entry.Payload, raw: Bool) {
         if encoding == .automatic, value.count <= 20, let integer = Numbers.parseInt64(value) {
-            return Entry.make(key: key, payload: .integer(integer), expireAt: expireAt,
-                              rawEncoding: false, accessClock: server.lruClock)
+            return (.integer(integer), false)
         }
-        let raw = encoding == .raw || value.count > CommandContext.embstrLimit
-        return Entry.make(key: key, payload: .bytes(value), expireAt: expireAt,
-                          rawEncoding: raw, accessClock: server.lruClock)
+        return (.bytes(value), encoding == .raw || value.count > CommandContext.embstrLimit)
+    }
+
+    /// Stores a string value for `key` (shard locked): overwrites the existing entry in place
+    /// when the layouts match, else replaces or inserts a new entry.
+    func storeString(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64, replacing link: EntryLink?,
+                     value: UnsafeRawBufferPointer, encoding: StringEncoding, expireAt: Int64?) {
+        let (payload, raw) = storedForm(value, encoding)
+        if let link, Entry(link.pointee!).overwrite(with: payload, expireAt: expireAt, rawEncoding: raw,
+                                                    accessClock: server.lruClock) {
+            shard.stats.dirty += 1
+            return
+        }
+        let entry = Entry.make(key: key, payload: payload, expireAt: expireAt, rawEncoding: raw, accessClock: server.lruClock)
+        shard.store(db: session.db, entry, hash: hash, replacing: link)
     }
 
     /// Stores an integer value (INCR family always yields the "int" encoding).

@@ -156,11 +156,15 @@ final class Connection {
     }
 }
 
-/// libevent callbacks: plain C functions that recover the connection from `arg`.
+/// libevent callbacks: plain C functions that recover the connection from `arg`. The
+/// connection may close (and leave its worker's table) inside the call, so the callback
+/// keeps it alive until the call returns.
 let connectionReadable: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
-    Unmanaged<Connection>.fromOpaque(arg!).takeUnretainedValue().handleReadable()
+    let connection = Unmanaged<Connection>.fromOpaque(arg!).takeUnretainedValue()
+    withExtendedLifetime(connection) { connection.handleReadable() }
 }
 
 let connectionWritable: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
-    Unmanaged<Connection>.fromOpaque(arg!).takeUnretainedValue().flush()
+    let connection = Unmanaged<Connection>.fromOpaque(arg!).takeUnretainedValue()
+    withExtendedLifetime(connection) { connection.flush() }
 }

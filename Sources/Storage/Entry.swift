@@ -150,6 +150,23 @@ public struct Entry: Equatable {
         return Entry(memory)
     }
 
+    /// Replaces the value in place when the new one has the same layout (kind, byte length,
+    /// encoding flag and presence of an expire time), sparing a free and a malloc; returns
+    /// false when the entry must be rebuilt instead.
+    public func overwrite(with payload: Payload, expireAt: Int64?, rawEncoding: Bool, accessClock: UInt32) -> Bool {
+        guard kind == payload.kind, valueLength == payload.byteCount, hasExpire == (expireAt != nil),
+              flags.contains(.rawEncoding) == rawEncoding else { return false }
+        switch payload {
+        case .bytes(let bytes):
+            if bytes.count > 0 { valuePointer.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+        case .integer(let value):
+            valuePointer.storeBytes(of: value, as: Int64.self)
+        }
+        if let expireAt { updateExpire(expireAt) }
+        self.accessClock = accessClock
+        return true
+    }
+
     /// A copy of this entry under `key` (RENAME/MOVE/COPY) with the given expire time.
     public func copy(key newKey: UnsafeRawBufferPointer, expireAt: Int64?) -> Entry {
         let payload: Payload = kind == .integer ? .integer(integer) : .bytes(stringBytes)

@@ -261,10 +261,9 @@ public enum StringFamily {
                 return
             }
             let keptExpire = options.keepTTL ? existing?.expireAt : nil
-            let entry = c.stringEntry(key: key, value: c.args[2], encoding: .automatic,
-                                      expireAt: expireAt ?? keptExpire)
             // An EXAT/PXAT in the past is stored as given; the key then expires on next access.
-            shard.store(db: c.session.db, entry, hash: hash, replacing: link)
+            c.storeString(shard, key: key, hash: hash, replacing: link, value: c.args[2], encoding: .automatic,
+                          expireAt: expireAt ?? keptExpire)
             if !options.returnOld { c.reply.ok() }
         }
     }
@@ -272,8 +271,7 @@ public enum StringFamily {
     static func setnx(_ c: CommandContext) {
         c.withKey(1) { shard, key, hash in
             if c.lookupWrite(shard, key, hash) != nil { return c.reply.integer(0) }
-            shard.store(db: c.session.db, c.stringEntry(key: key, value: c.args[2], encoding: .automatic, expireAt: nil),
-                        hash: hash, replacing: nil)
+            c.storeString(shard, key: key, hash: hash, replacing: nil, value: c.args[2], encoding: .automatic, expireAt: nil)
             c.reply.integer(1)
         }
     }
@@ -284,9 +282,8 @@ public enum StringFamily {
     private static func setWithExpire(_ c: CommandContext, seconds: Bool, command: String) {
         guard let expireAt = expireTime(c, argument: 2, seconds: seconds, absolute: false, command: command) else { return }
         c.withKey(1) { shard, key, hash in
-            let link = c.lookupWrite(shard, key, hash)
-            shard.store(db: c.session.db, c.stringEntry(key: key, value: c.args[3], encoding: .automatic, expireAt: expireAt),
-                        hash: hash, replacing: link)
+            c.storeString(shard, key: key, hash: hash, replacing: c.lookupWrite(shard, key, hash), value: c.args[3],
+                          encoding: .automatic, expireAt: expireAt)
             c.reply.ok()
         }
     }
@@ -301,8 +298,7 @@ public enum StringFamily {
             } else {
                 c.reply.nullBulk()
             }
-            shard.store(db: c.session.db, c.stringEntry(key: key, value: c.args[2], encoding: .automatic, expireAt: nil),
-                        hash: hash, replacing: link)
+            c.storeString(shard, key: key, hash: hash, replacing: link, value: c.args[2], encoding: .automatic, expireAt: nil)
         }
     }
 
@@ -392,8 +388,8 @@ public enum StringFamily {
             let key = c.args[index]
             let shard = c.keyspace.shard(for: key)
             let hash = KeyHash.hash(key)
-            let entry = c.stringEntry(key: key, value: c.args[index + 1], encoding: .automatic, expireAt: nil)
-            shard.store(db: c.session.db, entry, hash: hash, replacing: c.lookupWrite(shard, key, hash))
+            c.storeString(shard, key: key, hash: hash, replacing: c.lookupWrite(shard, key, hash), value: c.args[index + 1],
+                          encoding: .automatic, expireAt: nil)
         }
     }
 
@@ -412,8 +408,7 @@ public enum StringFamily {
         c.withKey(1) { shard, key, hash in
             let addition = c.args[2]
             guard let link = c.lookupWrite(shard, key, hash) else {
-                let entry = c.stringEntry(key: key, value: addition, encoding: .automatic, expireAt: nil)
-                shard.store(db: c.session.db, entry, hash: hash, replacing: nil)
+                c.storeString(shard, key: key, hash: hash, replacing: nil, value: addition, encoding: .automatic, expireAt: nil)
                 return c.reply.integer(addition.count)
             }
             let existing = Entry(link.pointee!)
@@ -424,8 +419,7 @@ public enum StringFamily {
             }
             if c.failed { return }
             combined.withUnsafeBytes { bytes in
-                let entry = c.stringEntry(key: key, value: bytes, encoding: .raw, expireAt: existing.expireAt)
-                shard.store(db: c.session.db, entry, hash: hash, replacing: link)
+                c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .raw, expireAt: existing.expireAt)
             }
             c.reply.integer(combined.count)
         }
@@ -481,8 +475,7 @@ public enum StringFamily {
                 (out.baseAddress! + offset).copyMemory(from: patch.baseAddress!, byteCount: patch.count)
             }
             value.withUnsafeBytes { bytes in
-                let entry = c.stringEntry(key: key, value: bytes, encoding: .raw, expireAt: existing?.expireAt)
-                shard.store(db: c.session.db, entry, hash: hash, replacing: link)
+                c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .raw, expireAt: existing?.expireAt)
             }
             c.reply.integer(value.count)
         }
@@ -549,8 +542,7 @@ public enum StringFamily {
             if result.isNaN || result.isInfinite { return c.error(RedisError.nanOrInfinity) }
             let text = Numbers.humanLongDouble(result)
             text.withUnsafeBytes { bytes in
-                let entry = c.stringEntry(key: key, value: bytes, encoding: .plain, expireAt: expireAt)
-                shard.store(db: c.session.db, entry, hash: hash, replacing: link)
+                c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .plain, expireAt: expireAt)
             }
             c.reply.bulk(text)
         }
