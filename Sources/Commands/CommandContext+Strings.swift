@@ -31,18 +31,19 @@ extension CommandContext {
                      value: UnsafeRawBufferPointer, encoding: StringEncoding, expireAt: Int64?) {
         let (payload, raw) = storedForm(value, encoding)
         if let link, Entry(link.pointee!).overwrite(with: payload, expireAt: expireAt, rawEncoding: raw,
-                                                    accessClock: server.lruClock) {
+                                                    accessClock: server.initialAccessClock) {
             shard.stats.dirty += 1
             return
         }
-        let entry = Entry.make(key: key, payload: payload, expireAt: expireAt, rawEncoding: raw, accessClock: server.lruClock)
+        let entry = Entry.make(key: key, payload: payload, expireAt: expireAt, rawEncoding: raw,
+                               accessClock: server.initialAccessClock)
         shard.store(db: session.db, entry, hash: hash, replacing: link)
     }
 
     /// Stores an integer value (INCR family always yields the "int" encoding).
     func integerEntry(key: UnsafeRawBufferPointer, value: Int64, expireAt: Int64?) -> Entry {
         Entry.make(key: key, payload: .integer(value), expireAt: expireAt, rawEncoding: false,
-                   accessClock: server.lruClock)
+                   accessClock: server.initialAccessClock)
     }
 
     /// Replies with a string entry's value as a bulk string.

@@ -146,7 +146,7 @@ public final class CommandContext {
         let entry = shard.find(db: session.db, key: key, hash: hash, now: now, expireKeys: expiresKeys)
         if let entry {
             shard.stats.keyspaceHits += 1
-            entry.accessClock = server.lruClock
+            server.recordAccess(entry)
         } else {
             shard.stats.keyspaceMisses += 1
         }

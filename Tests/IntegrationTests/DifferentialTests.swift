@@ -126,6 +126,13 @@ let scripts: [Script] = [
     setrange i 0 9
     object encoding i
     object refcount i
+    config set maxmemory-policy allkeys-lfu
+    set lf v
+    object freq lf
+    get lf
+    object freq lf
+    object idletime lf
+    config set maxmemory-policy noeviction
     object encoding nosuch
     object freq i
     object bogus x

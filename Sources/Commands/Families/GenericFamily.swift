@@ -146,7 +146,7 @@ public enum GenericFamily {
             guard let entry = shard.find(db: c.session.db, key: key, hash: hash, now: c.now, expireKeys: c.expiresKeys) else {
                 return
             }
-            entry.accessClock = c.server.lruClock
+            c.server.recordAccess(entry)
             found += 1
         }
         c.reply.integer(found)
@@ -421,9 +421,7 @@ public enum GenericFamily {
             if c.server.config.maxmemoryPolicy.isLFU {
                 return c.error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
             }
-            let now = c.server.lruClock, then = entry.accessClock
-            let idle = now >= then ? now - then : (0xFF_FFFF - then) + now
-            c.reply.integer(Int(idle))
+            c.reply.integer(Int(c.server.idleSeconds(entry)))
         }
     }
 
@@ -432,7 +430,7 @@ public enum GenericFamily {
             guard c.server.config.maxmemoryPolicy.isLFU else {
                 return c.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
             }
-            c.reply.integer(Int(entry.accessClock & 0xFF))
+            c.reply.integer(Int(c.server.decayedFrequency(entry)))
         }
     }
 

@@ -52,8 +52,7 @@ enum DebugCommand {
             guard let entry = shard.find(db: c.session.db, key: key, hash: hash, now: c.now, expireKeys: c.expiresKeys) else {
                 return c.error(RedisError.noSuchKey)
             }
-            let clock = c.server.lruClock
-            let idle = clock >= entry.accessClock ? clock - entry.accessClock : 0xFF_FFFF - entry.accessClock + clock
+            let idle = c.server.idleSeconds(entry)
             let address = String(UInt(bitPattern: entry.pointer), radix: 16)
             let length = c.valueLength(entry)
             c.reply.simple("Value at:0x\(address) refcount:1 encoding:\(GenericFamily.encodingName(entry)) "
