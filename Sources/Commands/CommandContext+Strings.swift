@@ -74,11 +74,19 @@ extension CommandContext {
         entry.kind == .integer ? Numbers.decimalBytes(entry.integer).count : entry.stringBytes.count
     }
 
+    /// Whether the entry holds a string. Every kind stored today is one; the collection
+    /// kinds (lists, hashes, sets, sorted sets) arrive with their families and answer false.
+    static func holdsString(_ entry: Entry) -> Bool {
+        switch entry.kind {
+        case .string, .integer: return true
+        }
+    }
+
     /// True (after replying WRONGTYPE) when the entry does not hold a string.
     func rejectNonString(_ entry: Entry) -> Bool {
-        switch entry.kind {
-        case .string, .integer: return false
-        }
+        if CommandContext.holdsString(entry) { return false }
+        error(RedisError.wrongType)
+        return true
     }
 }
 

@@ -104,7 +104,7 @@ public final class ServerContext {
     /// One statistics block per worker thread (and one for in-process use).
     public private(set) var workerStats: [CommandStats] = []
     private var statsLock = pthread_mutex_t()
-    private var nextSessionID = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    private var lastSessionID = 0
     /// Redis's 24-bit LRU clock in seconds, refreshed by cron.
     public var lruClock: UInt32 = 0
     public var statResetAt: Int64
@@ -126,7 +126,6 @@ public final class ServerContext {
         startedAtMilliseconds = Clock.milliseconds()
         statResetAt = startedAtMilliseconds
         pthread_mutex_init(&statsLock, nil)
-        nextSessionID.pointee = 0
         refreshClocks()
     }
 
@@ -163,8 +162,8 @@ public final class ServerContext {
     public func allocateSessionID() -> Int {
         pthread_mutex_lock(&statsLock)
         defer { pthread_mutex_unlock(&statsLock) }
-        nextSessionID.pointee += 1
-        return nextSessionID.pointee
+        lastSessionID += 1
+        return lastSessionID
     }
 
     /// Wall-clock ms minus tick-derived ms, refreshed by cron: commands derive their time

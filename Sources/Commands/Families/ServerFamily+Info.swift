@@ -59,14 +59,15 @@ enum InfoReport {
         return fixed(value / (1024.0 * 1024 * 1024 * 1024), "T")
     }
 
+    /// Resident set size from /proc/self/statm (second field, in pages).
     static func residentSetSize() -> Int {
         guard let file = fopen("/proc/self/statm", "r") else { return 0 }
         defer { fclose(file) }
-        var size = 0, resident = 0
-        guard withVaList([withUnsafeMutablePointer(to: &size) { $0 }, withUnsafeMutablePointer(to: &resident) { $0 }], {
-            vfscanf(file, "%ld %ld", $0)
-        }) == 2 else { return 0 }
-        return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
+        var line = [CChar](repeating: 0, count: 128)
+        guard fgets(&line, Int32(line.count), file) != nil else { return 0 }
+        let fields = String(cString: line).split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
     private static func seconds(_ tv: timeval) -> String {

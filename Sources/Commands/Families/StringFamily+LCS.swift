@@ -12,7 +12,7 @@ extension StringFamily {
                 let key = c.args[index]
                 let entry = c.lookupRead(c.keyspace.shard(for: key), key, KeyHash.hash(key))
                 if let entry {
-                    if isNonString(entry) { return false }
+                    if !CommandContext.holdsString(entry) { return false }
                     values.append(c.withValueBytes(entry) { Array($0) })
                 } else {
                     values.append([])

@@ -344,18 +344,12 @@ public enum StringFamily {
     static func mget(_ c: CommandContext) {
         c.reply.arrayHeader(c.args.count - 1)
         c.withEachKey(stride(from: 1, to: c.args.count, by: 1)) { shard, key, hash in
-            if let entry = c.lookupRead(shard, key, hash), !isNonString(entry) {
+            // MGET replies nil for keys of other types instead of failing.
+            if let entry = c.lookupRead(shard, key, hash), CommandContext.holdsString(entry) {
                 c.replyValue(entry)
             } else {
                 c.reply.nullBulk()
             }
-        }
-    }
-
-    /// MGET replies nil for keys of other types instead of failing.
-    static func isNonString(_ entry: Entry) -> Bool {
-        switch entry.kind {
-        case .string, .integer: return false
         }
     }
 
