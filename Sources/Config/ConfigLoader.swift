@@ -128,7 +128,7 @@ extension ServerConfig {
             }
             guard let first = words.first else { continue }
             let name = first.lowercased()
-            let args = Array(words.dropFirst())
+            var args = Array(words.dropFirst())
             if name == "include" && args.count == 1 {
                 if let failure = include(pattern: args[0]) { return failure }
                 continue
@@ -138,6 +138,11 @@ extension ServerConfig {
             }
             guard !args.isEmpty, args.count == 1 || directive.multiArgument else {
                 return errorBlock(line: number + 1, text: line, reason: "wrong number of arguments")
+            }
+            // Like Redis, a multi-argument directive given one quoted value (`save "3600 1"`,
+            // as `--save "3600 1"` produces) takes that value's words as its arguments.
+            if directive.multiArgument && args.count == 1, let split = ArgSplitter.split(args[0]), !split.isEmpty {
+                args = split
             }
             if let failure = directive.apply(self, args) {
                 return errorBlock(line: number + 1, text: line, reason: failure)

@@ -116,6 +116,20 @@ public final class ServerConfig: @unchecked Sendable {
         return getcwd(&buffer, buffer.count) != nil ? String(cString: buffer) : "/"
     }
 
+    /// Settings accepted for compatibility with existing redis.conf files whose feature has
+    /// not landed yet, with a value other than the default: the server warns about each at
+    /// start-up (and on CONFIG SET) instead of silently pretending.
+    public var inertSettings: [String] {
+        var names: [String] = []
+        if !save.isEmpty { names.append("save (snapshots are not implemented yet)") }
+        if appendonly { names.append("appendonly (the append-only file is not implemented yet)") }
+        if maxmemory > 0 { names.append("maxmemory (eviction is not implemented yet)") }
+        if !notifyKeyspaceEvents.isEmpty { names.append("notify-keyspace-events (keyspace notifications are not implemented yet)") }
+        if !unixsocket.isEmpty { names.append("unixsocket (Unix-socket listening is not implemented yet)") }
+        if syslogEnabled { names.append("syslog-enabled (logging to syslog is not implemented yet)") }
+        return names
+    }
+
     // MARK: CONFIG GET / SET
 
     /// Name/value pairs for every directive whose name (or alias) matches one of the patterns.

@@ -73,6 +73,7 @@ public final class Server: ServerControl {
         }
         writePidFile()
         log(.notice, "Running mode=standalone, port=\(port), server-threads=\(threadCount).")
+        warnAboutInertSettings()
         installSignalHandlers()
         context.baselineMemory = InfoMemoryBaseline.current()
         for worker in workers { worker.startCron(hz: config.hz) }
@@ -185,6 +186,13 @@ public final class Server: ServerControl {
             }
             let peer = Listener.describe(peerOf: fd)
             let local = Listener.describe(localOf: fd)
+            if refusedByProtectedMode(peer: peer) {
+                // DIVERGENCE: our own wording for the DENIED explanation, same error code.
+                let message = "-DENIED Swiftlet is running in protected mode: no password is set and it listens on all interfaces, so only loopback clients are accepted. Set requirepass, bind specific addresses, or turn protected-mode off.\r\n"
+                _ = message.withCString { write(fd, $0, strlen($0)) }
+                close(fd)
+                continue
+            }
             let target = workers[nextWorker % workers.count]
             nextWorker += 1
             if target === workers[0] {
@@ -193,6 +201,14 @@ public final class Server: ServerControl {
                 target.post(.adopt(fd: fd, peer: peer, local: local))
             }
         }
+    }
+
+    /// Redis's protected mode: with no password and no explicit bind address, only loopback
+    /// clients may connect.
+    private func refusedByProtectedMode(peer: String) -> Bool {
+        let config = context.config
+        guard config.protectedMode, config.requirepass.isEmpty, config.bind == ["*", "-::*"] else { return false }
+        return !(peer.hasPrefix("127.") || peer.hasPrefix("::1:") || peer.hasPrefix("::ffff:127."))
     }
 
     // MARK: Sessions (ServerControl)
@@ -267,8 +283,15 @@ public final class Server: ServerControl {
         for worker in workers { worker.post(.stop) }
     }
 
+    private func warnAboutInertSettings() {
+        for setting in context.config.inertSettings {
+            log(.warning, "WARNING: \(setting); the setting is accepted but has no effect.")
+        }
+    }
+
     /// Applies CONFIG SET changes that need more than a new stored value.
     private func configurationChanged(_ name: String) {
+        warnAboutInertSettings()
         switch name {
         case "hz": for worker in workers { worker.post(.restartCron) }
         case "loglevel": Logger.shared.level = LogLevel(configValue: context.config.loglevel)

@@ -56,3 +56,14 @@ import Testing
     #expect(config.get(patterns: ["maxmemory-p*"]).map(\.value) == ["allkeys-lfu"])
     #expect(Set(config.get(patterns: ["*read-only"]).map(\.name)) == ["replica-read-only", "slave-read-only"])
 }
+
+@Test func multiArgumentDirectivesSplitAQuotedValue() {
+    guard case .run(let config) = ServerConfig.startup(arguments: ["--save", "3600 1 60 5", "--bind", "127.0.0.1 -::1"],
+                                                       readStdin: { "" }) else {
+        Issue.record("start-up failed")
+        return
+    }
+    #expect(config.save.map { [$0.seconds, $0.changes] } == [[3600, 1], [60, 5]])
+    #expect(config.bind == ["127.0.0.1", "-::1"])
+    #expect(config.inertSettings.contains { $0.hasPrefix("save") })
+}
