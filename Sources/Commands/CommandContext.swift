@@ -80,9 +80,6 @@ public final class CommandContext {
 
     public func string(_ index: Int) -> String { args.string(index) }
 
-    @inline(__always)
-    public func key(_ index: Int) -> UnsafeRawBufferPointer { args[index] }
-
     /// Runs `body` with the shard of key `index` locked, passing the shard, key and hash.
     @inline(__always)
     public func withKey<T>(_ index: Int, _ body: (Shard, UnsafeRawBufferPointer, UInt64) -> T) -> T {
@@ -97,13 +94,7 @@ public final class CommandContext {
     }
 
     /// Runs `body` with the shards of the given argument positions locked in ascending order.
-    public func withKeys<T>(_ positions: StrideTo<Int>, _ body: () -> T) -> T {
-        shardScratch.removeAll(keepingCapacity: true)
-        for position in positions { shardScratch.append(server.keyspace.shardIndex(for: args[position])) }
-        return withShards(body)
-    }
-
-    public func withKeys<T>(_ positions: [Int], _ body: () -> T) -> T {
+    public func withKeys<Positions: Sequence<Int>, T>(_ positions: Positions, _ body: () -> T) -> T {
         shardScratch.removeAll(keepingCapacity: true)
         for position in positions { shardScratch.append(server.keyspace.shardIndex(for: args[position])) }
         return withShards(body)

@@ -129,6 +129,11 @@ public struct KeySpec {
     public static func single(_ flags: Flags, at index: Int = 1) -> KeySpec {
         KeySpec(flags, .index(index), .range(lastKey: 0, step: 1, limit: 0))
     }
+
+    /// Keys from `index` to the last argument, every `step`th argument (DEL, MGET, MSET).
+    public static func rest(_ flags: Flags, from index: Int = 1, step: Int = 1) -> KeySpec {
+        KeySpec(flags, .index(index), .range(lastKey: -1, step: step, limit: 0))
+    }
 }
 
 /// An argument as COMMAND DOCS describes it (also what redis-cli turns into hints).

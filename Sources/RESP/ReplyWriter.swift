@@ -28,7 +28,6 @@ public struct ReplyWriter {
     }
 
     public mutating func ok() { append("+OK\r\n") }
-    public mutating func queued() { simple("QUEUED") }
 
     public mutating func simple(_ text: StaticString) {
         buffer.append(byte: 43)
@@ -146,10 +145,6 @@ public struct ReplyWriter {
     /// Inserts the header of an aggregate started at `position` now that `count` is known.
     public mutating func deferredArray(at position: Int, count: Int) {
         insertHeader(at: position, prefix: 42, count: count)
-    }
-
-    public mutating func deferredMap(at position: Int, count: Int) {
-        insertHeader(at: position, prefix: resp3 ? 37 : 42, count: resp3 ? count : count * 2)
     }
 
     private mutating func insertHeader(at position: Int, prefix: UInt8, count: Int) {

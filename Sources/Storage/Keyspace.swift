@@ -59,17 +59,6 @@ public final class Keyspace {
         return try body()
     }
 
-    /// Locks the shards with the given indexes in ascending order, without duplicates.
-    public func lock(indexes: [Int]) -> [Int] {
-        let ordered = Array(Set(indexes)).sorted()
-        for index in ordered { shards[index].lock() }
-        return ordered
-    }
-
-    public func unlock(indexes: [Int]) {
-        for index in indexes.reversed() { shards[index].unlock() }
-    }
-
     public func keyCount(db: Int) -> Int {
         var total = 0
         for shard in shards { shard.withLock { total += shard.dicts[db].count } }

@@ -109,15 +109,11 @@ public final class Shard {
 
     /// Unlinks and frees the entry at `link`.
     public func remove(db: Int, at link: EntryLink, hash: UInt64) {
-        let bucketsBefore = dicts[db].bucketBytes
-        let entry = dicts[db].remove(at: link, hash: hash)
-        usedMemory -= entry.allocationSize
-        usedMemory += dicts[db].bucketBytes - bucketsBefore
-        entry.free()
-        stats.dirty += 1
+        detach(db: db, at: link, hash: hash).free()
     }
 
     /// Unlinks the entry at `link` without freeing it (RENAME/MOVE hand it on).
+    @discardableResult
     public func detach(db: Int, at link: EntryLink, hash: UInt64) -> Entry {
         let bucketsBefore = dicts[db].bucketBytes
         let entry = dicts[db].remove(at: link, hash: hash)

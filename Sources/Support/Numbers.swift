@@ -91,13 +91,6 @@ public enum Numbers {
         }
     }
 
-    /// Parses a double like Redis's string2d (used by score/float arguments): strtod over the
-    /// whole input, no leading space, not NaN.
-    public static func parseDouble(_ bytes: UnsafeRawBufferPointer) -> Double? {
-        guard let value = parseLongDouble(bytes) else { return nil }
-        return Double(value)
-    }
-
     /// Formats like Redis's ld2string in human mode: "%.17Lf" with trailing zeros (and a
     /// trailing point) removed; "-0" becomes "0". Used by INCRBYFLOAT.
     public static func humanLongDouble(_ value: Float80) -> [UInt8] {

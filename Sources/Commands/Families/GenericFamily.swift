@@ -8,25 +8,24 @@ import Support
 
 public enum GenericFamily {
     static let keyRO = KeySpec.single([.RO])
-    static let multiKey = { (flags: KeySpec.Flags) in KeySpec(flags, .index(1), .range(lastKey: -1, step: 1, limit: 0)) }
 
     public static let specs: [CommandSpec] = [
-        CommandSpec("del", arity: -2, flags: [.write], acl: [.keyspace], keys: [multiKey([.RM, .delete])],
+        CommandSpec("del", arity: -2, flags: [.write], acl: [.keyspace], keys: [KeySpec.rest([.RM, .delete])],
                     tips: ["request_policy:multi_shard", "response_policy:agg_sum"], group: .generic, since: "1.0.0",
                     summary: "Remove keys.",
                     complexity: "O(N) for N keys, plus O(M) for a collection of M elements",
                     arguments: [.key(flags: .multiple)], handler: delete),
-        CommandSpec("unlink", arity: -2, flags: [.write, .fast], acl: [.keyspace], keys: [multiKey([.RM, .delete])],
+        CommandSpec("unlink", arity: -2, flags: [.write, .fast], acl: [.keyspace], keys: [KeySpec.rest([.RM, .delete])],
                     tips: ["request_policy:multi_shard", "response_policy:agg_sum"], group: .generic, since: "4.0.0",
                     summary: "Remove keys, reclaiming their memory in the background.",
                     complexity: "O(1) per key; memory is reclaimed afterwards",
                     arguments: [.key(flags: .multiple)], handler: delete),
-        CommandSpec("exists", arity: -2, flags: [.readonly, .fast], acl: [.keyspace], keys: [multiKey([.RO])],
+        CommandSpec("exists", arity: -2, flags: [.readonly, .fast], acl: [.keyspace], keys: [KeySpec.rest([.RO])],
                     tips: ["request_policy:multi_shard", "response_policy:agg_sum"], group: .generic, since: "1.0.0",
                     summary: "Count how many of the given keys exist.", complexity: "O(N) for N keys",
                     history: [("3.0.3", "Takes several keys.")],
                     arguments: [.key(flags: .multiple)], handler: exists),
-        CommandSpec("touch", arity: -2, flags: [.readonly, .fast], acl: [.keyspace], keys: [multiKey([.RO])],
+        CommandSpec("touch", arity: -2, flags: [.readonly, .fast], acl: [.keyspace], keys: [KeySpec.rest([.RO])],
                     tips: ["request_policy:multi_shard", "response_policy:agg_sum"], group: .generic, since: "3.2.1",
                     summary: "Mark keys as just accessed and count those that exist.",
                     complexity: "O(N) for N keys",
