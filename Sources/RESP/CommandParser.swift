@@ -1,6 +1,7 @@
 // Incremental parser for client requests: RESP multibulk arrays and inline commands.
 // Arguments are (offset, length) slices into the connection's input buffer, so parsing
-// allocates nothing; inline commands, which need unquoting, are copied to a side buffer.
+// allocates nothing; inline commands, which need unquoting (Redis's sdssplitargs rules, see
+// Support.QuotedSplitter), are copied to a side buffer.
 // Protocol errors carry Redis 7.0.15's exact texts.
 
 #if canImport(Glibc)
@@ -184,8 +185,12 @@ public struct CommandParser {
         var storage = inlineStorage
         storage.count = 0
         argCount = 0
+        var argumentStart = 0
         let line = UnsafeRawBufferPointer(start: start, count: lineLength)
-        let balanced = InlineSplitter.split(line, into: &storage, push: { push(offset: $0, length: $1) })
+        let balanced = QuotedSplitter.split(line, byte: { storage.append(byte: $0) }, endOfArgument: {
+            push(offset: argumentStart, length: storage.count - argumentStart)
+            argumentStart = storage.count
+        })
         inlineStorage = storage
         guard balanced else { return .protocolError("Protocol error: unbalanced quotes in request") }
         if argCount == 0 { return .empty }
