@@ -159,11 +159,11 @@ public struct CommandArgument {
     public var token: String?
     public var flags: Flags
     public var since: String?
-    public var displayText: String?
+    public var deprecatedSince: String?
     public var children: [CommandArgument]
 
     public init(_ name: String, _ kind: Kind, token: String? = nil, keySpec: Int? = nil,
-                flags: Flags = [], since: String? = nil, display: String? = nil,
+                flags: Flags = [], since: String? = nil, deprecatedSince: String? = nil,
                 _ children: [CommandArgument] = []) {
         self.name = name
         self.kind = kind
@@ -171,7 +171,7 @@ public struct CommandArgument {
         self.keySpecIndex = keySpec
         self.flags = flags
         self.since = since
-        self.displayText = display
+        self.deprecatedSince = deprecatedSince
         self.children = children
     }
 

@@ -168,6 +168,7 @@ enum CommandIntrospection {
             if argument.keySpecIndex != nil { fields += 1 }
             if argument.token != nil { fields += 1 }
             if argument.since != nil { fields += 1 }
+            if argument.deprecatedSince != nil { fields += 1 }
             if !argument.flags.isEmpty { fields += 1 }
             if nested { fields += 1 }
             c.reply.mapHeader(fields)
@@ -176,6 +177,7 @@ enum CommandIntrospection {
             if let index = argument.keySpecIndex { c.reply.bulk("key_spec_index"); c.reply.integer(index) }
             if let token = argument.token { c.reply.bulk("token"); c.reply.bulk(token) }
             if let since = argument.since { c.reply.bulk("since"); c.reply.bulk(since) }
+            if let since = argument.deprecatedSince { c.reply.bulk("deprecated_since"); c.reply.bulk(since) }
             if !argument.flags.isEmpty {
                 var names: [String] = []
                 if argument.flags.contains(.optional) { names.append("optional") }

@@ -27,7 +27,6 @@ public enum ServerFamily {
                                    arguments: [CommandArgument("command-name", .string, flags: [.optional, .multiple])],
                                    handler: CommandIntrospection.docs),
                         commandSub("getkeys", arity: -4, since: "2.8.13", summary: "List which arguments of a command line are keys.",
-                                   arguments: [CommandArgument("command", .string), CommandArgument("arg", .string, flags: [.optional, .multiple])],
                                    handler: CommandIntrospection.getkeys),
                         commandSub("info", arity: -2, since: "2.8.13", summary: "Describe commands: arity, flags, keys, categories.",
                                    history: [("7.0.0", "No names means every command.")],
@@ -51,9 +50,11 @@ public enum ServerFamily {
                     summary: "Read and change the server configuration.", complexity: "Depends on subcommand.",
                     subcommands: [
                         configSub("get", arity: -3, since: "2.0.0", summary: "Read configuration parameters matching glob patterns.",
-                                  arguments: [CommandArgument("parameter", .string, flags: .multiple)], handler: configGet),
+                                  arguments: [CommandArgument("parameter", .block, flags: .multiple, [CommandArgument("parameter", .string)])],
+                                  handler: configGet),
                         configSub("set", arity: -4, since: "2.0.0", summary: "Change configuration parameters at run time.",
-                                  arguments: [CommandArgument("data", .block, flags: .multiple,
+                                  tips: ["request_policy:all_nodes", "response_policy:all_succeeded"],
+                                  arguments: [CommandArgument("parameter_value", .block, flags: .multiple,
                                                               [CommandArgument("parameter", .string), CommandArgument("value", .string)])],
                                   handler: configSet),
                         configSub("resetstat", arity: 2, since: "2.0.0", summary: "Zero the counters INFO reports.", handler: configResetStat),
@@ -84,7 +85,7 @@ public enum ServerFamily {
         CommandSpec("shutdown", arity: -1, flags: [.admin, .noscript, .loading, .stale, .noMulti, .allowBusy],
                     group: .server, since: "1.0.0", summary: "Stop the server.",
                     complexity: "O(1), or O(N) for N keys when saving",
-                    arguments: [CommandArgument("save-selector", .oneof, flags: .optional, [.token("NOSAVE"), .token("SAVE")]),
+                    arguments: [CommandArgument("nosave_save", .oneof, flags: .optional, [.token("NOSAVE"), .token("SAVE")]),
                                 .token("NOW", flags: .optional, since: "7.0.0"), .token("FORCE", flags: .optional, since: "7.0.0"),
                                 .token("ABORT", flags: .optional, since: "7.0.0")],
                     handler: shutdown),
@@ -93,21 +94,21 @@ public enum ServerFamily {
                     docFlags: ["syscmd"], handler: DebugCommand.run),
     ]
 
-    static let flushArguments = [CommandArgument("flush-type", .oneof, flags: .optional,
+    static let flushArguments = [CommandArgument("async", .oneof, flags: .optional,
                                                  [.token("ASYNC", since: "4.0.0"), .token("SYNC", since: "6.2.0")])]
 
     private static func commandSub(_ name: String, arity: Int, since: String, summary: String,
                                    history: [(String, String)] = [], arguments: [CommandArgument] = [],
                                    handler: @escaping CommandHandler) -> CommandSpec {
         CommandSpec(name, arity: arity, flags: [.loading, .stale], acl: [.connection],
-                    tips: name == "help" || name == "getkeys" ? [] : ["nondeterministic_output_order"],
+                    tips: ["help", "getkeys", "count"].contains(name) ? [] : ["nondeterministic_output_order"],
                     group: .server, since: since, summary: summary, complexity: "O(N) for N commands",
                     history: history, arguments: arguments, handler: handler)
     }
 
-    private static func configSub(_ name: String, arity: Int, since: String, summary: String,
+    private static func configSub(_ name: String, arity: Int, since: String, summary: String, tips: [String] = [],
                                   arguments: [CommandArgument] = [], handler: @escaping CommandHandler) -> CommandSpec {
-        CommandSpec(name, arity: arity, flags: [.admin, .noscript, .loading, .stale], group: .server, since: since,
+        CommandSpec(name, arity: arity, flags: [.admin, .noscript, .loading, .stale], tips: tips, group: .server, since: since,
                     summary: summary, complexity: "O(N) for N parameters",
                     arguments: arguments, handler: handler)
     }
