@@ -177,7 +177,12 @@ public final class ServerContext {
 
     /// Re-reads the wall clock: the LRU clock and the wall/monotonic offset.
     public func refreshClocks() {
-        wallMinusTicksMilliseconds = Double(Clock.milliseconds()) - Double(Clock.ticks()) / Clock.ticksPerMillisecond
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let wallMilliseconds = Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1_000_000
+        // Keep the sub-millisecond part: truncating it here would put every command's clock
+        // up to 1 ms behind the client's (a PXAT of now+10000 would then read PTTL 10001).
+        wallMinusTicksMilliseconds = wallMilliseconds - Double(Clock.ticks()) / Clock.ticksPerMillisecond
         lruClock = UInt32(truncatingIfNeeded: Clock.milliseconds() / 1000) & 0xFF_FFFF
     }
 }
