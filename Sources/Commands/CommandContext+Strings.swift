@@ -74,13 +74,9 @@ extension CommandContext {
         entry.kind == .integer ? Numbers.decimalBytes(entry.integer).count : entry.stringBytes.count
     }
 
-    /// Whether the entry holds a string. Every kind stored today is one; the collection
-    /// kinds (lists, hashes, sets, sorted sets) arrive with their families and answer false.
-    static func holdsString(_ entry: Entry) -> Bool {
-        switch entry.kind {
-        case .string, .integer: return true
-        }
-    }
+    /// Whether the entry holds a string (rather than a collection).
+    @inline(__always)
+    static func holdsString(_ entry: Entry) -> Bool { !entry.kind.isCollection }
 
     /// True (after replying WRONGTYPE) when the entry does not hold a string.
     func rejectNonString(_ entry: Entry) -> Bool {

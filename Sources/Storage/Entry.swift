@@ -6,7 +6,7 @@
 //   0  next entry in the bucket chain (8)
 //   8  access clock: 24-bit LRU clock or LFU (16-bit minutes, 8-bit counter) (3), flags (1)
 //  12  key length (4)
-//  16  value length in bytes (4): string bytes; 8 for an int; 8 for an object reference
+//  16  value length in bytes (4): string bytes; 8 for an int; 8 for a collection reference
 //  20  expire time in ms since the epoch (8), only when `hasExpire`
 //  ..  key bytes, then value bytes
 #if canImport(Glibc)
@@ -19,6 +19,14 @@ public enum ValueKind: UInt8 {
     case string = 0
     /// A string that is a canonical 64-bit integer, stored as 8 bytes (encoding "int").
     case integer = 1
+    /// Collections: the value is a retained reference to a `CollectionObject` of that kind.
+    case list = 2
+    case set = 3
+    case zset = 4
+    case hash = 5
+
+    /// Whether the value is a reference to a `CollectionObject`.
+    @inline(__always) public var isCollection: Bool { rawValue >= ValueKind.list.rawValue }
 }
 
 public struct EntryFlags: OptionSet {
@@ -27,8 +35,8 @@ public struct EntryFlags: OptionSet {
     public static let hasExpire = EntryFlags(rawValue: 1 << 0)
     /// A string that Redis would report as "raw" rather than "embstr".
     public static let rawEncoding = EntryFlags(rawValue: 1 << 1)
-    static let kindMask: UInt8 = 0b1100_0000
-    static let kindShift: UInt8 = 6
+    static let kindMask: UInt8 = 0b1110_0000
+    static let kindShift: UInt8 = 5
 }
 
 public struct Entry: Equatable {
@@ -95,8 +103,22 @@ public struct Entry: Equatable {
     /// Integer of an `.integer` entry.
     public var integer: Int64 { valuePointer.loadUnaligned(as: Int64.self) }
 
-    /// Total bytes malloc'd for this entry (for memory accounting).
-    public var allocationSize: Int { malloc_usable_size(pointer) }
+    /// The collection of a collection entry, unretained (the entry holds the reference).
+    public var collection: CollectionObject {
+        Unmanaged<AnyObject>.fromOpaque(valuePointer.loadUnaligned(as: UnsafeRawPointer.self)).takeUnretainedValue()
+            as! CollectionObject
+    }
+
+    /// The collection of a collection entry as its concrete type, which `kind` guarantees.
+    @inline(__always)
+    public func collection<Object: CollectionObject>(as type: Object.Type) -> Object {
+        Unmanaged<Object>.fromOpaque(valuePointer.loadUnaligned(as: UnsafeRawPointer.self)).takeUnretainedValue()
+    }
+
+    /// Total bytes this entry holds, its collection included (for memory accounting).
+    public var allocationSize: Int {
+        malloc_usable_size(pointer) + (kind.isCollection ? collection.memoryUsage : 0)
+    }
 
     func keyEquals(_ other: UnsafeRawBufferPointer) -> Bool {
         let length = keyLength
@@ -108,18 +130,42 @@ public struct Entry: Equatable {
     public enum Payload {
         case bytes(UnsafeRawBufferPointer)
         case integer(Int64)
+        /// The entry takes its own reference to the collection.
+        case collection(CollectionObject)
 
         var byteCount: Int {
             switch self {
             case .bytes(let b): return b.count
-            case .integer: return 8
+            case .integer, .collection: return 8
             }
         }
         var kind: ValueKind {
             switch self {
             case .bytes: return .string
             case .integer: return .integer
+            case .collection(let object): return type(of: object).kind
             }
+        }
+
+        func write(to destination: UnsafeMutableRawPointer) {
+            switch self {
+            case .bytes(let bytes):
+                if bytes.count > 0 { destination.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+            case .integer(let value):
+                destination.storeBytes(of: value, as: Int64.self)
+            case .collection(let object):
+                destination.storeBytes(of: UnsafeRawPointer(Unmanaged<AnyObject>.passRetained(object).toOpaque()),
+                                       as: UnsafeRawPointer.self)
+            }
+        }
+    }
+
+    /// The payload that recreates this entry's value, sharing its collection.
+    private var payload: Payload {
+        switch kind {
+        case .integer: return .integer(integer)
+        case .string: return .bytes(stringBytes)
+        default: return .collection(collection)
         }
     }
 
@@ -140,39 +186,42 @@ public struct Entry: Equatable {
         if let expireAt { memory.storeBytes(of: expireAt, toByteOffset: headerSize, as: Int64.self) }
         let keyStart = memory + headerSize + expireBytes
         if key.count > 0 { keyStart.copyMemory(from: key.baseAddress!, byteCount: key.count) }
-        let valueStart = keyStart + key.count
-        switch payload {
-        case .bytes(let bytes):
-            if bytes.count > 0 { valueStart.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-        case .integer(let value):
-            valueStart.storeBytes(of: value, as: Int64.self)
-        }
+        payload.write(to: keyStart + key.count)
         return Entry(memory)
     }
 
     /// Replaces the value in place when the new one has the same layout (kind, byte length,
     /// encoding flag and presence of an expire time), sparing a free and a malloc; returns
-    /// false when the entry must be rebuilt instead.
+    /// false when the entry must be rebuilt instead. Only for strings: a collection entry
+    /// owns a reference that overwriting would leak.
     public func overwrite(with payload: Payload, expireAt: Int64?, rawEncoding: Bool, accessClock: UInt32) -> Bool {
-        guard kind == payload.kind, valueLength == payload.byteCount, hasExpire == (expireAt != nil),
+        guard !kind.isCollection, kind == payload.kind, valueLength == payload.byteCount, hasExpire == (expireAt != nil),
               flags.contains(.rawEncoding) == rawEncoding else { return false }
-        switch payload {
-        case .bytes(let bytes):
-            if bytes.count > 0 { valuePointer.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-        case .integer(let value):
-            valuePointer.storeBytes(of: value, as: Int64.self)
-        }
+        payload.write(to: valuePointer)
         if let expireAt { updateExpire(expireAt) }
         self.accessClock = accessClock
         return true
     }
 
-    /// A copy of this entry under `key` (RENAME/MOVE/COPY) with the given expire time.
+    /// This entry rebuilt under `key` with the given expire time (RENAME, changing whether a
+    /// TTL exists). A collection is shared, not copied: the old entry is about to be freed.
     public func copy(key newKey: UnsafeRawBufferPointer, expireAt: Int64?) -> Entry {
-        let payload: Payload = kind == .integer ? .integer(integer) : .bytes(stringBytes)
-        return Entry.make(key: newKey, payload: payload, expireAt: expireAt,
+        Entry.make(key: newKey, payload: payload, expireAt: expireAt,
+                   rawEncoding: flags.contains(.rawEncoding), accessClock: accessClock)
+    }
+
+    /// An independent copy under `key` (the COPY command): collections are duplicated.
+    public func duplicate(key newKey: UnsafeRawBufferPointer) -> Entry {
+        let value = kind.isCollection ? .collection(collection.duplicate()) : payload
+        return Entry.make(key: newKey, payload: value, expireAt: expireAt,
                           rawEncoding: flags.contains(.rawEncoding), accessClock: accessClock)
     }
 
-    public func free() { Glibc.free(pointer) }
+    /// Frees the entry, dropping its reference to a collection.
+    public func free() {
+        if kind.isCollection {
+            Unmanaged<AnyObject>.fromOpaque(valuePointer.loadUnaligned(as: UnsafeRawPointer.self)).release()
+        }
+        Glibc.free(pointer)
+    }
 }

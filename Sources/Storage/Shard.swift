@@ -107,6 +107,13 @@ public final class Shard {
         stats.dirty += 1
     }
 
+    /// Records a change in the size of a stored collection (its mutations happen in place).
+    @inline(__always)
+    public func collectionResized(by delta: Int) {
+        usedMemory += delta
+        stats.dirty += 1
+    }
+
     /// Unlinks and frees the entry at `link`.
     public func remove(db: Int, at link: EntryLink, hash: UInt64) {
         detach(db: db, at: link, hash: hash).free()

@@ -9,8 +9,10 @@ import TestSupport
 struct Script {
     let name: String
     let commands: [[String]]
-    /// Commands whose array replies are compared as sorted lists.
+    /// Commands whose array (or RESP3 set) replies are compared as sorted lists.
     var unordered: Set<String> = ["keys"]
+    /// Commands whose flat field/value replies (HGETALL) or RESP3 maps are compared as sorted pairs.
+    var unorderedPairs: Set<String> = []
 }
 
 private func words(_ line: String) -> [String] {
@@ -34,8 +36,41 @@ private func words(_ line: String) -> [String] {
     return result
 }
 
-private func script(_ name: String, _ lines: String) -> Script {
-    Script(name: name, commands: lines.split(separator: "\n").map { words(String($0)) }.filter { !$0.isEmpty })
+/// A script from lines of shell-quoted commands; `unordered` names commands whose array
+/// replies Redis leaves in hash order (compared sorted).
+func script(_ name: String, unordered: Set<String> = ["keys"], unorderedPairs: Set<String> = [],
+            _ lines: String) -> Script {
+    Script(name: name, commands: lines.split(separator: "\n").map { words(String($0)) }.filter { !$0.isEmpty },
+           unordered: unordered, unorderedPairs: unorderedPairs)
+}
+
+/// Runs every script against a fresh swiftlet-server (`threads` workers) and a real
+/// redis-server, expecting byte-identical replies; returns how many commands were compared.
+/// Each script starts from FLUSHALL on a new connection.
+@discardableResult
+func expectMatchesRedis(_ scripts: [Script], threads: Int, swiftletArguments: [String] = []) throws -> Int {
+    let swiftlet = try ServerProcess.swiftlet(["--server-threads", String(threads)] + swiftletArguments)
+    defer { swiftlet.stop() }
+    let redis = try ServerProcess.redis()
+    defer { redis.stop() }
+    var compared = 0
+    for script in scripts {
+        let ours = try RespClient(port: swiftlet.port)
+        let theirs = try RespClient(port: redis.port)
+        _ = try ours.call("FLUSHALL")
+        _ = try theirs.call("FLUSHALL")
+        for command in script.commands {
+            try ours.send(command)
+            try theirs.send(command)
+            let mine = try ours.readReply()
+            let reference = try theirs.readReply()
+            let got = DifferentialTests.normalized(command, mine.value, mine.raw, script)
+            let expected = DifferentialTests.normalized(command, reference.value, reference.raw, script)
+            #expect(got == expected, "[\(script.name), \(threads) threads] \(command.joined(separator: " "))")
+            compared += 1
+        }
+    }
+    return compared
 }
 
 let scripts: [Script] = [
@@ -356,9 +391,10 @@ let scripts: [Script] = [
 
 @Suite(.serialized, .enabled(if: ServerProcess.redisAvailable, "needs Debian's redis-server"))
 struct DifferentialTests {
-    static func normalized(_ command: [String], _ reply: RespValue, _ raw: [UInt8], unordered: Set<String>) -> String {
+    static func normalized(_ command: [String], _ reply: RespValue, _ raw: [UInt8], _ script: Script) -> String {
+        let name = command[0].lowercased()
         // HELLO's map carries the connection id, which differs between any two servers.
-        if command[0].lowercased() == "hello" {
+        if name == "hello" {
             var items: [RespValue] = []
             if case .other("%", let map, _) = reply { items = map }
             if case .array(let array?) = reply { items = array }
@@ -367,7 +403,15 @@ struct DifferentialTests {
                 return items.map(\.description).joined(separator: "\n")
             }
         }
-        guard unordered.contains(command[0].lowercased()), case .array(let items?) = reply else {
+        var items: [RespValue]
+        switch reply {
+        case .array(let array?): items = array
+        case .other(let type, let elements, _) where type == "~" || type == "%": items = elements
+        default: return String(decoding: raw, as: UTF8.self)
+        }
+        if script.unorderedPairs.contains(name) {
+            items = stride(from: 0, to: items.count - 1, by: 2).map { .array([items[$0], items[$0 + 1]]) }
+        } else if !script.unordered.contains(name) {
             return String(decoding: raw, as: UTF8.self)
         }
         return items.map(\.description).sorted().joined(separator: "\n")
@@ -375,28 +419,7 @@ struct DifferentialTests {
 
     @Test(arguments: [1, 4])
     func scriptsMatchRedis(threads: Int) throws {
-        let swiftlet = try ServerProcess.swiftlet(["--server-threads", String(threads)])
-        defer { swiftlet.stop() }
-        let redis = try ServerProcess.redis()
-        defer { redis.stop() }
-        var compared = 0
-        for script in scripts {
-            let ours = try RespClient(port: swiftlet.port)
-            let theirs = try RespClient(port: redis.port)
-            _ = try ours.call("FLUSHALL")
-            _ = try theirs.call("FLUSHALL")
-            for command in script.commands {
-                try ours.send(command)
-                try theirs.send(command)
-                let mine = try ours.readReply()
-                let reference = try theirs.readReply()
-                let got = DifferentialTests.normalized(command, mine.value, mine.raw, unordered: script.unordered)
-                let expected = DifferentialTests.normalized(command, reference.value, reference.raw, unordered: script.unordered)
-                #expect(got == expected, "[\(script.name), \(threads) threads] \(command.joined(separator: " "))")
-                compared += 1
-            }
-        }
-        #expect(compared > 250)
+        #expect(try expectMatchesRedis(scripts, threads: threads) > 250)
     }
 
     @Test func binarySafeKeysAndValues() throws {

@@ -157,6 +157,10 @@ public enum GenericFamily {
     static func typeName(_ entry: Entry) -> StaticString {
         switch entry.kind {
         case .string, .integer: return "string"
+        case .list: return "list"
+        case .set: return "set"
+        case .zset: return "zset"
+        case .hash: return "hash"
         }
     }
 
@@ -364,8 +368,7 @@ public enum GenericFamily {
             guard let entry = c.lookupRead(sourceShard, source, KeyHash.hash(source)) else { return c.reply.integer(0) }
             let existing = c.lookupWrite(targetShard, target, targetHash, db: targetDB)
             if existing != nil && !replace { return c.reply.integer(0) }
-            targetShard.store(db: targetDB, entry.copy(key: target, expireAt: entry.expireAt),
-                              hash: targetHash, replacing: existing)
+            targetShard.store(db: targetDB, entry.duplicate(key: target), hash: targetHash, replacing: existing)
             c.reply.integer(1)
         }
     }
@@ -399,6 +402,7 @@ public enum GenericFamily {
         switch entry.kind {
         case .integer: return "int"
         case .string: return entry.flags.contains(.rawEncoding) ? "raw" : "embstr"
+        default: return entry.collection.encodingName
         }
     }
 

@@ -1,0 +1,77 @@
+// Reaching a collection value (list, set, sorted set, hash) from a handler with Redis's rules:
+// reads count keyspace hits and misses, a key of another type gets WRONGTYPE, writers may
+// create the key, a collection left empty is deleted with its key, and size changes are
+// charged to the shard's memory. Shared by every collection family.
+import Storage
+
+extension CommandContext {
+    /// The collection at `key` for reading (shard locked). When the key is missing `missing`
+    /// runs (it usually replies the empty answer) and nil is returned; when it holds another
+    /// type WRONGTYPE is replied and nil is returned.
+    @inline(__always)
+    public func readCollection<Object: CollectionObject>(_ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64,
+                                                         _ type: Object.Type, missing: () -> Void) -> Object? {
+        guard let entry = lookupRead(shard, key, hash) else {
+            missing()
+            return nil
+        }
+        guard entry.kind == Object.kind else {
+            error(RedisError.wrongType)
+            return nil
+        }
+        return entry.collection(as: Object.self)
+    }
+
+    /// Runs `body` on the collection at `key` for writing (shard locked). A missing key is
+    /// created with `create` when given, else `missing` runs and nil is returned; a key of
+    /// another type gets WRONGTYPE and nil. Afterwards the key is deleted if `body` emptied the
+    /// collection, or the change in size is charged to the shard.
+    @discardableResult
+    public func modifyCollection<Object: CollectionObject, Result>(
+        _ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64, _ type: Object.Type,
+        create: (() -> Object)? = nil, missing: () -> Void = {}, _ body: (Object) -> Result
+    ) -> Result? {
+        guard let link = lookupWrite(shard, key, hash) else {
+            guard let create else {
+                missing()
+                return nil
+            }
+            let object = create()
+            let result = body(object)
+            if object.count > 0 {
+                shard.store(db: session.db, Entry.make(key: key, payload: .collection(object), expireAt: nil,
+                                                       rawEncoding: false, accessClock: server.initialAccessClock),
+                            hash: hash, replacing: nil)
+            }
+            return result
+        }
+        let entry = Entry(link.pointee!)
+        guard entry.kind == Object.kind else {
+            error(RedisError.wrongType)
+            return nil
+        }
+        let object = entry.collection(as: Object.self)
+        let sizeBefore = object.memoryUsage
+        let result = body(object)
+        if object.count == 0 {
+            shard.remove(db: session.db, at: link, hash: hash)
+        } else {
+            shard.collectionResized(by: object.memoryUsage - sizeBefore)
+        }
+        return result
+    }
+
+    /// Makes `object` the value of `key` (shard locked), replacing whatever the key held and
+    /// dropping its TTL, or deletes the key when `object` is empty: the STORE variants
+    /// (SINTERSTORE, ZUNIONSTORE, SORT ... STORE) and the destinations of moves.
+    public func storeCollection(_ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64, _ object: CollectionObject) {
+        let existing = lookupWrite(shard, key, hash)
+        guard object.count > 0 else {
+            if let existing { shard.remove(db: session.db, at: existing, hash: hash) }
+            return
+        }
+        shard.store(db: session.db, Entry.make(key: key, payload: .collection(object), expireAt: nil,
+                                               rawEncoding: false, accessClock: server.initialAccessClock),
+                    hash: hash, replacing: existing)
+    }
+}
