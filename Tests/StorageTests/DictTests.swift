@@ -98,6 +98,24 @@ private func find(_ dict: Dict, _ key: String) -> Entry? {
     #expect(Array("foo".utf8).withUnsafeBytes { HashSlot.of($0) } == 12182)
     #expect(Array("{user1000}.following".utf8).withUnsafeBytes { HashSlot.of($0) }
             == Array("user1000".utf8).withUnsafeBytes { HashSlot.of($0) })
+    #expect(Array("123456789".utf8).withUnsafeBytes { HashSlot.crc16($0.baseAddress!, $0.count) } == 0x31C3)
     #expect(Array("foo{}{bar}".utf8).withUnsafeBytes { HashSlot.of($0) }
             == Array("foo{}{bar}".utf8).withUnsafeBytes { Int(HashSlot.crc16($0.baseAddress!, $0.count) & 0x3FFF) })
+}
+
+@Test func sliceBy8CRC16MatchesBitwiseDefinition() {
+    func bitwise(_ bytes: [UInt8]) -> UInt16 {
+        var crc: UInt16 = 0
+        for byte in bytes {
+            crc ^= UInt16(byte) << 8
+            for _ in 0..<8 { crc = crc & 0x8000 != 0 ? (crc << 1) ^ 0x1021 : crc << 1 }
+        }
+        return crc
+    }
+    for length in 0..<70 {
+        for _ in 0..<20 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255) }
+            #expect(bytes.withUnsafeBytes { HashSlot.crc16($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, $0.count) } == bitwise(bytes))
+        }
+    }
 }
