@@ -50,6 +50,8 @@ public final class BlockingRegistry {
     /// Number of blocked clients; read without the lock by writers under a shard lock (a
     /// waiter registers under that same shard lock, so a writer that could serve it sees it).
     public private(set) var count = 0
+    /// Blocked clients that have a deadline (INFO's clients_in_timeout_table).
+    public private(set) var countWithTimeout = 0
 
     public init() { pthread_mutex_init(&lock, nil) }
 
@@ -64,6 +66,7 @@ public final class BlockingRegistry {
             for key in Set(client.keys) { queues[WaitKey(db: client.db, key: key), default: []].append(client) }
             bySession[client.sessionID] = client
             count = bySession.count
+            if client.deadline > 0 { countWithTimeout += 1 }
         }
     }
 
@@ -74,6 +77,7 @@ public final class BlockingRegistry {
             guard bySession[client.sessionID] === client else { return }
             bySession[client.sessionID] = nil
             count = bySession.count
+            if client.deadline > 0 { countWithTimeout -= 1 }
             for key in Set(client.keys) {
                 let waitKey = WaitKey(db: client.db, key: key)
                 queues[waitKey]?.removeAll { $0 === client }
@@ -87,6 +91,10 @@ public final class BlockingRegistry {
     func signal(db: Int, key: UnsafeRawBufferPointer) {
         guard count > 0 else { return }
         locked { queues[WaitKey(db: db, key: Array(key))]?.first?.host.wakeBlocked() }
+    }
+
+    public func isBlocked(sessionID: Int) -> Bool {
+        count > 0 && locked { bySession[sessionID] != nil }
     }
 
     /// CLIENT UNBLOCK: asks the blocked client's connection to stop waiting; false when the
@@ -125,7 +133,9 @@ extension CommandContext {
     /// shard locks held, having found nothing to take). A command re-run after a wake-up
     /// that still finds nothing keeps its place in the queues.
     public func block<Positions: Sequence<Int>>(keysAt positions: Positions, deadline: Int64) {
-        guard blockedClient == nil, let host = blockingHost else { return }
+        guard let host = blockingHost else { return }
+        blockedThisRun = true
+        guard blockedClient == nil else { return }
         let client = BlockedClient(sessionID: session.id, db: session.db, keys: positions.map { Array(args[$0]) },
                                    deadline: deadline, host: host)
         blockedClient = client

@@ -24,6 +24,9 @@ public final class CommandContext {
     /// Set while this connection waits in a blocking command; the network layer clears it
     /// when the wait ends.
     public var blockedClient: BlockedClient?
+    /// Set by `block` when the command just run is (still) waiting: it has not replied, and
+    /// is counted in the statistics once it completes.
+    public var blockedThisRun = false
     /// Reused storage for the shard indexes a multi-key command locks.
     var shardScratch: [Int] = []
 

@@ -1,6 +1,7 @@
 // A worker thread: one libevent event_base serving its share of the connections. Other
 // threads never touch its sockets; they post messages to its inbox (a locked queue plus an
-// eventfd registered in the loop): new connections from the acceptor, kill checks, stop.
+// eventfd registered in the loop): new connections from the acceptor, kill checks, stop, and
+// wake-ups of its connections blocked in BLPOP-style commands (served in wake-up order).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,6 +14,10 @@ final class Worker {
         case checkKills
         case restartCron
         case stop
+        /// A key a blocked connection waits on may be ready: re-run its command.
+        case serveBlocked(Connection)
+        /// CLIENT UNBLOCK from another connection.
+        case cancelBlocking(Connection, withError: Bool)
     }
 
     let index: Int
@@ -28,6 +33,11 @@ final class Worker {
     var bytesOut = 0
     var readsProcessed = 0
     var writesProcessed = 0
+    /// The thread running this worker's loop (set when it starts).
+    private var thread: pthread_t?
+    /// Blocked connections woken on this thread, served in order after the current command.
+    private var readyConnections: [Connection] = []
+    private var servingReady = false
 
     init(index: Int, server: Server) {
         self.index = index
@@ -43,6 +53,7 @@ final class Worker {
 
     /// Runs the event loop until a `.stop` message arrives.
     func run() {
+        thread = pthread_self()
         event_base_dispatch(base)
         for connection in Array(connections.values) { close(connection) }
     }
@@ -74,8 +85,36 @@ final class Worker {
                 startCron(hz: server.context.config.hz)
             case .stop:
                 event_base_loopbreak(base)
+            case .serveBlocked(let connection):
+                readyConnections.append(connection)
+            case .cancelBlocking(let connection, let withError):
+                if connections[connection.fd] === connection { connection.cancelBlocked(withError: withError) }
             }
         }
+        serveReadyConnections()
+    }
+
+    /// Queues a blocked connection for a retry: directly when called on this worker's own
+    /// thread (the push that woke it is served before the pusher's next command, as in
+    /// Redis), through the inbox from any other thread.
+    func wake(_ connection: Connection) {
+        if let thread, pthread_equal(thread, pthread_self()) != 0 {
+            readyConnections.append(connection)
+        } else {
+            post(.serveBlocked(connection))
+        }
+    }
+
+    /// Re-runs the blocked commands of woken connections, in wake-up order; retries may wake
+    /// further connections, which are served in the same pass.
+    func serveReadyConnections() {
+        guard !servingReady else { return }
+        servingReady = true
+        while !readyConnections.isEmpty {
+            let connection = readyConnections.removeFirst()
+            if connections[connection.fd] === connection { connection.retryBlocked() }
+        }
+        servingReady = false
     }
 
     func adopt(fd: Int32, peer: String, local: String) {
@@ -90,15 +129,18 @@ final class Worker {
 
     func close(_ connection: Connection) {
         guard connections.removeValue(forKey: connection.fd) != nil else { return }
+        connection.leaveBlocked()
         connection.releaseEvents()
         Glibc.close(connection.fd)
         server.unregister(connection.session)
+        serveReadyConnections()
     }
 
     /// Closes connections idle longer than `timeout` seconds (0 = never).
     func closeIdleConnections(timeout: Int, now: Int64) {
         guard timeout > 0 else { return }
-        for connection in Array(connections.values) where now - connection.session.lastInteraction > Int64(timeout) * 1000 {
+        for connection in Array(connections.values) where now - connection.session.lastInteraction > Int64(timeout) * 1000
+                && connection.context.blockedClient == nil {
             close(connection)
         }
     }

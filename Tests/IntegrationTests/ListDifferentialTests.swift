@@ -221,9 +221,11 @@ let listScripts: [Script] = [
     blpop a 1e30
     rpush a x y
     blmove a dst left right 0
+    blmove missing dst left right 0.01
     blmove a dst left down 0
     blmove a dst left right -1
     brpoplpush dst a 0
+    brpoplpush missing a 0.01
     brpoplpush s a 0
     brpoplpush a s 0
     rpush m 1 2 3
