@@ -145,10 +145,11 @@ extension CommandContext {
     /// True while re-running a blocked command after a wake-up.
     public var isRetryingBlocked: Bool { blockedClient != nil }
 
-    /// Tells clients blocked on `key` (in the current database) that it may have data: call
-    /// after a write that adds elements, with the key's shard still locked.
+    /// Tells clients blocked on `key` (in `db`, by default the current database) that it may
+    /// have data: call after a write that creates the key (as Redis signals from dbAdd),
+    /// with the key's shard still locked.
     @inline(__always)
-    public func signalKeyReady(_ key: UnsafeRawBufferPointer) {
-        server.blocking.signal(db: session.db, key: key)
+    public func signalKeyReady(_ key: UnsafeRawBufferPointer, db: Int? = nil) {
+        server.blocking.signal(db: db ?? session.db, key: key)
     }
 }

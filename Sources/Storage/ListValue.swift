@@ -20,6 +20,9 @@ public final class ListValue: CollectionObject {
     /// Node byte limits for fills -1...-5, and the cap on count-limited nodes.
     private static let sizeLevels = [4096, 8192, 16384, 32768, 65536]
     private static let sizeSafetyLimit = 8192
+    /// Elements at least this long get a node of their own (Redis's "plain" nodes); set by
+    /// DEBUG QUICKLIST-PACKED-THRESHOLD for tests, process-wide like Redis's.
+    public static var packedThreshold = 1 << 30
     /// Redis's estimate of a listpack entry's header and back-length bytes.
     private static let entryOverheadEstimate = 8
 
@@ -41,8 +44,13 @@ public final class ListValue: CollectionObject {
         return size <= ListValue.sizeSafetyLimit && count <= fill
     }
 
+    private func isPlain(_ node: Listpack) -> Bool {
+        node.count == 1 && node.encodedByteCount > ListValue.packedThreshold
+    }
+
     private func canInsert(into node: Listpack, length: Int) -> Bool {
-        allowsSize(node.encodedByteCount + length + ListValue.entryOverheadEstimate, count: node.count + 1)
+        guard length < ListValue.packedThreshold && !isPlain(node) else { return false }
+        return allowsSize(node.encodedByteCount + length + ListValue.entryOverheadEstimate, count: node.count + 1)
     }
 
     private func exceedsLimit(_ node: Listpack) -> Bool {
