@@ -14,8 +14,10 @@ import Support
 /// The connection side of a blocked client, implemented by the network layer. Both calls may
 /// come from any thread; the connection acts on its own worker.
 public protocol BlockingHost: AnyObject {
-    /// Re-run the blocked command: one of its keys may be ready.
-    func wakeBlocked()
+    /// Re-run the blocked command: one of its keys may be ready. `waker` is the connection
+    /// whose write caused it (nil for internal re-signals); it holds back its next command
+    /// until the retry is done, so it sees the result as a Redis client would.
+    func wakeBlocked(by waker: BlockingHost?)
     /// CLIENT UNBLOCK: stop waiting, replying the timeout reply or an UNBLOCKED error.
     func cancelBlocking(withError: Bool)
 }
@@ -82,15 +84,15 @@ public final class BlockingRegistry {
                 let waitKey = WaitKey(db: client.db, key: key)
                 queues[waitKey]?.removeAll { $0 === client }
                 if queues[waitKey]?.isEmpty == true { queues[waitKey] = nil }
-                queues[waitKey]?.first?.host.wakeBlocked()
+                queues[waitKey]?.first?.host.wakeBlocked(by: nil)
             }
         }
     }
 
     /// Wakes the first client waiting on `key` in `db`.
-    func signal(db: Int, key: UnsafeRawBufferPointer) {
+    func signal(db: Int, key: UnsafeRawBufferPointer, waker: BlockingHost?) {
         guard count > 0 else { return }
-        locked { queues[WaitKey(db: db, key: Array(key))]?.first?.host.wakeBlocked() }
+        locked { queues[WaitKey(db: db, key: Array(key))]?.first?.host.wakeBlocked(by: waker) }
     }
 
     public func isBlocked(sessionID: Int) -> Bool {
@@ -150,6 +152,6 @@ extension CommandContext {
     /// with the key's shard still locked.
     @inline(__always)
     public func signalKeyReady(_ key: UnsafeRawBufferPointer, db: Int? = nil) {
-        server.blocking.signal(db: db ?? session.db, key: key)
+        server.blocking.signal(db: db ?? session.db, key: key, waker: blockingHost)
     }
 }

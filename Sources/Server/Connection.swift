@@ -29,6 +29,12 @@ final class Connection: BlockingHost {
     /// Bytes of the blocked command at `readOffset`, and its timeout timer.
     private var blockedCommandLength = 0
     private var blockTimer: OpaquePointer?
+    /// Retries of blocked connections that this connection's writes woke and that have not
+    /// finished: its next command waits for them, so it sees what a Redis client would.
+    private var unfinishedRetries = 0
+    private var pausedForRetries = false
+    /// Connections whose writes woke this one, told once its retry (and what that woke) ends.
+    var retryWaiters: [Connection] = []
 
     init(fd: Int32, worker: Worker, session: Session) {
         self.fd = fd
@@ -84,7 +90,7 @@ final class Connection: BlockingHost {
         parser.unauthenticated = !session.authenticated
         publishBufferSizes()
         prefetchPipelinedKeys()
-        while readOffset < input.count && !closing && context.blockedClient == nil {
+        while readOffset < input.count && !closing && context.blockedClient == nil && unfinishedRetries == 0 {
             if session.killRequested { closing = true; break }
             let start = UnsafeRawPointer(input.base + readOffset)
             let outcome = parser.parse(start, available: input.count - readOffset)
@@ -114,6 +120,7 @@ final class Connection: BlockingHost {
                 closing = true
             }
         }
+        pausedForRetries = unfinishedRetries > 0
         if readOffset >= input.count {
             input.count = 0
             readOffset = 0
@@ -142,6 +149,8 @@ final class Connection: BlockingHost {
 
     // MARK: Blocking commands (always on this connection's worker thread)
 
+    var isBlocked: Bool { context.blockedClient != nil && !closing }
+
     private func enterBlocked() {
         blockedCommandLength = parser.consumed
         parser.reset()
@@ -164,15 +173,39 @@ final class Connection: BlockingHost {
 
     /// Re-runs the blocked command after a wake-up; if it still finds nothing it keeps waiting.
     func retryBlocked() {
-        guard context.blockedClient != nil, !closing else { return }
+        guard isBlocked else { return }
         let start = UnsafeRawPointer(input.base + readOffset)
         guard case .command = parser.parse(start, available: input.count - readOffset) else { return }
         context.args = parser.args(over: start)
         Dispatcher.execute(context)
         parser.reset()
-        if context.blockedThisRun { return }
+        if context.blockedThisRun {
+            if unfinishedRetries == 0 { releaseRetryWaiters() }
+            return
+        }
         leaveBlocked()
+        if unfinishedRetries == 0 { releaseRetryWaiters() }
         resumeAfterBlocking()
+    }
+
+    /// Tells the connections waiting on this one's retry that it is done.
+    func releaseRetryWaiters() {
+        let waiters = retryWaiters
+        retryWaiters = []
+        for waiter in waiters { waiter.worker.retryFinished(for: waiter) }
+    }
+
+    /// A retry this connection's write caused has finished; once none is left, what waited
+    /// on this connection is released and its input goes on.
+    func wokenRetryFinished() {
+        unfinishedRetries -= 1
+        guard unfinishedRetries == 0 else { return }
+        releaseRetryWaiters()
+        if pausedForRetries && !closing {
+            pausedForRetries = false
+            processInput()
+            if !closing { flush() }
+        }
     }
 
     func blockTimedOut() {
@@ -208,7 +241,12 @@ final class Connection: BlockingHost {
     }
 
     // BlockingHost: called from any thread.
-    func wakeBlocked() { worker.wake(self) }
+    func wakeBlocked(by waker: BlockingHost?) {
+        // The waker is running its command on its own thread: counting there is safe.
+        let waker = waker as? Connection
+        waker?.unfinishedRetries += 1
+        worker.wake(self, by: waker)
+    }
     func cancelBlocking(withError: Bool) { worker.post(.cancelBlocking(self, withError: withError)) }
 
     // MARK: Writing

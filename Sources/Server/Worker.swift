@@ -14,8 +14,11 @@ final class Worker {
         case checkKills
         case restartCron
         case stop
-        /// A key a blocked connection waits on may be ready: re-run its command.
-        case serveBlocked(Connection)
+        /// A key a blocked connection waits on may be ready: re-run its command, then tell
+        /// the connection whose write woke it (if any).
+        case serveBlocked(Connection, waker: Connection?)
+        /// A retry this connection's write caused has finished.
+        case retryFinished(Connection)
         /// CLIENT UNBLOCK from another connection.
         case cancelBlocking(Connection, withError: Bool)
     }
@@ -36,7 +39,7 @@ final class Worker {
     /// The thread running this worker's loop (set when it starts).
     private var thread: pthread_t?
     /// Blocked connections woken on this thread, served in order after the current command.
-    private var readyConnections: [Connection] = []
+    private var readyConnections: [(connection: Connection, waker: Connection?)] = []
     private var servingReady = false
 
     init(index: Int, server: Server) {
@@ -85,8 +88,10 @@ final class Worker {
                 startCron(hz: server.context.config.hz)
             case .stop:
                 event_base_loopbreak(base)
-            case .serveBlocked(let connection):
-                readyConnections.append(connection)
+            case .serveBlocked(let connection, let waker):
+                readyConnections.append((connection, waker))
+            case .retryFinished(let connection):
+                if connections[connection.fd] === connection { connection.wokenRetryFinished() }
             case .cancelBlocking(let connection, let withError):
                 if connections[connection.fd] === connection { connection.cancelBlocked(withError: withError) }
             }
@@ -97,12 +102,26 @@ final class Worker {
     /// Queues a blocked connection for a retry: directly when called on this worker's own
     /// thread (the push that woke it is served before the pusher's next command, as in
     /// Redis), through the inbox from any other thread.
-    func wake(_ connection: Connection) {
-        if let thread, pthread_equal(thread, pthread_self()) != 0 {
-            readyConnections.append(connection)
+    func wake(_ connection: Connection, by waker: Connection?) {
+        if isCurrentThread {
+            readyConnections.append((connection, waker))
         } else {
-            post(.serveBlocked(connection))
+            post(.serveBlocked(connection, waker: waker))
         }
+    }
+
+    /// Tells `waker` (one of this worker's connections) that a retry it caused is done.
+    func retryFinished(for waker: Connection) {
+        if isCurrentThread {
+            if connections[waker.fd] === waker { waker.wokenRetryFinished() }
+        } else {
+            post(.retryFinished(waker))
+        }
+    }
+
+    private var isCurrentThread: Bool {
+        guard let thread else { return false }
+        return pthread_equal(thread, pthread_self()) != 0
     }
 
     /// Re-runs the blocked commands of woken connections, in wake-up order; retries may wake
@@ -111,8 +130,15 @@ final class Worker {
         guard !servingReady else { return }
         servingReady = true
         while !readyConnections.isEmpty {
-            let connection = readyConnections.removeFirst()
-            if connections[connection.fd] === connection { connection.retryBlocked() }
+            let (connection, waker) = readyConnections.removeFirst()
+            if connections[connection.fd] === connection && connection.isBlocked {
+                if let waker { connection.retryWaiters.append(waker) }
+                connection.retryBlocked()
+            } else if let waker {
+                // Served or gone already (a stale queue entry woke it): nothing to wait for.
+                // Waiting here could make two connections wait on each other.
+                waker.worker.retryFinished(for: waker)
+            }
         }
         servingReady = false
     }
@@ -130,6 +156,7 @@ final class Worker {
     func close(_ connection: Connection) {
         guard connections.removeValue(forKey: connection.fd) != nil else { return }
         connection.leaveBlocked()
+        connection.releaseRetryWaiters()
         connection.releaseEvents()
         Glibc.close(connection.fd)
         server.unregister(connection.session)

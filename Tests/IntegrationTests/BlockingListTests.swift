@@ -54,6 +54,30 @@ struct BlockingListTests {
         #expect(try clients[3].call("EXISTS", "queue") == .integer(0))
     }
 
+    /// Redis serves blocked clients before the writer's next command; across workers the
+    /// writer waits for the retries it caused, chains included (Redis's "Circular BRPOPLPUSH").
+    @Test(arguments: [1, 4])
+    func writersNextCommandSeesTheClientsItWokeServed(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        let clients = try (0..<4).map { _ in try RespClient(port: server.port) }
+        for round in 0..<20 {
+            try clients[1].send(["BRPOPLPUSH", "list1", "list2", "0"])
+            try waitForBlocked(1, port: server.port)
+            try clients[2].send(["BRPOPLPUSH", "list2", "list1", "0"])
+            try waitForBlocked(2, port: server.port)
+            try clients[3].send(["RPUSH", "list1", "foo\(round)"])
+            try clients[3].send(["LRANGE", "list1", "0", "-1"])
+            try clients[3].send(["LRANGE", "list2", "0", "-1"])
+            #expect(try clients[3].readReply().value == .integer(1))
+            #expect(try clients[3].readReply().value == bulks("foo\(round)"))
+            #expect(try clients[3].readReply().value == .array([]))
+            #expect(try clients[1].readReply().value == .bulk(Array("foo\(round)".utf8)))
+            #expect(try clients[2].readReply().value == .bulk(Array("foo\(round)".utf8)))
+            _ = try clients[3].call("DEL", "list1")
+        }
+    }
+
     @Test(arguments: [1, 4])
     func timeoutsFireOnTime(threads: Int) throws {
         let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
