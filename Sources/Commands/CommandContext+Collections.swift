@@ -23,8 +23,9 @@ extension CommandContext {
     }
 
     /// Runs `body` on the collection at `key` for writing (shard locked). A missing key is
-    /// created with `create` when given, else `missing` runs and nil is returned; a key of
-    /// another type gets WRONGTYPE and nil. Afterwards the key is deleted if `body` emptied the
+    /// created with `create` when given (waking clients blocked on it, as Redis does when a
+    /// key is added), else `missing` runs and nil is returned; a key of another type gets
+    /// WRONGTYPE and nil. Afterwards the key is deleted if `body` emptied the
     /// collection, or the change in size is charged to the shard.
     @discardableResult
     public func modifyCollection<Object: CollectionObject, Result>(
@@ -42,6 +43,7 @@ extension CommandContext {
                 shard.store(db: session.db, Entry.make(key: key, payload: .collection(object), expireAt: nil,
                                                        rawEncoding: false, accessClock: server.initialAccessClock),
                             hash: hash, replacing: nil)
+                signalKeyReady(key)
             }
             return result
         }
@@ -73,5 +75,6 @@ extension CommandContext {
         shard.store(db: session.db, Entry.make(key: key, payload: .collection(object), expireAt: nil,
                                                rawEncoding: false, accessClock: server.initialAccessClock),
                     hash: hash, replacing: existing)
+        signalKeyReady(key)
     }
 }

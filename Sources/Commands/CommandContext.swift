@@ -19,6 +19,14 @@ public final class CommandContext {
     public unowned(unsafe) let table: CommandTable
     /// Set when the handler replied with an error (counted as a failed call).
     public var failed = false
+    /// The connection that can park this context in a blocking command (nil in-process).
+    public weak var blockingHost: BlockingHost?
+    /// Set while this connection waits in a blocking command; the network layer clears it
+    /// when the wait ends.
+    public var blockedClient: BlockedClient?
+    /// Set by `block` when the command just run is (still) waiting: it has not replied, and
+    /// is counted in the statistics once it completes.
+    public var blockedThisRun = false
     /// Reused storage for the shard indexes a multi-key command locks.
     var shardScratch: [Int] = []
 

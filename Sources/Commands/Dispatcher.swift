@@ -9,6 +9,7 @@ public enum Dispatcher {
         let args = context.args
         let replyStart = context.reply.buffer.count
         context.failed = false
+        context.blockedThisRun = false
         let started = Clock.ticks()
         context.now = context.server.wallClock(ticks: started)
         defer { applyReplyMode(context, replyStart: replyStart) }
@@ -45,6 +46,7 @@ public enum Dispatcher {
         context.command = spec
         context.session.lastCommandIndex = spec.statsIndex
         handler(context)
+        if context.blockedThisRun { return }
         counters.pointee.calls += 1
         counters.pointee.ticks &+= Clock.ticks() &- started
         if context.failed { counters.pointee.failedCalls += 1 }

@@ -15,6 +15,12 @@ public enum RedisError {
     public static let offsetOutOfRange = "ERR offset is out of range"
     public static let sameObject = "ERR source and destination objects are the same"
     public static let noProto = "NOPROTO unsupported protocol version"
+    public static let outOfRange = "ERR index out of range"
+    public static let mustBePositive = "ERR value is out of range, must be positive"
+    public static let rankZero = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"
+    public static let timeoutNotFloat = "ERR timeout is not a float or out of range"
+    public static let timeoutNegative = "ERR timeout is negative"
+    public static let unblocked = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
     /// Built on bytes: the name and arguments are echoed back exactly, binary or not. Each
     /// argument is cut so the quoted list stays near 128 bytes, as Redis does.

@@ -98,6 +98,8 @@ public final class ServerContext {
     public let config: ServerConfig
     public let table: CommandTable
     public let errorStats = ErrorStats()
+    /// Clients waiting in blocking commands, per key.
+    public let blocking = BlockingRegistry()
     public let runID: String
     public let startedAtMilliseconds: Int64
     public weak var control: ServerControl?

@@ -1,7 +1,9 @@
 // One client connection on its worker's event loop: reads into the input buffer, parses every
 // complete command, runs each through the dispatcher, then writes replies with one `write`
 // before returning to the loop. EV_WRITE is registered only while the socket would block.
-// Protocol errors reply Redis's error and close this connection only.
+// Protocol errors reply Redis's error and close this connection only. A command that blocks
+// (BLPOP...) stays at the head of the input: nothing after it runs until it is served (re-run
+// on a wake-up), times out (its own timer), is cancelled (CLIENT UNBLOCK) or disconnects.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,7 +11,7 @@ import CLibevent
 import Commands
 import RESP
 
-final class Connection {
+final class Connection: BlockingHost {
     let fd: Int32
     unowned let worker: Worker
     let context: CommandContext
@@ -24,12 +26,22 @@ final class Connection {
     var closing = false
     /// Reused list of key positions for `prefetchPipelinedKeys`.
     var prefetchScratch: [(Int, Int)] = []
+    /// Bytes of the blocked command at `readOffset`, and its timeout timer.
+    private var blockedCommandLength = 0
+    private var blockTimer: OpaquePointer?
+    /// Retries of blocked connections that this connection's writes woke and that have not
+    /// finished: its next command waits for them, so it sees what a Redis client would.
+    private var unfinishedRetries = 0
+    private var pausedForRetries = false
+    /// Connections whose writes woke this one, told once its retry (and what that woke) ends.
+    var retryWaiters: [Connection] = []
 
     init(fd: Int32, worker: Worker, session: Session) {
         self.fd = fd
         self.worker = worker
         context = CommandContext(server: worker.server.context, session: session, stats: worker.stats)
         parser = CommandParser(maxBulkLength: worker.server.context.config.protoMaxBulkLen)
+        context.blockingHost = self
     }
 
     deinit {
@@ -78,7 +90,7 @@ final class Connection {
         parser.unauthenticated = !session.authenticated
         publishBufferSizes()
         prefetchPipelinedKeys()
-        while readOffset < input.count && !closing {
+        while readOffset < input.count && !closing && context.blockedClient == nil && unfinishedRetries == 0 {
             if session.killRequested { closing = true; break }
             let start = UnsafeRawPointer(input.base + readOffset)
             let outcome = parser.parse(start, available: input.count - readOffset)
@@ -93,6 +105,11 @@ final class Connection {
             case .command:
                 context.args = parser.args(over: start)
                 Dispatcher.execute(context)
+                if context.blockedThisRun {
+                    enterBlocked()
+                    break
+                }
+                worker.serveReadyConnections()
                 parser.unauthenticated = !session.authenticated
                 readOffset += parser.consumed
                 parser.reset()
@@ -103,6 +120,7 @@ final class Connection {
                 closing = true
             }
         }
+        pausedForRetries = unfinishedRetries > 0
         if readOffset >= input.count {
             input.count = 0
             readOffset = 0
@@ -128,6 +146,108 @@ final class Connection {
         session.queryBufferCapacity = input.capacity
         session.outputBufferLength = context.reply.buffer.count - written
     }
+
+    // MARK: Blocking commands (always on this connection's worker thread)
+
+    var isBlocked: Bool { context.blockedClient != nil && !closing }
+
+    private func enterBlocked() {
+        blockedCommandLength = parser.consumed
+        parser.reset()
+        guard let client = context.blockedClient, client.deadline > 0 else { return }
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        blockTimer = event_new(worker.base, -1, 0, connectionBlockTimedOut, me)
+        let delay = max(client.deadline - Clock.milliseconds(), 0)
+        var interval = timeval(tv_sec: Int(delay / 1000), tv_usec: suseconds_t(delay % 1000 * 1000))
+        event_add(blockTimer, &interval)
+    }
+
+    /// Stops waiting: leaves the registry (which wakes the next waiters) and drops the timer.
+    func leaveBlocked() {
+        guard let client = context.blockedClient else { return }
+        context.blockedClient = nil
+        if let blockTimer { event_free(blockTimer) }
+        blockTimer = nil
+        worker.server.context.blocking.remove(client)
+    }
+
+    /// Re-runs the blocked command after a wake-up; if it still finds nothing it keeps waiting.
+    func retryBlocked() {
+        guard isBlocked else { return }
+        let start = UnsafeRawPointer(input.base + readOffset)
+        guard case .command = parser.parse(start, available: input.count - readOffset) else { return }
+        context.args = parser.args(over: start)
+        Dispatcher.execute(context)
+        parser.reset()
+        if context.blockedThisRun {
+            if unfinishedRetries == 0 { releaseRetryWaiters() }
+            return
+        }
+        leaveBlocked()
+        if unfinishedRetries == 0 { releaseRetryWaiters() }
+        resumeAfterBlocking()
+    }
+
+    /// Tells the connections waiting on this one's retry that it is done.
+    func releaseRetryWaiters() {
+        let waiters = retryWaiters
+        retryWaiters = []
+        for waiter in waiters { waiter.worker.retryFinished(for: waiter) }
+    }
+
+    /// A retry this connection's write caused has finished; once none is left, what waited
+    /// on this connection is released and its input goes on.
+    func wokenRetryFinished() {
+        unfinishedRetries -= 1
+        guard unfinishedRetries == 0 else { return }
+        releaseRetryWaiters()
+        if pausedForRetries && !closing {
+            pausedForRetries = false
+            processInput()
+            if !closing { flush() }
+        }
+    }
+
+    func blockTimedOut() {
+        guard context.blockedClient != nil else { return }
+        leaveBlocked()
+        endBlockedCommand(error: nil)
+        worker.serveReadyConnections()
+    }
+
+    func cancelBlocked(withError: Bool) {
+        guard context.blockedClient != nil else { return }
+        leaveBlocked()
+        endBlockedCommand(error: withError ? RedisError.unblocked : nil)
+    }
+
+    /// Replies a blocked command's timeout answer (or `error`), counts its call, and goes on
+    /// with the input behind it.
+    private func endBlockedCommand(error: String?) {
+        if let error { context.error(error) } else { context.reply.nullArray() }
+        let index = session.lastCommandIndex
+        if index >= 0 {
+            context.stats.counters[index].calls += 1
+            if error != nil { context.stats.counters[index].failedCalls += 1 }
+        }
+        resumeAfterBlocking()
+    }
+
+    private func resumeAfterBlocking() {
+        readOffset += blockedCommandLength
+        blockedCommandLength = 0
+        processInput()
+        if !closing { flush() }
+    }
+
+    // BlockingHost: called from any thread.
+    func wakeBlocked(by waker: BlockingHost?) {
+        // The waker is running its command on its own thread: counting there is safe.
+        let waker = waker as? Connection
+        waker?.unfinishedRetries += 1
+        worker.wake(self, by: waker)
+    }
+    func cancelBlocking(withError: Bool) { worker.post(.cancelBlocking(self, withError: withError)) }
 
     // MARK: Writing
 
@@ -162,6 +282,11 @@ final class Connection {
 let connectionReadable: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
     let connection = Unmanaged<Connection>.fromOpaque(arg!).takeUnretainedValue()
     withExtendedLifetime(connection) { connection.handleReadable() }
+}
+
+let connectionBlockTimedOut: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
+    let connection = Unmanaged<Connection>.fromOpaque(arg!).takeUnretainedValue()
+    withExtendedLifetime(connection) { connection.blockTimedOut() }
 }
 
 let connectionWritable: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in

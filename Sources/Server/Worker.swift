@@ -1,6 +1,7 @@
 // A worker thread: one libevent event_base serving its share of the connections. Other
 // threads never touch its sockets; they post messages to its inbox (a locked queue plus an
-// eventfd registered in the loop): new connections from the acceptor, kill checks, stop.
+// eventfd registered in the loop): new connections from the acceptor, kill checks, stop, and
+// wake-ups of its connections blocked in BLPOP-style commands (served in wake-up order).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,6 +14,13 @@ final class Worker {
         case checkKills
         case restartCron
         case stop
+        /// A key a blocked connection waits on may be ready: re-run its command, then tell
+        /// the connection whose write woke it (if any).
+        case serveBlocked(Connection, waker: Connection?)
+        /// A retry this connection's write caused has finished.
+        case retryFinished(Connection)
+        /// CLIENT UNBLOCK from another connection.
+        case cancelBlocking(Connection, withError: Bool)
     }
 
     let index: Int
@@ -28,6 +36,11 @@ final class Worker {
     var bytesOut = 0
     var readsProcessed = 0
     var writesProcessed = 0
+    /// The thread running this worker's loop (set when it starts).
+    private var thread: pthread_t?
+    /// Blocked connections woken on this thread, served in order after the current command.
+    private var readyConnections: [(connection: Connection, waker: Connection?)] = []
+    private var servingReady = false
 
     init(index: Int, server: Server) {
         self.index = index
@@ -43,6 +56,7 @@ final class Worker {
 
     /// Runs the event loop until a `.stop` message arrives.
     func run() {
+        thread = pthread_self()
         event_base_dispatch(base)
         for connection in Array(connections.values) { close(connection) }
     }
@@ -74,8 +88,59 @@ final class Worker {
                 startCron(hz: server.context.config.hz)
             case .stop:
                 event_base_loopbreak(base)
+            case .serveBlocked(let connection, let waker):
+                readyConnections.append((connection, waker))
+            case .retryFinished(let connection):
+                if connections[connection.fd] === connection { connection.wokenRetryFinished() }
+            case .cancelBlocking(let connection, let withError):
+                if connections[connection.fd] === connection { connection.cancelBlocked(withError: withError) }
             }
         }
+        serveReadyConnections()
+    }
+
+    /// Queues a blocked connection for a retry: directly when called on this worker's own
+    /// thread (the push that woke it is served before the pusher's next command, as in
+    /// Redis), through the inbox from any other thread.
+    func wake(_ connection: Connection, by waker: Connection?) {
+        if isCurrentThread {
+            readyConnections.append((connection, waker))
+        } else {
+            post(.serveBlocked(connection, waker: waker))
+        }
+    }
+
+    /// Tells `waker` (one of this worker's connections) that a retry it caused is done.
+    func retryFinished(for waker: Connection) {
+        if isCurrentThread {
+            if connections[waker.fd] === waker { waker.wokenRetryFinished() }
+        } else {
+            post(.retryFinished(waker))
+        }
+    }
+
+    private var isCurrentThread: Bool {
+        guard let thread else { return false }
+        return pthread_equal(thread, pthread_self()) != 0
+    }
+
+    /// Re-runs the blocked commands of woken connections, in wake-up order; retries may wake
+    /// further connections, which are served in the same pass.
+    func serveReadyConnections() {
+        guard !servingReady else { return }
+        servingReady = true
+        while !readyConnections.isEmpty {
+            let (connection, waker) = readyConnections.removeFirst()
+            if connections[connection.fd] === connection && connection.isBlocked {
+                if let waker { connection.retryWaiters.append(waker) }
+                connection.retryBlocked()
+            } else if let waker {
+                // Served or gone already (a stale queue entry woke it): nothing to wait for.
+                // Waiting here could make two connections wait on each other.
+                waker.worker.retryFinished(for: waker)
+            }
+        }
+        servingReady = false
     }
 
     func adopt(fd: Int32, peer: String, local: String) {
@@ -90,15 +155,19 @@ final class Worker {
 
     func close(_ connection: Connection) {
         guard connections.removeValue(forKey: connection.fd) != nil else { return }
+        connection.leaveBlocked()
+        connection.releaseRetryWaiters()
         connection.releaseEvents()
         Glibc.close(connection.fd)
         server.unregister(connection.session)
+        serveReadyConnections()
     }
 
     /// Closes connections idle longer than `timeout` seconds (0 = never).
     func closeIdleConnections(timeout: Int, now: Int64) {
         guard timeout > 0 else { return }
-        for connection in Array(connections.values) where now - connection.session.lastInteraction > Int64(timeout) * 1000 {
+        for connection in Array(connections.values) where now - connection.session.lastInteraction > Int64(timeout) * 1000
+                && connection.context.blockedClient == nil {
             close(connection)
         }
     }

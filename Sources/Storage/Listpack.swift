@@ -14,6 +14,9 @@ public struct Listpack {
     /// Bytes held by the buffer (for memory accounting).
     public var byteCount: Int { storage.capacity }
 
+    /// Bytes of encoded elements (what size limits on a listpack are measured against).
+    public var encodedByteCount: Int { storage.count }
+
     public var isEmpty: Bool { count == 0 }
 
     // MARK: Reading
@@ -49,6 +52,25 @@ public struct Listpack {
                 let (length, start) = header(at: offset)
                 if !body(index, UnsafeRawBufferPointer(rebasing: buffer[start..<start + length])) { return }
                 offset = start + length
+            }
+        }
+    }
+
+    /// Calls `body` with each element's index and bytes from the last to the first, until it
+    /// returns false (element starts are found by one forward pass first).
+    public func forEachReversed(_ body: (Int, UnsafeRawBufferPointer) -> Bool) {
+        var starts: [Int] = []
+        starts.reserveCapacity(count)
+        var offset = 0
+        for _ in 0..<count {
+            starts.append(offset)
+            let (length, start) = header(at: offset)
+            offset = start + length
+        }
+        storage.withUnsafeBytes { buffer in
+            for index in stride(from: count - 1, through: 0, by: -1) {
+                let (length, start) = header(at: starts[index])
+                if !body(index, UnsafeRawBufferPointer(rebasing: buffer[start..<start + length])) { return }
             }
         }
     }

@@ -78,6 +78,12 @@ public enum ConnectionFamily {
                                         CommandArgument("ip:port", .string, token: "LADDR", flags: .optional, since: "6.2.0"),
                                         CommandArgument("yes/no", .string, token: "SKIPME", flags: .optional)])])],
                                   handler: kill),
+                        clientSub("unblock", arity: -3, since: "5.0.0",
+                                  summary: "Make another connection's blocking command return early.", admin: true,
+                                  arguments: [CommandArgument("client-id", .integer),
+                                              CommandArgument("timeout_error", .oneof, flags: .optional,
+                                                              [.token("TIMEOUT"), .token("ERROR")])],
+                                  handler: unblock),
                         clientSub("reply", arity: 3, since: "3.2.0", summary: "Turn replies to this connection on, off, or skip the next one.",
                                   arguments: [CommandArgument("on_off_skip", .oneof, [.token("ON"), .token("OFF"), .token("SKIP")])],
                                   handler: replyMode),
@@ -228,6 +234,9 @@ public enum ConnectionFamily {
         "    Name this connection <name>.",
         "SETINFO <LIB-NAME|LIB-VER> <value>",
         "    Record the client library's name or version for CLIENT LIST.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    End the blocking command of connection <clientid> as if it timed out, or with an",
+        "    UNBLOCKED error.",
         "NO-EVICT (ON|OFF)",
         "    Exempt this connection from client eviction, or not.",
     ]
@@ -275,6 +284,7 @@ public enum ConnectionFamily {
         let idle = (now - session.lastInteraction) / 1000
         let queryFree = max(session.queryBufferCapacity - session.queryBufferLength, 0)
         var flags = ""
+        if server.blocking.isBlocked(sessionID: session.id) { flags += "b" }
         if session.closeAfterReply { flags += "c" }
         if session.noEvict { flags += "e" }
         if flags.isEmpty { flags = "N" }
@@ -388,6 +398,23 @@ public enum ConnectionFamily {
         } else {
             c.error(RedisError.syntax)
         }
+    }
+
+    static func unblock(_ c: CommandContext) {
+        guard c.args.count <= 4 else {
+            return c.error(bytes: Array("ERR unknown subcommand or wrong number of arguments for '".utf8) + c.args[1].prefix(128)
+                           + Array("'. Try CLIENT HELP.".utf8))
+        }
+        var withError = false
+        if c.args.count == 4 {
+            if c.args.equals(3, "error") {
+                withError = true
+            } else if !c.args.equals(3, "timeout") {
+                return c.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+            }
+        }
+        guard let id = c.integer(2) else { return }
+        c.reply.integer(c.server.blocking.cancel(sessionID: Int(id), withError: withError) ? 1 : 0)
     }
 
     static func noEvict(_ c: CommandContext) {

@@ -316,6 +316,7 @@ public enum GenericFamily {
             targetShard.store(db: c.session.db, entry.copy(key: target, expireAt: entry.expireAt),
                               hash: targetHash, replacing: nil)
             entry.free()
+            c.signalKeyReady(target)
             onlyIfAbsent ? c.reply.integer(1) : c.reply.ok()
         }
     }
@@ -340,6 +341,7 @@ public enum GenericFamily {
             if c.lookupWrite(shard, key, hash, db: target) != nil { return c.reply.integer(0) }
             let entry = shard.detach(db: c.session.db, at: link, hash: hash)
             shard.store(db: target, entry, hash: hash, replacing: nil)
+            c.signalKeyReady(key, db: target)
             c.reply.integer(1)
         }
     }
@@ -369,6 +371,7 @@ public enum GenericFamily {
             let existing = c.lookupWrite(targetShard, target, targetHash, db: targetDB)
             if existing != nil && !replace { return c.reply.integer(0) }
             targetShard.store(db: targetDB, entry.duplicate(key: target), hash: targetHash, replacing: existing)
+            c.signalKeyReady(target, db: targetDB)
             c.reply.integer(1)
         }
     }

@@ -1,5 +1,5 @@
 // DEBUG: the subcommands that Redis's own test suite and operators use against a server
-// (SLEEP, OBJECT, SET-ACTIVE-EXPIRE, PROTOCOL). Guarded by `enable-debug-command` like Redis.
+// (SLEEP, OBJECT, SET-ACTIVE-EXPIRE, PROTOCOL, QUICKLIST-PACKED-THRESHOLD). Guarded by `enable-debug-command` like Redis.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,6 +15,8 @@ enum DebugCommand {
         "    Describe the value stored at <key> (address, encoding, LRU clock, idle time).",
         "PROTOCOL <type>",
         "    Reply with a sample value of a RESP type: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false.",
+        "QUICKLIST-PACKED-THRESHOLD <size>",
+        "    Give list elements of at least <size> bytes a node of their own (0: back to 1gb).",
         "SET-ACTIVE-EXPIRE <0|1>",
         "    Turn the background expiry of keys off (0) or on (1).",
         "SLEEP <seconds>",
@@ -41,6 +43,13 @@ enum DebugCommand {
             object(c)
         } else if c.args.equals(1, "protocol") && count == 3 {
             sampleReply(c)
+        } else if c.args.equals(1, "quicklist-packed-threshold") && count == 3 {
+            // Redis accepts up to 4 GB minus 1 MB; 0 restores the 1 GB default.
+            guard let bytes = MemoryUnits.parse(c.string(2)), bytes <= (1 << 32) - (1 << 20) else {
+                return c.error("ERR argument must be a memory value bigger than 1 and smaller than 4gb")
+            }
+            ListValue.packedThreshold = bytes == 0 ? 1 << 30 : bytes
+            c.reply.ok()
         } else {
             c.error(bytes: Array("ERR unknown subcommand or wrong number of arguments for '".utf8) + c.args[1]
                     + Array("'. Try DEBUG HELP.".utf8))

@@ -117,8 +117,8 @@ enum InfoReport {
             return lines("Clients", [
                 ("connected_clients", String(network.connectedClients)), ("cluster_connections", "0"),
                 ("maxclients", String(config.maxclients)), ("client_recent_max_input_buffer", "0"),
-                ("client_recent_max_output_buffer", "0"), ("blocked_clients", "0"), ("tracking_clients", "0"),
-                ("clients_in_timeout_table", "0"),
+                ("client_recent_max_output_buffer", "0"), ("blocked_clients", String(server.blocking.count)),
+                ("tracking_clients", "0"), ("clients_in_timeout_table", String(server.blocking.countWithTimeout)),
             ])
         case "memory":
             let used = server.keyspace.usedMemory + network.clientBufferBytes + server.baselineMemory

@@ -1,0 +1,176 @@
+// Blocking list commands on a live server: a client blocked on one worker is served by a
+// push from another, blocked clients are served first come first served, timeouts fire on
+// time, CLIENT UNBLOCK and disconnects end the wait, pipelined input behind a blocked
+// command runs once it is served, and concurrent pushers and blocking poppers on 4 workers
+// neither lose nor duplicate an element.
+import Foundation
+import Testing
+import TestSupport
+
+@Suite(.serialized)
+struct BlockingListTests {
+    /// Polls INFO until `blocked_clients` reads `count`.
+    private func waitForBlocked(_ count: Int, port: Int) throws {
+        let probe = try RespClient(port: port)
+        for _ in 0..<200 {
+            if let info = try probe.call("INFO", "clients").text, info.contains("blocked_clients:\(count)\r\n") { return }
+            usleep(10_000)
+        }
+        Issue.record("blocked_clients never reached \(count)")
+    }
+
+    private func bulks(_ values: String...) -> RespValue { .array(values.map { .bulk(Array($0.utf8)) }) }
+
+    @Test(arguments: [1, 4])
+    func pushFromAnotherWorkerServesBlockedClientAndItsPipelinedInput(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        // Connections are handed to workers round-robin: these land on different workers.
+        let clients = try (0..<4).map { _ in try RespClient(port: server.port) }
+        let blocked = clients[1], pusher = clients[2]
+        try blocked.send(["BLPOP", "list", "0"])
+        try blocked.send(["PING"])
+        try waitForBlocked(1, port: server.port)
+        #expect(try pusher.call("RPUSH", "list", "x", "y") == .integer(2))
+        #expect(try blocked.readReply().value == bulks("list", "x"))
+        #expect(try blocked.readReply().value == .simple("PONG"))
+        #expect(try pusher.call("LRANGE", "list", "0", "-1") == bulks("y"))
+        try waitForBlocked(0, port: server.port)
+    }
+
+    @Test(arguments: [1, 4])
+    func blockedClientsAreServedInArrivalOrder(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        let clients = try (0..<4).map { _ in try RespClient(port: server.port) }
+        for (position, client) in clients.prefix(3).enumerated() {
+            try client.send(["BRPOP", "other", "queue", "0"])
+            try waitForBlocked(position + 1, port: server.port)
+        }
+        #expect(try clients[3].call("LPUSH", "queue", "first", "second", "third") == .integer(3))
+        #expect(try clients[0].readReply().value == bulks("queue", "first"))
+        #expect(try clients[1].readReply().value == bulks("queue", "second"))
+        #expect(try clients[2].readReply().value == bulks("queue", "third"))
+        #expect(try clients[3].call("EXISTS", "queue") == .integer(0))
+    }
+
+    /// Redis serves blocked clients before the writer's next command; across workers the
+    /// writer waits for the retries it caused, chains included (Redis's "Circular BRPOPLPUSH").
+    @Test(arguments: [1, 4])
+    func writersNextCommandSeesTheClientsItWokeServed(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        let clients = try (0..<4).map { _ in try RespClient(port: server.port) }
+        for round in 0..<20 {
+            try clients[1].send(["BRPOPLPUSH", "list1", "list2", "0"])
+            try waitForBlocked(1, port: server.port)
+            try clients[2].send(["BRPOPLPUSH", "list2", "list1", "0"])
+            try waitForBlocked(2, port: server.port)
+            try clients[3].send(["RPUSH", "list1", "foo\(round)"])
+            try clients[3].send(["LRANGE", "list1", "0", "-1"])
+            try clients[3].send(["LRANGE", "list2", "0", "-1"])
+            #expect(try clients[3].readReply().value == .integer(1))
+            #expect(try clients[3].readReply().value == bulks("foo\(round)"))
+            #expect(try clients[3].readReply().value == .array([]))
+            #expect(try clients[1].readReply().value == .bulk(Array("foo\(round)".utf8)))
+            #expect(try clients[2].readReply().value == .bulk(Array("foo\(round)".utf8)))
+            _ = try clients[3].call("DEL", "list1")
+        }
+    }
+
+    @Test(arguments: [1, 4])
+    func timeoutsFireOnTime(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        let client = try RespClient(port: server.port)
+        for command in [["BLPOP", "none", "0.3"], ["BLMOVE", "none", "dst", "LEFT", "RIGHT", "0.3"],
+                        ["BLMPOP", "0.3", "1", "none", "LEFT"]] {
+            let started = Date()
+            try client.send(command)
+            let reply = try client.readReply()
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(reply.raw == Array("*-1\r\n".utf8), "\(command)")
+            #expect(elapsed >= 0.29 && elapsed < 0.4, "\(command) took \(elapsed)s")
+        }
+        _ = try client.call("HELLO", "3")
+        try client.send(["BRPOP", "none", "0.05"])
+        #expect(try client.readReply().raw == Array("_\r\n".utf8))
+    }
+
+    @Test(arguments: [1, 4])
+    func clientUnblockEndsTheWait(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        let blocked = try RespClient(port: server.port), other = try RespClient(port: server.port)
+        guard case .integer(let id) = try blocked.call("CLIENT", "ID") else {
+            Issue.record("no client id")
+            return
+        }
+        #expect(try other.call("CLIENT", "UNBLOCK", String(id)) == .integer(0))
+        try blocked.send(["BLPOP", "k", "0"])
+        try waitForBlocked(1, port: server.port)
+        #expect(try other.call("CLIENT", "LIST", "ID", String(id)).text?.contains("flags=b ") == true)
+        #expect(try other.call("CLIENT", "UNBLOCK", String(id)) == .integer(1))
+        #expect(try blocked.readReply().raw == Array("*-1\r\n".utf8))
+        try blocked.send(["BLMOVE", "k", "d", "LEFT", "LEFT", "0"])
+        try waitForBlocked(1, port: server.port)
+        #expect(try other.call("CLIENT", "UNBLOCK", String(id), "ERROR") == .integer(1))
+        #expect(try blocked.readReply().value == .error("UNBLOCKED client unblocked via CLIENT UNBLOCK"))
+        #expect(try other.call("CLIENT", "UNBLOCK", String(id), "MAYBE") == .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"))
+        #expect(try blocked.call("PING") == .simple("PONG"))
+    }
+
+    @Test(arguments: [1, 4])
+    func disconnectedBlockedClientLeavesTheQueue(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        var gone: RespClient? = try RespClient(port: server.port)
+        let waiting = try RespClient(port: server.port), pusher = try RespClient(port: server.port)
+        try gone?.send(["BLPOP", "k", "0"])
+        try waitForBlocked(1, port: server.port)
+        try waiting.send(["BLPOP", "k", "0"])
+        try waitForBlocked(2, port: server.port)
+        gone = nil
+        try waitForBlocked(1, port: server.port)
+        #expect(try pusher.call("RPUSH", "k", "a", "b") == .integer(2))
+        #expect(try waiting.readReply().value == bulks("k", "a"))
+        #expect(try pusher.call("LRANGE", "k", "0", "-1") == bulks("b"))
+    }
+
+    @Test func concurrentPushersAndBlockingPoppersLoseAndDuplicateNothing() throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", "4"])
+        defer { server.stop() }
+        let pushers = 4, poppers = 4, perPusher = 400
+        let keys = ["q0", "q1", "q2", "{q}3"]
+        let lock = NSLock()
+        var popped: [String] = []
+        DispatchQueue.concurrentPerform(iterations: pushers + poppers) { worker in
+            guard let client = try? RespClient(port: server.port) else { return }
+            if worker < pushers {
+                for index in 0..<perPusher {
+                    let key = keys[(worker + index) % keys.count]
+                    let element = "p\(worker)-\(index)"
+                    _ = index % 2 == 0 ? try? client.call("LPUSH", key, element) : try? client.call("RPUSH", key, element)
+                }
+            } else {
+                var mine: [String] = []
+                while true {
+                    let command = worker % 2 == 0 ? ["BLPOP"] + keys + ["1"] : ["BLMPOP", "1", "4"] + keys + ["RIGHT", "COUNT", "3"]
+                    guard let reply = try? client.call(command), case .array(let pair?) = reply, pair.count == 2 else { break }
+                    switch pair[1] {
+                    case .bulk(let element?): mine.append(String(decoding: element, as: UTF8.self))
+                    case .array(let elements?): mine += elements.compactMap(\.text)
+                    default: break
+                    }
+                }
+                lock.lock()
+                popped += mine
+                lock.unlock()
+            }
+        }
+        #expect(popped.count == pushers * perPusher)
+        #expect(Set(popped).count == pushers * perPusher)
+        let probe = try RespClient(port: server.port)
+        #expect(try probe.call(["EXISTS"] + keys) == .integer(0))
+    }
+}
