@@ -53,9 +53,11 @@ public final class ZSetValue: CollectionObject {
         Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)))
     }
 
+    /// The stored form of a score. Redis's listpack keeps scores as decimal text in which -0
+    /// reads back as 0, so the listpack encoding stores -0 as 0 too.
     @inline(__always)
     private static func withEncodedScore<T>(_ score: Double, _ body: (UnsafeRawBufferPointer) -> T) -> T {
-        withUnsafeBytes(of: score.bitPattern.littleEndian) { body($0) }
+        withUnsafeBytes(of: (score == 0 ? 0 : score).bitPattern.littleEndian) { body($0) }
     }
 
     /// Pair index of `member` in the listpack.
@@ -228,21 +230,5 @@ public final class ZSetValue: CollectionObject {
         scores = dictionary
         skiplistBytes = bytes
         pairs = Listpack()
-    }
-
-    /// Moves a skiplist-encoded set back to a listpack when it fits, as Redis does for the
-    /// destinations of ZUNIONSTORE/ZINTERSTORE/ZDIFFSTORE.
-    public func convertToListpackIfFits(longestMember: Int, maxListpackEntries: Int, maxListpackValue: Int) {
-        guard let list, list.count <= maxListpackEntries, longestMember <= maxListpackValue else { return }
-        var packed = Listpack()
-        forEach(ranks: 0..<count, reverse: false) { member, score in
-            packed.append(member)
-            ZSetValue.withEncodedScore(score) { packed.append($0) }
-        }
-        list.releaseNodes()
-        self.list = nil
-        scores = [:]
-        skiplistBytes = 0
-        pairs = packed
     }
 }
