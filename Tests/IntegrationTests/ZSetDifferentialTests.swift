@@ -347,7 +347,10 @@ let zsetScripts: [Script] = [
     zscan z 0 match
     zscan z 0 foo bar
     zscan nosuch 0
+    zscan nosuch 0 foo bar
     zscan str 0
+    zscan str 0 count 0
+    zscan nosuch abc
     zadd inf -inf m inf n 1.5 o
     zscan inf 0
     hello 3
