@@ -106,7 +106,7 @@ public final class ZSetValue: CollectionObject {
             for _ in ranks {
                 guard let current = node else { return }
                 if !current.member.withUnsafeBytes({ body($0, current.score) }) { return }
-                node = reverse ? current.backward : current.forward[0]
+                node = reverse ? current.backward : current.levels[0].forward
             }
             return
         }

@@ -8,16 +8,20 @@ final class ZSkipNode {
     let score: Double
     /// Previous node on level 0 (nil for the first element). Not retaining: the forward links own the nodes.
     unowned(unsafe) var backward: ZSkipNode?
-    var forward: [ZSkipNode?]
-    /// Elements passed by following `forward[level]` (the distance in ranks).
-    var span: [Int]
+    /// The node's forward links, one per level (a single allocation per node).
+    var levels: [ZSkipLevel]
 
     init(member: [UInt8], score: Double, level: Int) {
         self.member = member
         self.score = score
-        forward = Array(repeating: nil, count: level)
-        span = Array(repeating: 0, count: level)
+        levels = Array(repeating: ZSkipLevel(), count: level)
     }
+}
+
+struct ZSkipLevel {
+    var forward: ZSkipNode?
+    /// Elements passed by following `forward` (the distance in ranks).
+    var span = 0
 }
 
 /// Total order of a sorted set: by score, then by member bytes.
@@ -45,11 +49,11 @@ struct ZSkipList {
     /// Releases the nodes one by one (a long chain of forward references would otherwise be
     /// freed recursively and could overflow the stack).
     func releaseNodes() {
-        var node = header.forward[0]
-        for level in 0..<header.forward.count { header.forward[level] = nil }
+        var node = header.levels[0].forward
+        for level in 0..<header.levels.count { header.levels[level].forward = nil }
         while let current = node {
-            node = current.forward[0]
-            for level in 0..<current.forward.count { current.forward[level] = nil }
+            node = current.levels[0].forward
+            for level in 0..<current.levels.count { current.levels[level].forward = nil }
         }
     }
 
@@ -60,9 +64,9 @@ struct ZSkipList {
         var node = header
         for index in stride(from: level - 1, through: 0, by: -1) {
             rank[index] = index == level - 1 ? 0 : rank[index + 1]
-            while let next = node.forward[index],
+            while let next = node.levels[index].forward,
                   next.member.withUnsafeBytes({ zsetPrecedes(next.score, $0, score, member) }) {
-                rank[index] += node.span[index]
+                rank[index] += node.levels[index].span
                 node = next
             }
             update[index] = node
@@ -78,27 +82,27 @@ struct ZSkipList {
             for index in level..<newLevel {
                 rank[index] = 0
                 update[index] = header
-                header.span[index] = count
+                header.levels[index].span = count
             }
             level = newLevel
         }
         let node = ZSkipNode(member: member, score: score, level: newLevel)
         for index in 0..<newLevel {
-            node.forward[index] = update[index].forward[index]
-            update[index].forward[index] = node
-            node.span[index] = update[index].span[index] - (rank[0] - rank[index])
-            update[index].span[index] = rank[0] - rank[index] + 1
+            node.levels[index].forward = update[index].levels[index].forward
+            update[index].levels[index].forward = node
+            node.levels[index].span = update[index].levels[index].span - (rank[0] - rank[index])
+            update[index].levels[index].span = rank[0] - rank[index] + 1
         }
-        for index in newLevel..<level { update[index].span[index] += 1 }
+        for index in newLevel..<level { update[index].levels[index].span += 1 }
         node.backward = update[0] === header ? nil : update[0]
-        if let next = node.forward[0] { next.backward = node } else { tail = node }
+        if let next = node.levels[0].forward { next.backward = node } else { tail = node }
         count += 1
     }
 
     /// Removes the element (score, member), which must be present.
     mutating func remove(_ member: UnsafeRawBufferPointer, score: Double) {
         let (update, _) = predecessors(score, member)
-        guard let node = update[0].forward[0], node.score == score, node.member.elementsEqual(member) else {
+        guard let node = update[0].levels[0].forward, node.score == score, node.member.elementsEqual(member) else {
             preconditionFailure("skip list element missing")
         }
         unlink(node, update)
@@ -106,15 +110,15 @@ struct ZSkipList {
 
     private mutating func unlink(_ node: ZSkipNode, _ update: [ZSkipNode]) {
         for index in 0..<level {
-            if update[index].forward[index] === node {
-                update[index].span[index] += node.span[index] - 1
-                update[index].forward[index] = node.forward[index]
+            if update[index].levels[index].forward === node {
+                update[index].levels[index].span += node.levels[index].span - 1
+                update[index].levels[index].forward = node.levels[index].forward
             } else {
-                update[index].span[index] -= 1
+                update[index].levels[index].span -= 1
             }
         }
-        if let next = node.forward[0] { next.backward = node.backward } else { tail = node.backward }
-        while level > 1 && header.forward[level - 1] == nil { level -= 1 }
+        if let next = node.levels[0].forward { next.backward = node.backward } else { tail = node.backward }
+        while level > 1 && header.levels[level - 1].forward == nil { level -= 1 }
         count -= 1
     }
 
@@ -124,8 +128,8 @@ struct ZSkipList {
         var node = header
         var rank = 0
         for index in stride(from: level - 1, through: 0, by: -1) {
-            while let next = node.forward[index], isBefore(next) {
-                rank += node.span[index]
+            while let next = node.levels[index].forward, isBefore(next) {
+                rank += node.levels[index].span
                 node = next
             }
         }
@@ -142,8 +146,8 @@ struct ZSkipList {
         var node = header
         var traversed = -1
         for index in stride(from: level - 1, through: 0, by: -1) {
-            while let next = node.forward[index], traversed + node.span[index] <= rank {
-                traversed += node.span[index]
+            while let next = node.levels[index].forward, traversed + node.levels[index].span <= rank {
+                traversed += node.levels[index].span
                 node = next
             }
             if traversed == rank { return node }
