@@ -15,12 +15,32 @@ public enum RedisError {
     public static let offsetOutOfRange = "ERR offset is out of range"
     public static let sameObject = "ERR source and destination objects are the same"
     public static let noProto = "NOPROTO unsupported protocol version"
-    public static let outOfRange = "ERR index out of range"
-    public static let mustBePositive = "ERR value is out of range, must be positive"
+    public static let indexOutOfRange = "ERR index out of range"
     public static let rankZero = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"
     public static let timeoutNotFloat = "ERR timeout is not a float or out of range"
     public static let timeoutNegative = "ERR timeout is negative"
     public static let unblocked = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+    public static let outOfRange = "ERR value is out of range"
+    public static let outOfLongRange = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+    public static let mustBePositive = "ERR value is out of range, must be positive"
+    public static let invalidCursor = "ERR invalid cursor"
+    public static let numkeysPositive = "ERR numkeys should be greater than 0"
+    public static let countPositive = "ERR count should be greater than 0"
+    // Sorted sets.
+    public static let scoreNaN = "ERR resulting score is not a number (NaN)"
+    public static let zaddIncrSinglePair = "ERR INCR option supports a single increment-element pair"
+    public static let zaddXXAndNX = "ERR XX and NX options at the same time are not compatible"
+    public static let zaddGTLTNX = "ERR GT, LT, and/or NX options at the same time are not compatible"
+    public static let minMaxNotFloat = "ERR min or max is not a float"
+    public static let minMaxNotLex = "ERR min or max not valid string range item"
+    public static let weightNotFloat = "ERR weight value is not a float"
+    public static let limitNegative = "ERR LIMIT can't be negative"
+    public static let limitNeedsByScoreOrLex = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+    public static let withScoresWithByLex = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
+
+    public static func needsInputKey(_ command: String) -> String {
+        "ERR at least 1 input key is needed for '\(command)' command"
+    }
 
     /// Built on bytes: the name and arguments are echoed back exactly, binary or not. Each
     /// argument is cut so the quoted list stays near 128 bytes, as Redis does.

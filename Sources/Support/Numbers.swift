@@ -91,6 +91,40 @@ public enum Numbers {
         }
     }
 
+    /// Runs C's strtod over `bytes` as a C string (stopping at a NUL byte, as Redis's
+    /// char-pointer parsing does): the value, how many bytes it consumed, the C string's
+    /// length, and whether it over- or underflowed.
+    private static func strtodCString(_ bytes: UnsafeRawBufferPointer)
+        -> (value: Double, consumed: Int, length: Int, rangeError: Bool) {
+        let length = bytes.firstIndex(of: 0) ?? bytes.count
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: length + 1) { text in
+            for i in 0..<length { text[i] = CChar(bitPattern: bytes[i]) }
+            text[length] = 0
+            var end: UnsafeMutablePointer<CChar>? = nil
+            errno = 0
+            let value = strtod(text.baseAddress!, &end)
+            return (value, end! - text.baseAddress!, length, errno == ERANGE)
+        }
+    }
+
+    /// Parses a double like Redis's string2d (commands' float arguments): the whole input
+    /// must be the number, no leading space, no overflow, not NaN.
+    public static func parseDouble(_ bytes: UnsafeRawBufferPointer) -> Double? {
+        guard let first = bytes.first, !(first == 32 || (first >= 9 && first <= 13)) else { return nil }
+        let parsed = strtodCString(bytes)
+        guard parsed.consumed == bytes.count, !parsed.value.isNaN else { return nil }
+        if parsed.rangeError && (parsed.value.isInfinite || parsed.value == 0) { return nil }
+        return parsed.value
+    }
+
+    /// Parses a sorted-set range bound the way Redis does (plain strtod that must reach the
+    /// end of the C string; leading spaces and the empty string, read as 0, are accepted).
+    public static func parseRangeDouble(_ bytes: UnsafeRawBufferPointer) -> Double? {
+        let parsed = strtodCString(bytes)
+        guard parsed.consumed == parsed.length, !parsed.value.isNaN else { return nil }
+        return parsed.value
+    }
+
     /// Formats like Redis's ld2string in human mode: "%.17Lf" with trailing zeros (and a
     /// trailing point) removed; "-0" becomes "0". Used by INCRBYFLOAT.
     public static func humanLongDouble(_ value: Float80) -> [UInt8] {

@@ -39,3 +39,26 @@ import Testing
     #expect(text(0.005) == "0.005")
     #expect(text(1.5e-18) == "0")
 }
+
+@Test func doubleParsingFollowsString2d() {
+    func parse(_ s: String) -> Double? { Array(s.utf8).withUnsafeBytes { Numbers.parseDouble($0) } }
+    #expect(parse("1.5") == 1.5)
+    #expect(parse("-inf") == -.infinity)
+    #expect(parse("+inf") == .infinity)
+    #expect(parse("nan") == nil)
+    #expect(parse(" 1") == nil)
+    #expect(parse("1 ") == nil)
+    #expect(parse("") == nil)
+    #expect(parse("1e400") == nil)
+    #expect(parse("1\u{0}2") == nil)
+}
+
+@Test func rangeBoundParsingFollowsStrtod() {
+    func parse(_ s: String) -> Double? { Array(s.utf8).withUnsafeBytes { Numbers.parseRangeDouble($0) } }
+    #expect(parse("") == 0)
+    #expect(parse(" 2") == 2)
+    #expect(parse("2 ") == nil)
+    #expect(parse("1e400") == .infinity)
+    #expect(parse("nan") == nil)
+    #expect(parse("3\u{0}junk") == 3)
+}

@@ -195,7 +195,7 @@ public enum ListFamily {
         c.withKey(1) { shard, key, hash in
             c.modifyCollection(shard, key, hash, ListValue.self, missing: { c.error(RedisError.noSuchKey) }) { list in
                 guard let index = c.integer(2) else { return }
-                guard let resolved = resolvedIndex(index, in: list) else { return c.error(RedisError.outOfRange) }
+                guard let resolved = resolvedIndex(index, in: list) else { return c.error(RedisError.indexOutOfRange) }
                 list.replace(at: resolved, with: c.args[3])
                 c.reply.ok()
             }
