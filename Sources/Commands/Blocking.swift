@@ -144,6 +144,20 @@ extension CommandContext {
         server.blocking.add(client)
     }
 
+    /// Runs `attempt` with the shards of the keys at `positions` locked; when it finds
+    /// nothing (returns false), blocks on those keys until `deadline`, or, where blocking is
+    /// not allowed, runs `nothing` (the timeout reply). The shape of every B*POP command.
+    public func attemptOrBlock(keysAt positions: Range<Int>, deadline: Int64, nothing: () -> Void, _ attempt: () -> Bool) {
+        withKeys(positions) {
+            guard !attempt() else { return }
+            if canBlock {
+                block(keysAt: positions, deadline: deadline)
+            } else {
+                nothing()
+            }
+        }
+    }
+
     /// True while re-running a blocked command after a wake-up.
     public var isRetryingBlocked: Bool { blockedClient != nil }
 

@@ -39,6 +39,22 @@ struct BlockingListTests {
     }
 
     @Test(arguments: [1, 4])
+    func sortedSetPopsAreServedByZaddFromAnotherWorker(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        let clients = try (0..<4).map { _ in try RespClient(port: server.port) }
+        try clients[1].send(["BZPOPMIN", "board", "0"])
+        try waitForBlocked(1, port: server.port)
+        try clients[2].send(["BZMPOP", "0", "2", "none", "board", "MAX", "COUNT", "2"])
+        try waitForBlocked(2, port: server.port)
+        #expect(try clients[3].call("ZADD", "board", "1", "a", "2", "b", "3", "c", "4", "d") == .integer(4))
+        #expect(try clients[1].readReply().value == bulks("board", "a", "1"))
+        #expect(try clients[2].readReply().value
+                == .array([.bulk(Array("board".utf8)), .array([bulks("d", "4"), bulks("c", "3")])]))
+        #expect(try clients[3].call("ZRANGE", "board", "0", "-1") == bulks("b"))
+    }
+
+    @Test(arguments: [1, 4])
     func blockedClientsAreServedInArrivalOrder(threads: Int) throws {
         let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
         defer { server.stop() }

@@ -418,6 +418,39 @@ let zsetScripts: [Script] = [
     zrandmember one -2 withscores
     zscan inf 0
     """),
+    script("blocking pops with data or a short timeout", """
+    zadd z1 1 a 2 b 3 c
+    zadd z2 5 x
+    bzpopmin z1 0
+    bzpopmax z1 z2 0
+    bzpopmin missing z2 0.01
+    bzpopmin missing 0.01
+    bzpopmax missing other 0.01
+    bzpopmin z1 -1
+    bzpopmin z1 abc
+    bzpopmin z1
+    set str v
+    bzpopmin str 0
+    bzpopmin missing str 0
+    zadd z3 1 a 2 b 3 c 4 d
+    bzmpop 0 1 z3 min
+    bzmpop 0 2 missing z3 max count 2
+    bzmpop 0.01 1 missing min
+    bzmpop 0 0 z3 min
+    bzmpop 0 5 z3 min
+    bzmpop 0 1 z3 middle
+    bzmpop 0 1 z3 min count 0
+    bzmpop abc 1 z3 min
+    bzmpop -1 1 z3 min
+    bzmpop 0 1 str min
+    exists z3
+    hello 3
+    zadd z4 1.5 m 2.5 n
+    bzpopmin z4 0
+    bzmpop 0 1 z4 max count 5
+    bzpopmax missing 0.01
+    bzmpop 0.01 1 missing max
+    """),
     script("encodings", """
     config set zset-max-listpack-entries 4
     config set zset-max-listpack-value 8

@@ -48,24 +48,10 @@ extension ListFamily {
                     arguments: [.key(flags: .multiple), CommandArgument("timeout", .double)], handler: handler)
     }
 
-    /// Runs `attempt` with the shards of `keys` locked; when it finds nothing, blocks on
-    /// them (or, where blocking is not allowed, replies `nothing`).
-    private static func popOrBlock(_ c: CommandContext, keys: Range<Int>, deadline: Int64,
-                                   nothing: () -> Void, _ attempt: () -> Bool) {
-        c.withKeys(keys) {
-            guard !attempt() else { return }
-            if c.canBlock {
-                c.block(keysAt: keys, deadline: deadline)
-            } else {
-                nothing()
-            }
-        }
-    }
-
     static func blockingPop(_ c: CommandContext, atHead: Bool) {
         let keys = 1..<c.args.count - 1
         guard let deadline = c.blockingDeadline(c.args.count - 1) else { return }
-        popOrBlock(c, keys: keys, deadline: deadline, nothing: { c.reply.nullArray() }) {
+        c.attemptOrBlock(keysAt: keys, deadline: deadline, nothing: { c.reply.nullArray() }) {
             popFirstNonEmpty(c, keys: keys, atHead: atHead, count: nil)
         }
     }
@@ -73,7 +59,7 @@ extension ListFamily {
     static func blmpop(_ c: CommandContext) {
         guard let (keys, atHead, count) = multiPopArguments(c, numkeysIndex: 2),
               let deadline = c.blockingDeadline(1) else { return }
-        popOrBlock(c, keys: keys, deadline: deadline, nothing: { c.reply.nullArray() }) {
+        c.attemptOrBlock(keysAt: keys, deadline: deadline, nothing: { c.reply.nullArray() }) {
             popFirstNonEmpty(c, keys: keys, atHead: atHead, count: count)
         }
     }

@@ -48,33 +48,62 @@ extension ZSetFamily {
     }
 
     static func zmpop(_ c: CommandContext) {
-        guard let numKeys = Numbers.parseInt64(c.args[1]), numKeys >= 1 else { return c.error(RedisError.numkeysPositive) }
-        let whereIndex = numKeys >= Int64(c.args.count) ? c.args.count : 2 + Int(numKeys)
-        guard whereIndex < c.args.count else { return c.error(RedisError.syntax) }
+        guard let (keys, fromMax, count) = multiPopArguments(c, numkeysIndex: 1) else { return }
+        c.withKeys(keys) {
+            if !popFirstNonEmpty(c, keys: keys, fromMax: fromMax, count: count) { c.reply.nullArray() }
+        }
+    }
+
+    /// Parses `numkeys key [key ...] MIN|MAX [COUNT count]` starting at `numkeysIndex`
+    /// (ZMPOP, BZMPOP), replying Redis's errors.
+    static func multiPopArguments(_ c: CommandContext, numkeysIndex: Int) -> (keys: Range<Int>, fromMax: Bool, count: Int)? {
+        guard let numKeys = Numbers.parseInt64(c.args[numkeysIndex]), numKeys >= 1 else {
+            c.error(RedisError.numkeysPositive)
+            return nil
+        }
+        let firstKey = numkeysIndex + 1
+        let whereIndex = numKeys >= Int64(c.args.count) ? c.args.count : firstKey + Int(numKeys)
+        guard whereIndex < c.args.count else {
+            c.error(RedisError.syntax)
+            return nil
+        }
         let fromMax: Bool
         if c.args.equals(whereIndex, "min") { fromMax = false }
         else if c.args.equals(whereIndex, "max") { fromMax = true }
-        else { return c.error(RedisError.syntax) }
+        else {
+            c.error(RedisError.syntax)
+            return nil
+        }
         var count: Int?
         var j = whereIndex + 1
         while j < c.args.count {
-            guard count == nil, c.args.equals(j, "count"), j + 1 < c.args.count else { return c.error(RedisError.syntax) }
-            guard let value = Numbers.parseInt64(c.args[j + 1]), value >= 1 else { return c.error(RedisError.countPositive) }
+            guard count == nil, c.args.equals(j, "count"), j + 1 < c.args.count else {
+                c.error(RedisError.syntax)
+                return nil
+            }
+            guard let value = Numbers.parseInt64(c.args[j + 1]), value >= 1 else {
+                c.error(RedisError.countPositive)
+                return nil
+            }
             count = Int(value)
             j += 2
         }
-        let keys = stride(from: 2, to: whereIndex, by: 1)
-        c.withKeys(keys) {
-            for position in keys {
-                let key = c.args[position]
-                var keyMissing = false
-                let popped: Void? = c.modifyCollection(c.keyspace.shard(for: key), key, KeyHash.hash(key), ZSetValue.self,
-                                                missing: { keyMissing = true }) { zset in
-                    pop(c, zset, key: key, fromMax: fromMax, count: count ?? 1)
-                }
-                if popped != nil || !keyMissing { return }
+        return (firstKey..<whereIndex, fromMax, count ?? 1)
+    }
+
+    /// Pops from the first existing sorted set among `keys` (shards locked), replying with
+    /// ZMPOP's shape; false when none exists and nothing was replied. A key of another type
+    /// ends the search with WRONGTYPE (true).
+    static func popFirstNonEmpty(_ c: CommandContext, keys: Range<Int>, fromMax: Bool, count: Int) -> Bool {
+        for position in keys {
+            let key = c.args[position]
+            var keyMissing = false
+            let popped: Void? = c.modifyCollection(c.keyspace.shard(for: key), key, KeyHash.hash(key), ZSetValue.self,
+                                                   missing: { keyMissing = true }) { zset in
+                pop(c, zset, key: key, fromMax: fromMax, count: count)
             }
-            c.reply.nullArray()
+            if popped != nil || !keyMissing { return true }
         }
+        return false
     }
 }

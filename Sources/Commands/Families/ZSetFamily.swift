@@ -328,7 +328,7 @@ public enum ZSetFamily {
                         .key(flags: .multiple),
                         CommandArgument("limit", .integer, token: "LIMIT", flags: .optional)],
             handler: zintercard),
-    ]
+    ] + blockingSpecs
 
     // MARK: Shared helpers
 
