@@ -5,7 +5,8 @@ import Support
 
 public final class CommandTable {
     public static let standard = CommandTable(specs:
-        ConnectionFamily.specs + ServerFamily.specs + GenericFamily.specs + StringFamily.specs)
+        ConnectionFamily.specs + ServerFamily.specs + GenericFamily.specs + StringFamily.specs
+        + HashFamily.specs)
 
     /// Top-level commands, in declaration order.
     public let commands: [CommandSpec]
