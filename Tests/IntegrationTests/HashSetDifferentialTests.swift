@@ -216,10 +216,244 @@ let hashScripts: [Script] = [
     """),
 ]
 
+let setScripts: [Script] = [
+    script("set basics", unordered: ["keys", "smembers"], """
+    sadd s 3 1 2
+    sadd s 2 4
+    sadd s
+    smembers s
+    object encoding s
+    scard s
+    scard nokey
+    sismember s 1
+    sismember s 9
+    sismember s a
+    sismember nokey 1
+    smismember s 1 9 a 4
+    smismember nokey 1 2
+    smismember s
+    smembers nokey
+    srem s 1 9 a
+    srem s
+    srem nokey 1
+    smembers s
+    srem s 2 3 4
+    exists s
+    sadd neg -5 0 -1 32767 32768 -32769 2147483648 -9223372036854775808 9223372036854775807
+    smembers neg
+    object encoding neg
+    sadd notint 01 1
+    object encoding notint
+    sadd m a
+    object encoding m
+    sadd m 1
+    smembers m
+    sadd e ""
+    smembers e
+    hello 3
+    smembers neg
+    smembers nokey
+    smismember neg 0 7
+    """),
+    script("set wrong types", """
+    set str v
+    sadd str a
+    srem str a
+    scard str
+    sismember str a
+    smismember str a
+    smembers str
+    srandmember str
+    srandmember str 2
+    spop str
+    spop str 2
+    smove str dst a
+    sadd set a
+    smove set str a
+    smove nokey str a
+    sinter set str
+    sinter str set
+    sinter nokey str
+    sintercard 2 set str
+    sinterstore dst set str
+    sunion set str
+    sunionstore dst set str
+    sdiff set str
+    sdiff nokey str
+    sdiffstore dst set str
+    sscan str 0
+    get set
+    """),
+    script("set random", """
+    sadd one x
+    srandmember one
+    srandmember one 1
+    srandmember one -4
+    srandmember one 0
+    srandmember one 5
+    srandmember one abc
+    srandmember one 1 2
+    srandmember one -9223372036854775808
+    srandmember nokey
+    srandmember nokey 3
+    srandmember nokey -3
+    sadd ints 5 3 1
+    srandmember ints 3
+    srandmember ints 10
+    spop ints 0
+    spop ints -1
+    spop ints abc
+    spop ints 1 2
+    spop ints 10
+    exists ints
+    spop nokey
+    spop nokey 3
+    spop one
+    exists one
+    sadd one x
+    spop one 1
+    exists one
+    sadd two a b
+    spop two 0
+    hello 3
+    sadd ints 5 3 1
+    spop ints 3
+    spop nokey 3
+    spop nokey
+    srandmember nokey 3
+    sadd ints 9 8
+    srandmember ints 5
+    """),
+    script("set move", unordered: ["keys", "smembers"], """
+    sadd a 1 2 3
+    sadd b x
+    smove a b 2
+    smove a b 9
+    smove nokey b 1
+    smove a a 1
+    smove a a 9
+    smembers a
+    smembers b
+    object encoding b
+    smove a fresh 1
+    object encoding fresh
+    smove a fresh 3
+    exists a
+    smembers fresh
+    sadd t 1
+    expire t 100
+    smove fresh t 1
+    ttl t
+    """),
+    script("set algebra", unordered: ["keys", "sinter", "sunion", "sdiff", "smembers"], """
+    sadd a 1 2 3 4 5
+    sadd b 4 5 6 7
+    sadd c 5 7 9
+    sadd w x y 5
+    sinter a b
+    sinter a b c
+    sinter a nokey
+    sinter nokey
+    sinter a
+    sinter a a
+    sinter a w
+    sintercard 2 a b
+    sintercard 3 a b c
+    sintercard 2 a b limit 1
+    sintercard 2 a b limit 0
+    sintercard 2 a b limit -1
+    sintercard 2 a b limit abc
+    sintercard 2 a b limit
+    sintercard 2 a b foo 1
+    sintercard 0 a
+    sintercard -1 a
+    sintercard abc a
+    sintercard 3 a b
+    sintercard 1 nokey
+    sinterstore d a b
+    smembers d
+    object encoding d
+    sinterstore d a nokey
+    exists d
+    set str v
+    sinterstore str a b
+    type str
+    sunion a b c
+    sunion nokey
+    sunion a w
+    sunionstore u a b c
+    smembers u
+    object encoding u
+    sunionstore u a w
+    object encoding u
+    sunionstore u nokey
+    exists u
+    sdiff a b
+    sdiff a b c
+    sdiff a a
+    sdiff a nokey b
+    sdiff nokey a
+    sdiff w a
+    sdiffstore dd a b
+    smembers dd
+    sdiffstore dd a a
+    exists dd
+    sdiffstore dd w a
+    smembers dd
+    object encoding dd
+    sinter
+    sunionstore onlydest
+    hello 3
+    sinter a b
+    sunion a b
+    sdiff a b
+    sinter a nokey
+    """),
+    script("set encodings", unordered: ["keys", "smembers", "sunion", "sinter", "sdiff"], """
+    config set set-max-intset-entries 4
+    sadd s 1 2 3 4
+    object encoding s
+    sadd s 4
+    object encoding s
+    sadd s 5
+    object encoding s
+    smembers s
+    srem s 1 2 3 4
+    object encoding s
+    smembers s
+    sadd big 1 2 3 4 5 6 7
+    sunionstore small s
+    object encoding small
+    sdiffstore d big s
+    object encoding d
+    sdiffstore d2 s nokey
+    object encoding d2
+    config set set-max-intset-entries 512
+    sadd big2 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20
+    sscan big2 0
+    sscan big2 0 match 1*
+    sscan big2 0 count 3
+    sscan big2 0 count 0
+    sscan big2 abc
+    sscan big2 0 match
+    sscan big2 0 novalues
+    sscan nokey 0
+    sadd str a b c
+    sscan str 0 match b
+    hello 3
+    sscan big2 0 match 2*
+    """),
+]
+
 @Suite(.serialized, .enabled(if: ServerProcess.redisAvailable, "needs Debian's redis-server"))
 struct HashSetDifferentialTests {
     @Test(arguments: [1, 4])
     func hashScriptsMatchRedis(threads: Int) throws {
         #expect(try expectMatchesRedis(hashScripts, threads: threads) >= 198)
+    }
+
+    @Test(arguments: [1, 4])
+    func setScriptsMatchRedis(threads: Int) throws {
+        #expect(try expectMatchesRedis(setScripts, threads: threads) >= 200)
     }
 }
