@@ -5,7 +5,8 @@ import Support
 
 public final class CommandTable {
     public static let standard = CommandTable(specs:
-        ConnectionFamily.specs + ServerFamily.specs + GenericFamily.specs + StringFamily.specs + ListFamily.specs + ZSetFamily.specs)
+        ConnectionFamily.specs + ServerFamily.specs + GenericFamily.specs + StringFamily.specs
+        + ListFamily.specs + ZSetFamily.specs + HashFamily.specs + SetFamily.specs)
 
     /// Top-level commands, in declaration order.
     public let commands: [CommandSpec]

@@ -1,0 +1,122 @@
+// A set value with Redis 7.0's two encodings: `intset` (an IntSet, ascending) while every
+// member is an integer in Redis's strict form and there are at most `set-max-intset-entries`
+// of them, and `hashtable` (a Swift Set of byte arrays) otherwise. Conversion is one way, as
+// in Redis (7.0 has no listpack sets). Callers pass each member's integer form (parsed with
+// Redis's string2ll rules in Commands), so Storage needs no number parser of its own.
+
+public final class SetValue: CollectionObject {
+    public static var kind: ValueKind { .set }
+
+    private var integers = IntSet()
+    /// The members once hashtable-encoded (then `integers` is empty).
+    private var table: Set<[UInt8]>?
+    /// Bytes of the members held by `table`, for the memory estimate.
+    private var tableBytes = 0
+
+    /// Bookkeeping per table member: an array header plus the set slot.
+    private static let tableEntryOverhead = 56
+
+    public init() {}
+
+    public var isIntset: Bool { table == nil }
+    public var encodingName: String { table == nil ? "intset" : "hashtable" }
+    public var count: Int { table?.count ?? integers.count }
+
+    public var memoryUsage: Int {
+        table == nil ? 48 + integers.byteCount : 48 + tableBytes + count * SetValue.tableEntryOverhead
+    }
+
+    public func duplicate() -> SetValue {
+        let copy = SetValue()
+        copy.integers = integers
+        copy.table = table
+        copy.tableBytes = tableBytes
+        return copy
+    }
+
+    private static func bytes(of integer: Int64) -> [UInt8] { Array(String(integer).utf8) }
+
+    // MARK: Reading
+
+    /// Whether `member` (whose integer form is `integer`, nil when it has none) is present.
+    public func contains(_ member: UnsafeRawBufferPointer, integer: Int64?) -> Bool {
+        if let table { return table.contains(Array(member)) }
+        guard let integer else { return false }
+        return integers.contains(integer)
+    }
+
+    /// Calls `body` with each member in encoding order (ascending for intsets).
+    public func forEach(_ body: (UnsafeRawBufferPointer) -> Void) {
+        if let table {
+            for member in table { member.withUnsafeBytes(body) }
+            return
+        }
+        for index in 0..<integers.count {
+            SetValue.bytes(of: integers.value(at: index)).withUnsafeBytes(body)
+        }
+    }
+
+    /// Every member, in encoding order.
+    public func members() -> [[UInt8]] {
+        if let table { return Array(table) }
+        return (0..<integers.count).map { SetValue.bytes(of: integers.value(at: $0)) }
+    }
+
+    /// A uniformly chosen member (the set must not be empty).
+    public func randomMember() -> [UInt8] {
+        if let table { return table.randomElement()! }
+        return SetValue.bytes(of: integers.value(at: Int.random(in: 0..<integers.count)))
+    }
+
+    // MARK: Writing
+
+    /// Adds `member`; returns whether it is new. A member without an integer form, or an
+    /// intset growing past `maxIntsetEntries`, converts the set to hashtable.
+    @discardableResult
+    public func add(_ member: UnsafeRawBufferPointer, integer: Int64?, maxIntsetEntries: Int) -> Bool {
+        if table == nil {
+            guard let integer else {
+                convertToHashtable()
+                return add(member, integer: nil, maxIntsetEntries: maxIntsetEntries)
+            }
+            guard integers.insert(integer) else { return false }
+            if integers.count > min(maxIntsetEntries, 1 << 30) { convertToHashtable() }
+            return true
+        }
+        guard table!.insert(Array(member)).inserted else { return false }
+        tableBytes += member.count
+        return true
+    }
+
+    /// Removes `member`; returns whether it was present.
+    @discardableResult
+    public func remove(_ member: UnsafeRawBufferPointer, integer: Int64?) -> Bool {
+        if table != nil {
+            guard table!.remove(Array(member)) != nil else { return false }
+            tableBytes -= member.count
+            return true
+        }
+        guard let integer else { return false }
+        return integers.remove(integer)
+    }
+
+    /// Takes over `other`'s members and encoding (SPOP rebuilding what remains in place, so
+    /// the key keeps its TTL).
+    public func replaceContents(with other: SetValue) {
+        integers = other.integers
+        table = other.table
+        tableBytes = other.tableBytes
+    }
+
+    private func convertToHashtable() {
+        var converted = Set<[UInt8]>(minimumCapacity: integers.count)
+        var bytes = 0
+        forEach { member in
+            converted.insert(Array(member))
+            bytes += member.count
+        }
+        table = converted
+        tableBytes = bytes
+        integers = IntSet()
+    }
+}
