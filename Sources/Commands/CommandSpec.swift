@@ -191,6 +191,9 @@ public enum CommandGroup: String {
 }
 
 public typealias CommandHandler = (CommandContext) -> Void
+/// Finds the key positions of a command whose keys key specs cannot describe (Redis's
+/// getkeys_proc): given the argument count and an accessor, returns the key indexes.
+public typealias KeyFinder = (_ count: Int, _ argument: (Int) -> UnsafeRawBufferPointer) -> [Int]
 
 public final class CommandSpec {
     public let name: String
@@ -215,6 +218,8 @@ public final class CommandSpec {
     public private(set) var fullName: String
     /// Position in the table's flat list, used to index per-command statistics.
     public internal(set) var statsIndex = 0
+    /// For COMMAND GETKEYS where the key specs say "unknown" (SORT's STORE).
+    public var keyFinder: KeyFinder?
     /// Legacy (first, last, step) key range, derived from key specs.
     public private(set) var legacyRange = (first: 0, last: 0, step: 0)
 

@@ -43,11 +43,7 @@ public struct CommandArgs {
     /// Case-insensitive comparison of argument `index` with a lowercase ASCII keyword.
     @inlinable
     public func equals(_ index: Int, _ lowercaseKeyword: StaticString) -> Bool {
-        let arg = self[index]
-        guard arg.count == lowercaseKeyword.utf8CodeUnitCount else { return false }
-        let keyword = lowercaseKeyword.utf8Start
-        for i in 0..<arg.count where ASCII.lowercase(arg[i]) != keyword[i] { return false }
-        return true
+        ASCII.equalsIgnoringCase(self[index], keyword: lowercaseKeyword)
     }
 }
 

@@ -13,4 +13,13 @@ public enum ASCII {
         for i in 0..<a.count where lowercase(a[i]) != lowercase(b[i]) { return false }
         return true
     }
+
+    /// Whether `a` equals a lowercase ASCII keyword, ignoring the case of `a`.
+    @inlinable
+    public static func equalsIgnoringCase(_ a: UnsafeRawBufferPointer, keyword: StaticString) -> Bool {
+        guard a.count == keyword.utf8CodeUnitCount else { return false }
+        let bytes = keyword.utf8Start
+        for i in 0..<a.count where lowercase(a[i]) != bytes[i] { return false }
+        return true
+    }
 }

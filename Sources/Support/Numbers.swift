@@ -125,6 +125,14 @@ public enum Numbers {
         return parsed.value
     }
 
+    /// Parses a SORT weight as Redis does: strtod must reach the end of the C string (so the
+    /// empty string reads as 0), without overflow or underflow, and not NaN.
+    public static func parseSortWeight(_ bytes: UnsafeRawBufferPointer) -> Double? {
+        let parsed = strtodCString(bytes)
+        guard parsed.consumed == parsed.length, !parsed.rangeError, !parsed.value.isNaN else { return nil }
+        return parsed.value
+    }
+
     /// Formats like Redis's ld2string in human mode: "%.17Lf" with trailing zeros (and a
     /// trailing point) removed; "-0" becomes "0". Used by INCRBYFLOAT.
     public static func humanLongDouble(_ value: Float80) -> [UInt8] {

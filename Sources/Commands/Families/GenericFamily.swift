@@ -100,7 +100,7 @@ public enum GenericFamily {
         CommandSpec("persist", arity: 2, flags: [.write, .fast], acl: [.keyspace], keys: [KeySpec.single([.RW, .update])],
                     group: .generic, since: "2.2.0", summary: "Make a key persistent again.", complexity: "O(1)",
                     arguments: [.key()], handler: persist),
-    ]
+    ] + sortSpecs
 
     private static func objectSub(_ name: String, summary: String, handler: @escaping CommandHandler) -> CommandSpec {
         CommandSpec(name, arity: 3, flags: [.readonly], acl: [.keyspace], keys: [KeySpec.single([.RO], at: 2)],

@@ -220,8 +220,12 @@ enum CommandIntrospection {
             return c.error("ERR Invalid number of arguments specified for command")
         }
         var positions: [Int] = []
-        for keySpec in spec.keySpecs {
-            positions += keyPositions(keySpec, argumentCount: count) { c.args[$0 + 2] }
+        if let finder = spec.keyFinder {
+            positions = finder(count) { c.args[$0 + 2] }
+        } else {
+            for keySpec in spec.keySpecs {
+                positions += keyPositions(keySpec, argumentCount: count) { c.args[$0 + 2] }
+            }
         }
         guard !positions.isEmpty else {
             return c.error(spec.keySpecs.isEmpty ? "ERR The command has no key arguments" : "ERR Invalid arguments specified for command")
