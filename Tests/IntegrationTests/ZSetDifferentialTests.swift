@@ -418,6 +418,28 @@ let zsetScripts: [Script] = [
     zrandmember one -2 withscores
     zscan inf 0
     """),
+    script("plain sets as inputs", """
+    sadd s1 a b c
+    sadd s2 1 2 3
+    zadd z1 5 a 7 x
+    zunion 2 s1 z1 withscores
+    zinter 2 s1 z1 withscores
+    zinter 2 z1 s1 weights 2 3 aggregate max withscores
+    zdiff 2 s1 z1 withscores
+    zdiff 2 z1 s1
+    zunionstore dst 3 s1 s2 z1 weights 1 2 3
+    zrange dst 0 -1 withscores
+    object encoding dst
+    zinterstore dst2 2 s1 s1
+    zrange dst2 0 -1 withscores
+    zintercard 2 s1 z1
+    zintercard 2 s1 z1 limit 1
+    zdiffstore dst3 2 s2 s1
+    zrange dst3 0 -1 withscores
+    set str v
+    zunion 2 s1 str
+    zinter 2 missing s1
+    """),
     script("blocking pops with data or a short timeout", """
     zadd z1 1 a 2 b 3 c
     zadd z2 5 x

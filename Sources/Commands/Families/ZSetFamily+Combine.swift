@@ -25,6 +25,14 @@ extension ZSetFamily {
         var count: Int { zset?.count ?? 0 }
     }
 
+    /// A plain set as a sorted-set input: every member scores 1, as in Redis.
+    static func scoredCopy(_ c: CommandContext, of set: SetValue) -> ZSetValue {
+        let members = set.members()
+        let zset = makeZSet(c, sizeHint: members.count, longestMember: members.reduce(0) { max($0, $1.count) })
+        for member in members { member.withUnsafeBytes { insert(c, zset, $0, 1) } }
+        return zset
+    }
+
     static func aggregate(_ target: inout Double, _ value: Double, _ aggregate: Aggregate) {
         switch aggregate {
         case .sum:
@@ -47,13 +55,16 @@ extension ZSetFamily {
             inputs.reserveCapacity(keyPositions.count)
             for position in keyPositions {
                 let key = c.args[position]
-                var keyMissing = false
-                // DIVERGENCE: plain sets are not accepted as inputs yet (they count as score 1 in
-                // Redis); they get WRONGTYPE until the set type lands.
-                let zset = c.readCollection(c.keyspace.shard(for: key), key, KeyHash.hash(key), ZSetValue.self,
-                                            missing: { keyMissing = true })
-                if zset == nil && !keyMissing { return }
-                inputs.append(Input(zset: zset))
+                let shard = c.keyspace.shard(for: key)
+                guard let entry = c.lookupRead(shard, key, KeyHash.hash(key)) else {
+                    inputs.append(Input(zset: nil))
+                    continue
+                }
+                switch entry.kind {
+                case .zset: inputs.append(Input(zset: entry.collection(as: ZSetValue.self)))
+                case .set: inputs.append(Input(zset: scoredCopy(c, of: entry.collection(as: SetValue.self))))
+                default: return c.error(RedisError.wrongType)
+                }
             }
             var aggregateMode = Aggregate.sum
             var withScores = false
