@@ -95,6 +95,19 @@ public final class BlockingRegistry {
         locked { queues[WaitKey(db: db, key: Array(key))]?.first?.host.wakeBlocked(by: waker) }
     }
 
+    /// Wakes the first waiter of every key of `db` once (SWAPDB replaced the database's
+    /// contents; each woken command checks its own keys).
+    func signal(db: Int, waker: BlockingHost?) {
+        guard count > 0 else { return }
+        locked {
+            var woken = Set<ObjectIdentifier>()
+            for (waitKey, queue) in queues where waitKey.db == db {
+                guard let first = queue.first, woken.insert(ObjectIdentifier(first)).inserted else { continue }
+                first.host.wakeBlocked(by: waker)
+            }
+        }
+    }
+
     public func isBlocked(sessionID: Int) -> Bool {
         count > 0 && locked { bySession[sessionID] != nil }
     }
@@ -167,5 +180,11 @@ extension CommandContext {
     @inline(__always)
     public func signalKeyReady(_ key: UnsafeRawBufferPointer, db: Int? = nil) {
         server.blocking.signal(db: db ?? session.db, key: key, waker: blockingHost)
+    }
+
+    /// Tells the clients blocked on any key of `db` that it may have data (SWAPDB), with
+    /// every shard locked.
+    public func signalDatabaseReady(_ db: Int) {
+        server.blocking.signal(db: db, waker: blockingHost)
     }
 }

@@ -55,6 +55,23 @@ struct BlockingListTests {
     }
 
     @Test(arguments: [1, 4])
+    func swapdbWakesClientsBlockedOnTheSwappedInKeys(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        let clients = try (0..<3).map { _ in try RespClient(port: server.port) }
+        try clients[1].send(["BLPOP", "jobs", "0"])
+        try waitForBlocked(1, port: server.port)
+        #expect(try clients[2].call("SELECT", "1") == .simple("OK"))
+        #expect(try clients[2].call("RPUSH", "jobs", "j1", "j2") == .integer(2))
+        try waitForBlocked(1, port: server.port)
+        #expect(try clients[2].call("SWAPDB", "0", "1") == .simple("OK"))
+        #expect(try clients[1].readReply().value == bulks("jobs", "j1"))
+        #expect(try clients[2].call("LRANGE", "jobs", "0", "-1") == .array([]))
+        #expect(try clients[2].call("SELECT", "0") == .simple("OK"))
+        #expect(try clients[2].call("LRANGE", "jobs", "0", "-1") == bulks("j2"))
+    }
+
+    @Test(arguments: [1, 4])
     func blockedClientsAreServedInArrivalOrder(threads: Int) throws {
         let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
         defer { server.stop() }
