@@ -65,6 +65,11 @@ let sortScripts: [Script] = [
     set str x
     sort str
     sort l limit 1
+    sort_ro l by a limit 2 9223372036854775807
+    sort l limit 9223372036854775807 9223372036854775807
+    sort l limit -9223372036854775808 -9223372036854775808
+    sort l limit 3 9223372036854775807 store huge
+    lrange huge 0 -1
     sort l limit a b
     sort l foo
     sort l store

@@ -173,8 +173,10 @@ extension GenericFamily {
                                   descending: options.descending, alpha: true, storeIndex: options.storeIndex)
         }
         let total = elements.count
-        var start = max(options.limitStart, 0)
-        var end = options.limitCount < 0 ? total - 1 : start + options.limitCount - 1
+        // Clamping to the size first keeps huge LIMIT values from overflowing, as in Redis.
+        var start = min(max(options.limitStart, 0), total)
+        let limitCount = min(max(options.limitCount, -1), total)
+        var end = limitCount < 0 ? total - 1 : start + limitCount - 1
         if start >= total {
             start = total - 1
             end = total - 2
