@@ -95,6 +95,14 @@ public final class BlockingRegistry {
         locked { queues[WaitKey(db: db, key: Array(key))]?.first?.host.wakeBlocked(by: waker) }
     }
 
+    /// Wakes the first client waiting on each key of `databases` (after SWAPDB).
+    func signal(databases: Set<Int>, waker: BlockingHost?) {
+        guard count > 0 else { return }
+        locked {
+            for (waitKey, queue) in queues where databases.contains(waitKey.db) { queue.first?.host.wakeBlocked(by: waker) }
+        }
+    }
+
     public func isBlocked(sessionID: Int) -> Bool {
         count > 0 && locked { bySession[sessionID] != nil }
     }
@@ -153,5 +161,10 @@ extension CommandContext {
     @inline(__always)
     public func signalKeyReady(_ key: UnsafeRawBufferPointer, db: Int? = nil) {
         server.blocking.signal(db: db ?? session.db, key: key, waker: blockingHost)
+    }
+
+    /// SWAPDB exchanged these databases: any key waited on in them may now have data.
+    public func signalDatabasesSwapped(_ first: Int, _ second: Int) {
+        server.blocking.signal(databases: [first, second], waker: blockingHost)
     }
 }

@@ -121,6 +121,26 @@ struct BlockingListTests {
     }
 
     @Test(arguments: [1, 4])
+    func swapdbAndRenameServeBlockedClients(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        let blocked = try RespClient(port: server.port), other = try RespClient(port: server.port)
+        _ = try blocked.call("SELECT", "9")
+        try blocked.send(["BRPOP", "k", "5"])
+        try waitForBlocked(1, port: server.port)
+        _ = try other.call("SELECT", "1")
+        _ = try other.call("RPUSH", "k", "hello")
+        #expect(try other.call("SWAPDB", "1", "9") == .simple("OK"))
+        #expect(try blocked.readReply().value == bulks("k", "hello"))
+        try blocked.send(["BLPOP", "target", "5"])
+        try waitForBlocked(1, port: server.port)
+        _ = try other.call("SELECT", "9")
+        _ = try other.call("RPUSH", "source", "moved")
+        #expect(try other.call("RENAME", "source", "target") == .simple("OK"))
+        #expect(try blocked.readReply().value == bulks("target", "moved"))
+    }
+
+    @Test(arguments: [1, 4])
     func disconnectedBlockedClientLeavesTheQueue(threads: Int) throws {
         let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
         defer { server.stop() }

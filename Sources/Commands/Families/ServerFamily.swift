@@ -185,6 +185,7 @@ public enum ServerFamily {
         if first != second {
             c.keyspace.withAllShardsLocked {
                 for shard in c.keyspace.shards { shard.swap(Int(first), Int(second)) }
+                c.signalDatabasesSwapped(Int(first), Int(second))
             }
         }
         c.reply.ok()
