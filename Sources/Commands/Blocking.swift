@@ -90,9 +90,9 @@ public final class BlockingRegistry {
     }
 
     /// Wakes the first client waiting on `key` in `db`.
-    func signal(db: Int, key: UnsafeRawBufferPointer, waker: BlockingHost?) {
+    func signal(db: Int, key: UnsafeRawBufferPointer, waker: @autoclosure () -> BlockingHost?) {
         guard count > 0 else { return }
-        locked { queues[WaitKey(db: db, key: Array(key))]?.first?.host.wakeBlocked(by: waker) }
+        locked { queues[WaitKey(db: db, key: Array(key))]?.first?.host.wakeBlocked(by: waker()) }
     }
 
     /// Wakes the first client waiting on each key of `databases` (after SWAPDB).
