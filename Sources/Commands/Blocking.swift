@@ -90,18 +90,18 @@ public final class BlockingRegistry {
     }
 
     /// Wakes the first client waiting on `key` in `db`.
-    func signal(db: Int, key: UnsafeRawBufferPointer, waker: BlockingHost?) {
+    func signal(db: Int, key: UnsafeRawBufferPointer, waker: @autoclosure () -> BlockingHost?) {
         guard count > 0 else { return }
-        locked { queues[WaitKey(db: db, key: Array(key))]?.first?.host.wakeBlocked(by: waker) }
+        locked { queues[WaitKey(db: db, key: Array(key))]?.first?.host.wakeBlocked(by: waker()) }
     }
 
-    /// Wakes the first waiter of every key of `db` once (SWAPDB replaced the database's
-    /// contents; each woken command checks its own keys).
-    func signal(db: Int, waker: BlockingHost?) {
+    /// Wakes the first client waiting on each key of `databases` (after SWAPDB).
+    func signal(databases: Set<Int>, waker: BlockingHost?) {
         guard count > 0 else { return }
         locked {
+            // A client waiting on several keys is woken once; its retry checks all of them.
             var woken = Set<ObjectIdentifier>()
-            for (waitKey, queue) in queues where waitKey.db == db {
+            for (waitKey, queue) in queues where databases.contains(waitKey.db) {
                 guard let first = queue.first, woken.insert(ObjectIdentifier(first)).inserted else { continue }
                 first.host.wakeBlocked(by: waker)
             }
@@ -182,9 +182,8 @@ extension CommandContext {
         server.blocking.signal(db: db ?? session.db, key: key, waker: blockingHost)
     }
 
-    /// Tells the clients blocked on any key of `db` that it may have data (SWAPDB), with
-    /// every shard locked.
-    public func signalDatabaseReady(_ db: Int) {
-        server.blocking.signal(db: db, waker: blockingHost)
+    /// SWAPDB exchanged these databases: any key waited on in them may now have data.
+    public func signalDatabasesSwapped(_ first: Int, _ second: Int) {
+        server.blocking.signal(databases: [first, second], waker: blockingHost)
     }
 }

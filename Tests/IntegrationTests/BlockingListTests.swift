@@ -55,23 +55,6 @@ struct BlockingListTests {
     }
 
     @Test(arguments: [1, 4])
-    func swapdbWakesClientsBlockedOnTheSwappedInKeys(threads: Int) throws {
-        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
-        defer { server.stop() }
-        let clients = try (0..<3).map { _ in try RespClient(port: server.port) }
-        try clients[1].send(["BLPOP", "jobs", "0"])
-        try waitForBlocked(1, port: server.port)
-        #expect(try clients[2].call("SELECT", "1") == .simple("OK"))
-        #expect(try clients[2].call("RPUSH", "jobs", "j1", "j2") == .integer(2))
-        try waitForBlocked(1, port: server.port)
-        #expect(try clients[2].call("SWAPDB", "0", "1") == .simple("OK"))
-        #expect(try clients[1].readReply().value == bulks("jobs", "j1"))
-        #expect(try clients[2].call("LRANGE", "jobs", "0", "-1") == .array([]))
-        #expect(try clients[2].call("SELECT", "0") == .simple("OK"))
-        #expect(try clients[2].call("LRANGE", "jobs", "0", "-1") == bulks("j2"))
-    }
-
-    @Test(arguments: [1, 4])
     func blockedClientsAreServedInArrivalOrder(threads: Int) throws {
         let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
         defer { server.stop() }
@@ -151,6 +134,26 @@ struct BlockingListTests {
         #expect(try blocked.readReply().value == .error("UNBLOCKED client unblocked via CLIENT UNBLOCK"))
         #expect(try other.call("CLIENT", "UNBLOCK", String(id), "MAYBE") == .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"))
         #expect(try blocked.call("PING") == .simple("PONG"))
+    }
+
+    @Test(arguments: [1, 4])
+    func swapdbAndRenameServeBlockedClients(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        let blocked = try RespClient(port: server.port), other = try RespClient(port: server.port)
+        _ = try blocked.call("SELECT", "9")
+        try blocked.send(["BRPOP", "k", "5"])
+        try waitForBlocked(1, port: server.port)
+        _ = try other.call("SELECT", "1")
+        _ = try other.call("RPUSH", "k", "hello")
+        #expect(try other.call("SWAPDB", "1", "9") == .simple("OK"))
+        #expect(try blocked.readReply().value == bulks("k", "hello"))
+        try blocked.send(["BLPOP", "target", "5"])
+        try waitForBlocked(1, port: server.port)
+        _ = try other.call("SELECT", "9")
+        _ = try other.call("RPUSH", "source", "moved")
+        #expect(try other.call("RENAME", "source", "target") == .simple("OK"))
+        #expect(try blocked.readReply().value == bulks("target", "moved"))
     }
 
     @Test(arguments: [1, 4])

@@ -237,6 +237,14 @@ let listScripts: [Script] = [
     blmpop 0 1 m middle
     blmpop 0 1 m left count 0
     blmpop 0 1 m right count 9
+    client unblock 987654
+    client unblock 987654 timeout
+    client unblock 987654 error
+    client unblock 987654 maybe
+    client unblock abc
+    client unblock abc maybe
+    client unblock 1 timeout extra
+    client unblock
     """),
     script("resp3 shapes", """
     hello 3

@@ -185,9 +185,7 @@ public enum ServerFamily {
         if first != second {
             c.keyspace.withAllShardsLocked {
                 for shard in c.keyspace.shards { shard.swap(Int(first), Int(second)) }
-                // Clients blocked on keys of either database may find them now (as in Redis).
-                c.signalDatabaseReady(Int(first))
-                c.signalDatabaseReady(Int(second))
+                c.signalDatabasesSwapped(Int(first), Int(second))
             }
         }
         c.reply.ok()
