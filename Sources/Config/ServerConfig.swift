@@ -127,6 +127,7 @@ public final class ServerConfig: @unchecked Sendable {
         if !notifyKeyspaceEvents.isEmpty { names.append("notify-keyspace-events (keyspace notifications are not implemented yet)") }
         if !unixsocket.isEmpty { names.append("unixsocket (Unix-socket listening is not implemented yet)") }
         if syslogEnabled { names.append("syslog-enabled (logging to syslog is not implemented yet)") }
+        if listCompressDepth > 0 { names.append("list-compress-depth (quicklist node compression is not implemented yet)") }
         return names
     }
 
