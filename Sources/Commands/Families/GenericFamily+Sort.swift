@@ -132,6 +132,9 @@ extension GenericFamily {
         }
     }
 
+    // DIVERGENCE: the keys a pattern names are only known once the elements are read, so each
+    // lookup takes its own shard lock: with several worker threads a concurrent writer may be
+    // seen half-way through a sort (Redis, single-threaded, sorts one snapshot).
     /// Redis's lookupKeyByPattern: `#` is the element itself; otherwise the first `*` is
     /// replaced by the element and the resulting string key is read, or with `->field` after
     /// the `*` that field of the resulting hash. A pattern without `*` finds nothing.
