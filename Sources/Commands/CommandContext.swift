@@ -19,8 +19,10 @@ public final class CommandContext {
     public unowned(unsafe) let table: CommandTable
     /// Set when the handler replied with an error (counted as a failed call).
     public var failed = false
-    /// The connection that can park this context in a blocking command (nil in-process).
-    public weak var blockingHost: BlockingHost?
+    /// The connection that can park this context in a blocking command (nil in-process). The
+    /// connection owns this context, so the back reference needs no counting; a weak one
+    /// would move every retain of the connection onto Swift's slow side-table path.
+    public unowned(unsafe) var blockingHost: BlockingHost?
     /// Set while this connection waits in a blocking command; the network layer clears it
     /// when the wait ends.
     public var blockedClient: BlockedClient?
