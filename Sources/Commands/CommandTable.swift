@@ -5,7 +5,7 @@ import Support
 
 public final class CommandTable {
     public static let standard = CommandTable(specs:
-        ConnectionFamily.specs + ServerFamily.specs + GenericFamily.specs + StringFamily.specs)
+        ConnectionFamily.specs + ServerFamily.specs + GenericFamily.specs + StringFamily.specs + BitmapFamily.specs)
 
     /// Top-level commands, in declaration order.
     public let commands: [CommandSpec]

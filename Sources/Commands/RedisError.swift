@@ -14,6 +14,14 @@ public enum RedisError {
     public static let stringTooLong = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
     public static let offsetOutOfRange = "ERR offset is out of range"
     public static let sameObject = "ERR source and destination objects are the same"
+    public static let bitOffsetOutOfRange = "ERR bit offset is not an integer or out of range"
+    public static let bitNotInteger = "ERR bit is not an integer or out of range"
+    public static let bitArgument = "ERR The bit argument must be 1 or 0."
+    public static let bitopNotArity = "ERR BITOP NOT must be called with a single source key."
+    public static let bitfieldType =
+        "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
+    public static let bitfieldOverflowType = "ERR Invalid OVERFLOW type specified"
+    public static let bitfieldReadOnly = "ERR BITFIELD_RO only supports the GET subcommand"
     public static let noProto = "NOPROTO unsupported protocol version"
 
     /// Built on bytes: the name and arguments are echoed back exactly, binary or not. Each
