@@ -317,10 +317,11 @@ public enum BitmapFamily {
 
     static func bitfield(_ c: CommandContext, readOnly: Bool) {
         guard let operations = fieldOperations(c) else { return }
-        let writes = operations.filter { $0.kind != .get }
-        guard !writes.isEmpty else { return readFields(c, operations) }
+        // The string grows to hold the farthest field written, even when every write fails.
+        guard let lastBit = operations.lazy.filter({ $0.kind != .get }).map({ $0.offset + $0.width - 1 }).max() else {
+            return readFields(c, operations)
+        }
         if readOnly { return c.error(RedisError.bitfieldReadOnly) }
-        let lastBit = writes.map { $0.offset + $0.width - 1 }.max()!
         c.withKey(1) { shard, key, hash in
             let link = c.lookupWrite(shard, key, hash)
             if let link, c.rejectNonString(Entry(link.pointee!)) { return }
