@@ -41,10 +41,19 @@ public enum Bitmap {
         }
         if let found = firstSet((bytes[firstByte] ^ flip) & headMask, at: firstByte) { return found }
         var index = firstByte + 1
-        let wordFlip: UInt64 = bit ? 0 : ~0
+        let base = bytes.baseAddress!
+        // Words that are all zeros (or all ones when seeking a zero) are skipped four at a time.
+        let skip: UInt64 = bit ? 0 : ~0
+        while index + 32 <= lastByte {
+            let words = (0..<4).reduce(0 as UInt64) { found, word in
+                found | base.loadUnaligned(fromByteOffset: index + word * 8, as: UInt64.self) ^ skip
+            }
+            if words != 0 { break }
+            index += 32
+        }
         while index + 8 <= lastByte {
-            let word = UInt64(bigEndian: bytes.baseAddress!.loadUnaligned(fromByteOffset: index, as: UInt64.self)) ^ wordFlip
-            if word != 0 { return index * 8 + word.leadingZeroBitCount }
+            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            if word != skip { return index * 8 + (UInt64(bigEndian: word) ^ skip).leadingZeroBitCount }
             index += 8
         }
         while index < lastByte {
