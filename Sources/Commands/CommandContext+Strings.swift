@@ -1,6 +1,9 @@
 // Reading and storing string values with Redis's encoding rules: canonical integers of up to
 // 20 characters are stored as integers ("int"), other strings up to 44 bytes report "embstr"
 // and longer or in-place-modified ones "raw". Shared by the string and generic families.
+#if canImport(Glibc)
+import Glibc
+#endif
 import RESP
 import Storage
 import Support
@@ -87,6 +90,35 @@ extension CommandContext {
 }
 
 extension CommandContext {
+    /// Edits the string value of `key` (a string or missing; shard locked) through `edit`,
+    /// after padding it with zero bytes to at least `minimumLength`; `edit` learns whether the
+    /// key was created or lengthened. As in Redis, the edited value is a raw string: edited in
+    /// place when it already is one and long enough, else rebuilt with its TTL kept. Writes are
+    /// left for the caller to count, since SETBIT and BITFIELD count only actual changes.
+    func editString<Result>(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64, link: EntryLink?,
+                            minimumLength: Int,
+                            _ edit: (UnsafeMutableRawBufferPointer, _ grown: Bool) -> Result) -> Result {
+        let existing = link.map { Entry($0.pointee!) }
+        if let existing, existing.kind == .string, existing.flags.contains(.rawEncoding),
+           existing.stringBytes.count >= minimumLength {
+            server.recordAccess(existing)
+            return edit(existing.mutableStringBytes, false)
+        }
+        let oldLength = existing.map(valueLength) ?? 0
+        let grown = existing == nil || oldLength < minimumLength
+        let length = max(oldLength, minimumLength)
+        // calloc: the padding is zero already, and huge paddings come as fresh zero pages.
+        let value = UnsafeMutableRawBufferPointer(start: calloc(max(length, 1), 1)!, count: length)
+        defer { free(value.baseAddress) }
+        if let existing { withValueBytes(existing) { old in value.copyMemory(from: old) } }
+        let result = edit(value, grown)
+        let writesBefore = shard.stats.dirty
+        storeString(shard, key: key, hash: hash, replacing: link, value: UnsafeRawBufferPointer(value), encoding: .raw,
+                    expireAt: existing?.expireAt)
+        shard.stats.dirty = writesBefore
+        return result
+    }
+
     /// Sets or clears the expire time of the entry at `link`. The entry is rebuilt when the
     /// presence of an expire time changes (it changes the layout), else updated in place.
     func setExpire(_ shard: Shard, link: EntryLink, hash: UInt64, expireAt: Int64?) {

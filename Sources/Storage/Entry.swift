@@ -100,6 +100,11 @@ public struct Entry: Equatable {
         UnsafeRawBufferPointer(start: valuePointer, count: valueLength)
     }
 
+    /// String bytes of a `.string` entry, writable in place (edits that keep the length).
+    public var mutableStringBytes: UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(start: valuePointer, count: valueLength)
+    }
+
     /// Integer of an `.integer` entry.
     public var integer: Int64 { valuePointer.loadUnaligned(as: Int64.self) }
 

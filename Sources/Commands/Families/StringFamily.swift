@@ -458,17 +458,13 @@ public enum StringFamily {
                 return
             }
             let offset = Int(offset64)
-            var value: [UInt8] = existing.map { entry in c.withValueBytes(entry) { Array($0) } } ?? []
-            if value.count < offset + patch.count {
-                value.append(contentsOf: repeatElement(0, count: offset + patch.count - value.count))
+            let length = c.editString(shard, key: key, hash: hash, link: link,
+                                      minimumLength: offset + patch.count) { value, _ in
+                (value.baseAddress! + offset).copyMemory(from: patch.baseAddress!, byteCount: patch.count)
+                return value.count
             }
-            value.withUnsafeMutableBytes { out in
-                (out.baseAddress! + offset).copyMemory(from: patch.baseAddress!, byteCount: patch.count)
-            }
-            value.withUnsafeBytes { bytes in
-                c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .raw, expireAt: existing?.expireAt)
-            }
-            c.reply.integer(value.count)
+            shard.stats.dirty += 1
+            c.reply.integer(length)
         }
     }
 
