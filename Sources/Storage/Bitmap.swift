@@ -46,7 +46,7 @@ public enum Bitmap {
         let skip: UInt64 = bit ? 0 : ~0
         while index + 32 <= lastByte {
             let words = (0..<4).reduce(0 as UInt64) { found, word in
-                found | base.loadUnaligned(fromByteOffset: index + word * 8, as: UInt64.self) ^ skip
+                found | (base.loadUnaligned(fromByteOffset: index + word * 8, as: UInt64.self) ^ skip)
             }
             if words != 0 { break }
             index += 32

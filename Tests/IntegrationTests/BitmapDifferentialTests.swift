@@ -174,6 +174,18 @@ let bitmapScripts: [Script] = [
     bitpos w 0 200 200 bit
     bitpos w 0 0 -1
     bitpos w 0 8 40 bit
+    setbit runs 2001 1
+    bitop not notruns runs
+    bitpos runs 1
+    bitpos runs 1 3 250
+    bitpos runs 1 3 2000 bit
+    bitpos runs 1 9 2001 bit
+    bitpos notruns 0
+    bitpos notruns 0 1
+    bitpos notruns 0 17 2000 bit
+    bitpos notruns 0 17 2001 bit
+    bitpos notruns 1 250
+    bitcount notruns 3 -2
     set n 12345
     bitpos n 1
     bitpos n 0 2

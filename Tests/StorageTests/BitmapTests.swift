@@ -37,6 +37,22 @@ struct BitmapTests {
         }
     }
 
+    /// Long runs of all-zero or all-one bytes with one odd bit somewhere: the word skipping.
+    @Test func searchingAcrossLongRuns() {
+        for _ in 0..<300 {
+            let fill: UInt8 = Bool.random() ? 0xFF : 0
+            var bytes = [UInt8](repeating: fill, count: Int.random(in: 1...300))
+            let odd = Int.random(in: 0..<bytes.count * 8 + 8)
+            if odd < bytes.count * 8 { bytes[odd >> 3] ^= 0x80 >> UInt8(odd & 7) }
+            let first = Int.random(in: 0..<bytes.count * 8)
+            let last = Int.random(in: first..<bytes.count * 8)
+            bytes.withUnsafeBytes { raw in
+                let expected = (first...last).first { bit(bytes, $0) == (fill == 0) }
+                #expect(Bitmap.firstBit(fill == 0, in: raw, from: first, through: last) == expected)
+            }
+        }
+    }
+
     @Test func fieldsRoundTripAtEveryAlignment() {
         for width in 1...64 {
             for offset in 0..<17 {
