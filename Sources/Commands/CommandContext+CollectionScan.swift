@@ -1,6 +1,10 @@
 // HSCAN, SSCAN (and later ZSCAN): Redis's cursor and option parsing for scanning inside one
 // collection, and the `[cursor, [elements...]]` reply. Small encodings are returned whole in
 // one call with cursor 0, exactly as Redis does for listpacks and intsets.
+// DIVERGENCE: hashtable encodings are returned whole in one call with cursor 0 as well (Redis
+// walks its dict COUNT buckets at a time). Swift's Dictionary reorders on growth, so no cursor
+// into it could keep SCAN's guarantees; one complete answer keeps them (every element present
+// throughout is returned, none twice) at the cost of a large reply for a large collection.
 import Support
 
 extension CommandContext {
