@@ -284,16 +284,17 @@ public enum HashFamily {
     }
 
     static func hscan(_ c: CommandContext) {
-        guard c.scanCursor(2) != nil else { return }
-        readHash(c, missing: { c.replyFinishedScan([]) }) { object in
-            guard let pattern = c.collectionScanPattern(from: 3) else { return }
+        guard let cursor = c.scanCursor(2) else { return }
+        readHash(c, missing: { c.replyCollectionScan(cursor: 0, [], groupSize: 2, pattern: nil) }) { object in
+            guard let options = c.collectionScanOptions(from: 3) else { return }
             var elements: [[UInt8]] = []
-            object.forEach { field, value in
-                if let pattern, !Glob.matches(pattern: pattern, string: field) { return }
-                elements.append(Array(field))
-                elements.append(Array(value))
+            let next = c.collectionScanSteps(from: cursor, target: options.count * 2, &elements) { cursor, elements in
+                object.scan(cursor: cursor) { field, value in
+                    elements.append(Array(field))
+                    elements.append(Array(value))
+                }
             }
-            c.replyFinishedScan(elements)
+            c.replyCollectionScan(cursor: next, elements, groupSize: 2, pattern: options.pattern)
         }
     }
 }

@@ -255,15 +255,14 @@ public enum SetFamily {
     // MARK: Scanning
 
     static func sscan(_ c: CommandContext) {
-        guard c.scanCursor(2) != nil else { return }
-        readSet(c, missing: { c.replyFinishedScan([]) }) { set in
-            guard let pattern = c.collectionScanPattern(from: 3) else { return }
+        guard let cursor = c.scanCursor(2) else { return }
+        readSet(c, missing: { c.replyCollectionScan(cursor: 0, [], groupSize: 1, pattern: nil) }) { set in
+            guard let options = c.collectionScanOptions(from: 3) else { return }
             var elements: [[UInt8]] = []
-            set.forEach { member in
-                if let pattern, !Glob.matches(pattern: pattern, string: member) { return }
-                elements.append(Array(member))
+            let next = c.collectionScanSteps(from: cursor, target: options.count, &elements) { cursor, elements in
+                set.scan(cursor: cursor) { elements.append(Array($0)) }
             }
-            c.replyFinishedScan(elements)
+            c.replyCollectionScan(cursor: next, elements, groupSize: 1, pattern: options.pattern)
         }
     }
 }
