@@ -15,6 +15,10 @@ public enum RedisError {
     public static let offsetOutOfRange = "ERR offset is out of range"
     public static let sameObject = "ERR source and destination objects are the same"
     public static let noProto = "NOPROTO unsupported protocol version"
+    /// A count beyond ±LONG_MAX (HRANDFIELD, SRANDMEMBER).
+    public static let countOutOfRange =
+        "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+    public static let notPositive = "ERR value is out of range, must be positive"
 
     /// Built on bytes: the name and arguments are echoed back exactly, binary or not. Each
     /// argument is cut so the quoted list stays near 128 bytes, as Redis does.

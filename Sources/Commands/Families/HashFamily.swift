@@ -156,9 +156,8 @@ public enum HashFamily {
     static func hmget(_ c: CommandContext) {
         let fieldCount = c.args.count - 2
         c.withKey(1) { shard, key, hash in
-            var object: HashValue?
             var absent = false
-            object = c.readCollection(shard, key, hash, HashValue.self, missing: { absent = true })
+            let object = c.readCollection(shard, key, hash, HashValue.self, missing: { absent = true })
             guard object != nil || absent else { return }
             c.reply.arrayHeader(fieldCount)
             for index in 2..<c.args.count where object?.withValue(c.args[index], { c.reply.bulk($0) }) == nil {
@@ -248,7 +247,7 @@ public enum HashFamily {
         }
         guard let requested = c.integer(2) else { return }
         if requested == Int64.min {
-            return c.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+            return c.error(RedisError.countOutOfRange)
         }
         let withValues = c.args.count == 4
         if c.args.count > 4 || (withValues && !c.args.equals(3, "withvalues")) { return c.error(RedisError.syntax) }

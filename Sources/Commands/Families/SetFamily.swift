@@ -179,17 +179,13 @@ public enum SetFamily {
 
     // MARK: Random members
 
-    /// Redis's message for a count outside ±LONG_MAX.
-    static let countOutOfRange =
-        "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
-
     static func srandmember(_ c: CommandContext) {
         if c.args.count > 3 { return c.error(RedisError.syntax) }
         guard c.args.count == 3 else {
             return readSet(c, missing: { c.reply.nullBulk() }) { c.reply.bulk($0.randomMember()) }
         }
         guard let requested = c.integer(2) else { return }
-        if requested == Int64.min { return c.error(countOutOfRange) }
+        if requested == Int64.min { return c.error(RedisError.countOutOfRange) }
         readSet(c, missing: { c.reply.arrayHeader(0) }) { set in
             if requested < 0 || requested == 1 {
                 // Repeats allowed: each pick is independent.
@@ -218,7 +214,7 @@ public enum SetFamily {
                 }
             }
         }
-        guard let count = c.integer(2, in: 0...Int64.max, orReply: "ERR value is out of range, must be positive") else {
+        guard let count = c.integer(2, in: 0...Int64.max, orReply: RedisError.notPositive) else {
             return
         }
         c.withKey(1) { shard, key, hash in
