@@ -246,9 +246,7 @@ public struct Dict {
         if !isRehashing {
             let t0 = tables.0
             visitChain(t0.buckets![Int(v & t0.mask)])
-            v |= ~t0.mask
-            v = reverseBits(reverseBits(v) &+ 1)
-            return v
+            return ScanCursor.advance(v, mask: t0.mask)
         }
         var small = tables.0, large = tables.1
         if small.size > large.size { swap(&small, &large) }
@@ -256,19 +254,9 @@ public struct Dict {
         visitChain(small.buckets![Int(v & m0)])
         repeat {
             visitChain(large.buckets![Int(v & m1)])
-            v |= ~m1
-            v = reverseBits(reverseBits(v) &+ 1)
+            v = ScanCursor.advance(v, mask: m1)
         } while v & (m0 ^ m1) != 0
         return v
-    }
-
-    @inline(__always)
-    private func reverseBits(_ v: UInt64) -> UInt64 {
-        var x = v
-        x = ((x >> 1) & 0x5555_5555_5555_5555) | ((x & 0x5555_5555_5555_5555) << 1)
-        x = ((x >> 2) & 0x3333_3333_3333_3333) | ((x & 0x3333_3333_3333_3333) << 2)
-        x = ((x >> 4) & 0x0F0F_0F0F_0F0F_0F0F) | ((x & 0x0F0F_0F0F_0F0F_0F0F) << 4)
-        return x.byteSwapped
     }
 
     /// Calls `body` for every entry (KEYS, FLUSH accounting, snapshotting). The next link is

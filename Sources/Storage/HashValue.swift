@@ -1,6 +1,6 @@
 // A hash value with Redis's two encodings: `listpack` (field/value pairs in insertion order in
 // one contiguous Listpack, scanned linearly) while the hash is small, and `hashtable` (a
-// Dictionary keyed by bytes) once it has more than `hash-max-listpack-entries` fields or a
+// ByteTable, with Redis's growth-safe SCAN cursor) once it has more than `hash-max-listpack-entries` fields or a
 // field or value longer than `hash-max-listpack-value` bytes. Conversion is one way, as in
 // Redis, so OBJECT ENCODING reports what Redis would.
 
@@ -10,7 +10,7 @@ public final class HashValue: CollectionObject {
     /// Field/value pairs while listpack-encoded (fields at even indexes).
     private var pairs = Listpack()
     /// The table once hashtable-encoded (then `pairs` is empty).
-    private var table: [[UInt8]: [UInt8]]?
+    private var table: ByteTable<[UInt8]>?
     /// Bytes of fields and values held by `table`, for the memory estimate.
     private var tableBytes = 0
 
@@ -43,14 +43,14 @@ public final class HashValue: CollectionObject {
     }
 
     public func contains(_ field: UnsafeRawBufferPointer) -> Bool {
-        if let table { return table[Array(field)] != nil }
+        if let table { return table.slot(of: field) != nil }
         return valueIndex(of: field) != nil
     }
 
     /// Calls `body` with the value of `field`, or returns nil when the field is absent.
     public func withValue<T>(_ field: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> T) -> T? {
         if let table {
-            return table[Array(field)]?.withUnsafeBytes(body)
+            return table.slot(of: field).map { table.value(at: $0).withUnsafeBytes(body) }
         }
         guard let index = valueIndex(of: field) else { return nil }
         return pairs.withElement(at: index, body)
@@ -59,9 +59,7 @@ public final class HashValue: CollectionObject {
     /// Calls `body` with each field and value in encoding order (insertion order for listpack).
     public func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
         if let table {
-            for (field, value) in table {
-                field.withUnsafeBytes { f in value.withUnsafeBytes { v in body(f, v) } }
-            }
+            table.forEach { visit(table, $0, body) }
             return
         }
         var field = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -71,11 +69,26 @@ public final class HashValue: CollectionObject {
         }
     }
 
+    private func visit(_ table: ByteTable<[UInt8]>, _ slot: Int,
+                       _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+        table.key(at: slot).withUnsafeBytes { field in table.value(at: slot).withUnsafeBytes { body(field, $0) } }
+    }
+
+    /// One HSCAN step from `cursor`, returning the next cursor: a listpack is visited whole
+    /// (cursor 0), a hashtable one bucket at a time.
+    public func scan(cursor: UInt64, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) -> UInt64 {
+        guard let table else {
+            forEach(body)
+            return 0
+        }
+        return table.scan(cursor: cursor) { visit(table, $0, body) }
+    }
+
     /// A uniformly chosen field and its value (the hash must not be empty).
     public func randomPair() -> (field: [UInt8], value: [UInt8]) {
         if let table {
-            let pair = table.randomElement()!
-            return (pair.key, pair.value)
+            let slot = table.randomSlot()
+            return (table.key(at: slot), table.value(at: slot))
         }
         let index = Int.random(in: 0..<count) * 2
         return (pairs.element(at: index), pairs.element(at: index + 1))
@@ -98,8 +111,7 @@ public final class HashValue: CollectionObject {
                     maxEntries: Int, maxValue: Int) -> Bool {
         if table == nil && (field.count > maxValue || value.count > maxValue) { convertToHashtable() }
         if table != nil {
-            let key = Array(field)
-            let old = table!.updateValue(Array(value), forKey: key)
+            let old = table!.insert(field, Array(value))
             tableBytes += value.count - (old?.count ?? -field.count)
             return old == nil
         }
@@ -117,7 +129,7 @@ public final class HashValue: CollectionObject {
     @discardableResult
     public func remove(_ field: UnsafeRawBufferPointer) -> Bool {
         if table != nil {
-            guard let old = table!.removeValue(forKey: Array(field)) else { return false }
+            guard let old = table!.remove(field) else { return false }
             tableBytes -= field.count + old.count
             return true
         }
@@ -130,11 +142,10 @@ public final class HashValue: CollectionObject {
     /// Switches a listpack to the hashtable encoding (one way, as in Redis).
     public func convertToHashtable() {
         guard table == nil else { return }
-        var converted: [[UInt8]: [UInt8]] = [:]
-        converted.reserveCapacity(count)
+        var converted = ByteTable<[UInt8]>(minimumCapacity: count)
         var bytes = 0
         forEach { field, value in
-            converted[Array(field)] = Array(value)
+            converted.insert(field, Array(value))
             bytes += field.count + value.count
         }
         table = converted

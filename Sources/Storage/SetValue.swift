@@ -1,6 +1,6 @@
 // A set value with Redis 7.0's two encodings: `intset` (an IntSet, ascending) while every
 // member is an integer in Redis's strict form and there are at most `set-max-intset-entries`
-// of them, and `hashtable` (a Swift Set of byte arrays) otherwise. Conversion is one way, as
+// of them, and `hashtable` (a ByteTable with Redis's growth-safe SCAN cursor) otherwise. Conversion is one way, as
 // in Redis (7.0 has no listpack sets). Callers pass each member's integer form (parsed with
 // Redis's string2ll rules in Commands), so Storage needs no number parser of its own.
 
@@ -9,7 +9,7 @@ public final class SetValue: CollectionObject {
 
     private var integers = IntSet()
     /// The members once hashtable-encoded (then `integers` is empty).
-    private var table: Set<[UInt8]>?
+    private var table: ByteTable<Void>?
     /// Bytes of the members held by `table`, for the memory estimate.
     private var tableBytes = 0
 
@@ -40,7 +40,7 @@ public final class SetValue: CollectionObject {
 
     /// Whether `member` (whose integer form is `integer`, nil when it has none) is present.
     public func contains(_ member: UnsafeRawBufferPointer, integer: Int64?) -> Bool {
-        if let table { return table.contains(Array(member)) }
+        if let table { return table.slot(of: member) != nil }
         guard let integer else { return false }
         return integers.contains(integer)
     }
@@ -48,7 +48,7 @@ public final class SetValue: CollectionObject {
     /// Calls `body` with each member in encoding order (ascending for intsets).
     public func forEach(_ body: (UnsafeRawBufferPointer) -> Void) {
         if let table {
-            for member in table { member.withUnsafeBytes(body) }
+            table.forEach { table.key(at: $0).withUnsafeBytes(body) }
             return
         }
         for index in 0..<integers.count {
@@ -58,13 +58,28 @@ public final class SetValue: CollectionObject {
 
     /// Every member, in encoding order.
     public func members() -> [[UInt8]] {
-        if let table { return Array(table) }
+        if let table {
+            var members: [[UInt8]] = []
+            members.reserveCapacity(table.count)
+            table.forEach { members.append(table.key(at: $0)) }
+            return members
+        }
         return (0..<integers.count).map { SetValue.bytes(of: integers.value(at: $0)) }
+    }
+
+    /// One SSCAN step from `cursor`, returning the next cursor: an intset is visited whole
+    /// (cursor 0), a hashtable one bucket at a time.
+    public func scan(cursor: UInt64, _ body: (UnsafeRawBufferPointer) -> Void) -> UInt64 {
+        guard let table else {
+            forEach(body)
+            return 0
+        }
+        return table.scan(cursor: cursor) { table.key(at: $0).withUnsafeBytes(body) }
     }
 
     /// A uniformly chosen member (the set must not be empty).
     public func randomMember() -> [UInt8] {
-        if let table { return table.randomElement()! }
+        if let table { return table.key(at: table.randomSlot()) }
         return SetValue.bytes(of: integers.value(at: Int.random(in: 0..<integers.count)))
     }
 
@@ -83,7 +98,7 @@ public final class SetValue: CollectionObject {
             if integers.count > min(maxIntsetEntries, 1 << 30) { convertToHashtable() }
             return true
         }
-        guard table!.insert(Array(member)).inserted else { return false }
+        guard table!.insert(member, ()) == nil else { return false }
         tableBytes += member.count
         return true
     }
@@ -92,7 +107,7 @@ public final class SetValue: CollectionObject {
     @discardableResult
     public func remove(_ member: UnsafeRawBufferPointer, integer: Int64?) -> Bool {
         if table != nil {
-            guard table!.remove(Array(member)) != nil else { return false }
+            guard table!.remove(member) != nil else { return false }
             tableBytes -= member.count
             return true
         }
@@ -109,10 +124,10 @@ public final class SetValue: CollectionObject {
     }
 
     private func convertToHashtable() {
-        var converted = Set<[UInt8]>(minimumCapacity: integers.count)
+        var converted = ByteTable<Void>(minimumCapacity: integers.count)
         var bytes = 0
         forEach { member in
-            converted.insert(Array(member))
+            converted.insert(member, ())
             bytes += member.count
         }
         table = converted

@@ -156,9 +156,8 @@ public enum HashFamily {
     static func hmget(_ c: CommandContext) {
         let fieldCount = c.args.count - 2
         c.withKey(1) { shard, key, hash in
-            var object: HashValue?
             var absent = false
-            object = c.readCollection(shard, key, hash, HashValue.self, missing: { absent = true })
+            let object = c.readCollection(shard, key, hash, HashValue.self, missing: { absent = true })
             guard object != nil || absent else { return }
             c.reply.arrayHeader(fieldCount)
             for index in 2..<c.args.count where object?.withValue(c.args[index], { c.reply.bulk($0) }) == nil {
@@ -248,7 +247,7 @@ public enum HashFamily {
         }
         guard let requested = c.integer(2) else { return }
         if requested == Int64.min {
-            return c.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+            return c.error(RedisError.outOfLongRange)
         }
         let withValues = c.args.count == 4
         if c.args.count > 4 || (withValues && !c.args.equals(3, "withvalues")) { return c.error(RedisError.syntax) }
@@ -284,16 +283,17 @@ public enum HashFamily {
     }
 
     static func hscan(_ c: CommandContext) {
-        guard c.scanCursor(2) != nil else { return }
-        readHash(c, missing: { c.replyFinishedScan([]) }) { object in
-            guard let pattern = c.collectionScanPattern(from: 3) else { return }
+        guard let cursor = c.scanCursor(2) else { return }
+        readHash(c, missing: { c.replyCollectionScan(cursor: 0, [], groupSize: 2, pattern: nil) }) { object in
+            guard let options = c.collectionScanOptions(from: 3) else { return }
             var elements: [[UInt8]] = []
-            object.forEach { field, value in
-                if let pattern, !Glob.matches(pattern: pattern, string: field) { return }
-                elements.append(Array(field))
-                elements.append(Array(value))
+            let next = c.collectionScanSteps(from: cursor, target: options.count * 2, &elements) { cursor, elements in
+                object.scan(cursor: cursor) { field, value in
+                    elements.append(Array(field))
+                    elements.append(Array(value))
+                }
             }
-            c.replyFinishedScan(elements)
+            c.replyCollectionScan(cursor: next, elements, groupSize: 2, pattern: options.pattern)
         }
     }
 }

@@ -179,17 +179,13 @@ public enum SetFamily {
 
     // MARK: Random members
 
-    /// Redis's message for a count outside ±LONG_MAX.
-    static let countOutOfRange =
-        "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
-
     static func srandmember(_ c: CommandContext) {
         if c.args.count > 3 { return c.error(RedisError.syntax) }
         guard c.args.count == 3 else {
             return readSet(c, missing: { c.reply.nullBulk() }) { c.reply.bulk($0.randomMember()) }
         }
         guard let requested = c.integer(2) else { return }
-        if requested == Int64.min { return c.error(countOutOfRange) }
+        if requested == Int64.min { return c.error(RedisError.outOfLongRange) }
         readSet(c, missing: { c.reply.arrayHeader(0) }) { set in
             if requested < 0 || requested == 1 {
                 // Repeats allowed: each pick is independent.
@@ -218,7 +214,7 @@ public enum SetFamily {
                 }
             }
         }
-        guard let count = c.integer(2, in: 0...Int64.max, orReply: "ERR value is out of range, must be positive") else {
+        guard let count = c.integer(2, in: 0...Int64.max, orReply: RedisError.mustBePositive) else {
             return
         }
         c.withKey(1) { shard, key, hash in
@@ -255,15 +251,14 @@ public enum SetFamily {
     // MARK: Scanning
 
     static func sscan(_ c: CommandContext) {
-        guard c.scanCursor(2) != nil else { return }
-        readSet(c, missing: { c.replyFinishedScan([]) }) { set in
-            guard let pattern = c.collectionScanPattern(from: 3) else { return }
+        guard let cursor = c.scanCursor(2) else { return }
+        readSet(c, missing: { c.replyCollectionScan(cursor: 0, [], groupSize: 1, pattern: nil) }) { set in
+            guard let options = c.collectionScanOptions(from: 3) else { return }
             var elements: [[UInt8]] = []
-            set.forEach { member in
-                if let pattern, !Glob.matches(pattern: pattern, string: member) { return }
-                elements.append(Array(member))
+            let next = c.collectionScanSteps(from: cursor, target: options.count, &elements) { cursor, elements in
+                set.scan(cursor: cursor) { elements.append(Array($0)) }
             }
-            c.replyFinishedScan(elements)
+            c.replyCollectionScan(cursor: next, elements, groupSize: 1, pattern: options.pattern)
         }
     }
 }
