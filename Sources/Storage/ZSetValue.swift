@@ -1,7 +1,8 @@
 // A sorted set value in Redis's two encodings. Small sets are one Listpack of member/score
 // pairs kept sorted by (score, member), the score stored as its 8 raw IEEE bytes; large ones
 // (more than zset-max-listpack-entries members, or a member longer than
-// zset-max-listpack-value) are a ZSkipList with spans plus a member→score dictionary. The
+// zset-max-listpack-value) are a ZSkipList with spans plus a member→score ByteTable (whose
+// growth-safe cursor ZSCAN walks, as Redis walks its dict). The
 // conversion is one way, as in t_zset.c. Every reader works in ranks (0-based positions in
 // ascending order), so score and lex ranges reduce to "count the elements before a bound".
 
@@ -12,7 +13,7 @@ public final class ZSetValue: CollectionObject {
     private var pairs = Listpack()
     /// Skiplist encoding (nil while listpack-encoded).
     private var list: ZSkipList?
-    private var scores: [[UInt8]: Double] = [:]
+    private var scores = ByteTable<Double>()
     /// Running estimate of the skiplist encoding's bytes.
     private var skiplistBytes = 0
 
@@ -68,7 +69,7 @@ public final class ZSetValue: CollectionObject {
     // MARK: Lookups
 
     public func score(of member: UnsafeRawBufferPointer) -> Double? {
-        if list != nil { return scores[Array(member)] }
+        if list != nil { return scores.slot(of: member).map { scores.value(at: $0) } }
         guard let index = listpackIndex(of: member) else { return nil }
         return pairs.withElement(at: index * 2 + 1) { ZSetValue.decodeScore($0) }
     }
@@ -76,7 +77,7 @@ public final class ZSetValue: CollectionObject {
     /// 0-based ascending rank of `member`.
     public func rank(of member: UnsafeRawBufferPointer) -> Int? {
         if let list {
-            guard let score = scores[Array(member)] else { return nil }
+            guard let score = scores.slot(of: member).map({ scores.value(at: $0) }) else { return nil }
             return list.rank(of: member, score: score)
         }
         return listpackIndex(of: member)
@@ -150,6 +151,18 @@ public final class ZSetValue: CollectionObject {
         return (pairs.element(at: rank * 2), pairs.withElement(at: rank * 2 + 1) { ZSetValue.decodeScore($0) })
     }
 
+    /// One ZSCAN step from `cursor`, returning the next cursor: a listpack is visited whole
+    /// (cursor 0), a skiplist's member table one bucket at a time.
+    public func scan(cursor: UInt64, _ body: (UnsafeRawBufferPointer, Double) -> Void) -> UInt64 {
+        guard list != nil else {
+            forEach(ranks: 0..<count, reverse: false, body)
+            return 0
+        }
+        return scores.scan(cursor: cursor) { slot in
+            scores.key(at: slot).withUnsafeBytes { body($0, scores.value(at: slot)) }
+        }
+    }
+
     // MARK: Mutation
 
     /// Adds a member that is not present, converting to the skiplist first when the listpack
@@ -161,7 +174,7 @@ public final class ZSetValue: CollectionObject {
         if list != nil {
             let bytes = Array(member)
             list!.insert(bytes, score: score)
-            scores[bytes] = score
+            _ = scores.insert(member, score)
             skiplistBytes += bytes.count + ZSetValue.nodeOverhead
             return
         }
@@ -177,7 +190,7 @@ public final class ZSetValue: CollectionObject {
             list!.remove(member, score: oldScore)
             let bytes = Array(member)
             list!.insert(bytes, score: score)
-            scores[bytes] = score
+            _ = scores.insert(member, score)
             return
         }
         let limits = Int.max
@@ -189,7 +202,7 @@ public final class ZSetValue: CollectionObject {
     @discardableResult
     public func remove(_ member: UnsafeRawBufferPointer) -> Bool {
         if list != nil {
-            guard let score = scores.removeValue(forKey: Array(member)) else { return false }
+            guard let score = scores.remove(member) else { return false }
             list!.remove(member, score: score)
             skiplistBytes -= member.count + ZSetValue.nodeOverhead
             return true
@@ -217,13 +230,12 @@ public final class ZSetValue: CollectionObject {
     public func convertToSkiplist() {
         guard list == nil else { return }
         var converted = ZSkipList()
-        var dictionary: [[UInt8]: Double] = [:]
-        dictionary.reserveCapacity(count)
+        var dictionary = ByteTable<Double>(minimumCapacity: count)
         var bytes = 0
         forEach(ranks: 0..<count, reverse: false) { member, score in
             let copy = Array(member)
             converted.insert(copy, score: score)
-            dictionary[copy] = score
+            _ = dictionary.insert(member, score)
             bytes += copy.count + ZSetValue.nodeOverhead
         }
         list = converted

@@ -89,4 +89,30 @@ struct ZSetValueTests {
         #expect(copy.encodingName == "skiplist")
         #expect(ZSetValueTests.contents(copy).map(\.member) == [Array("abc".utf8), Array("abcde".utf8)])
     }
+
+    /// SCAN's guarantee on the skiplist encoding: a member present for the whole iteration is
+    /// returned, even while others are added and removed between steps (the table grows and
+    /// shrinks under the cursor).
+    @Test func scanOfSkiplistSurvivesGrowthAndRemoval() {
+        let zset = ZSetValue(maxListpackEntries: 4, maxListpackValue: 64)
+        func bytes(_ n: Int) -> [UInt8] { Array("m\(n)".utf8) }
+        for n in 0..<200 { bytes(n).withUnsafeBytes { zset.insert($0, score: Double(n), maxListpackEntries: 4, maxListpackValue: 64) } }
+        #expect(!zset.isListpack)
+        var seen = Set<[UInt8]>()
+        var cursor: UInt64 = 0
+        var step = 0
+        repeat {
+            cursor = zset.scan(cursor: cursor) { member, _ in seen.insert(Array(member)) }
+            step += 1
+            // Churn: members 200+ come and go, and the table grows past and back.
+            if step % 3 == 0 {
+                for n in 200..<600 {
+                    bytes(n).withUnsafeBytes { zset.insert($0, score: Double(n), maxListpackEntries: 4, maxListpackValue: 64) }
+                }
+            } else if step % 3 == 1 {
+                for n in 200..<600 { _ = bytes(n).withUnsafeBytes { zset.remove($0) } }
+            }
+        } while cursor != 0
+        for n in 0..<200 { #expect(seen.contains(bytes(n)), "member \(n) missed") }
+    }
 }

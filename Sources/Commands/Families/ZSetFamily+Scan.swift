@@ -1,6 +1,6 @@
 // Reading a sorted set without a range: random members (ZRANDMEMBER, with Redis's rules for
 // positive counts, which ask for distinct members, and negative ones, which allow repeats)
-// and cursor iteration (ZSCAN).
+// and cursor iteration (ZSCAN, on the shared collection-scan helpers).
 import RESP
 import Storage
 import Support
@@ -53,59 +53,20 @@ extension ZSetFamily {
     // MARK: ZSCAN
 
     static func zscan(_ c: CommandContext) {
-        guard let cursor = GenericFamily.parseCursor(c.args[2]) else { return c.error(RedisError.invalidCursor) }
+        guard let cursor = c.scanCursor(2) else { return }
         c.withKey(1) { shard, key, hash in
-            let empty = {
-                c.reply.arrayHeader(2)
-                c.reply.bulk("0")
-                c.reply.arrayHeader(0)
-            }
             // As in Redis, the key is looked up before the options are read.
-            guard let zset = c.readCollection(shard, key, hash, ZSetValue.self, missing: empty),
-                  let (count, pattern) = scanOptions(c) else { return }
-            // Listpacks are returned whole, as Redis does. DIVERGENCE: a skiplist-encoded set
-            // is walked in rank order with the rank as cursor, rather than in hash-table order.
-            let start = zset.isListpack ? 0 : Int(min(cursor, UInt64(zset.count)))
-            let end = zset.isListpack ? zset.count : min(zset.count, start + count)
-            c.reply.arrayHeader(2)
-            c.reply.bulk(decimal: Int64(end >= zset.count ? 0 : end))
-            let deferred = c.reply.deferredStart()
-            var found = 0
-            zset.forEach(ranks: start..<end, reverse: false) { member, score in
-                if let pattern, !Glob.matches(pattern: pattern, string: member) { return }
-                c.reply.bulk(member)
-                c.reply.bulk(Numbers.formatDouble(score))
-                found += 2
-            }
-            c.reply.deferredArray(at: deferred, count: found)
-        }
-    }
-
-    /// ZSCAN's COUNT and MATCH options, replying the error when they are invalid.
-    static func scanOptions(_ c: CommandContext) -> (count: Int, pattern: UnsafeRawBufferPointer?)? {
-        var count = 10
-        var pattern: UnsafeRawBufferPointer?
-        var j = 3
-        while j < c.args.count {
-            guard j + 1 < c.args.count else {
-                c.error(RedisError.syntax)
-                return nil
-            }
-            if c.args.equals(j, "count") {
-                guard let value = c.integer(j + 1) else { return nil }
-                guard value >= 1 else {
-                    c.error(RedisError.syntax)
-                    return nil
+            guard let zset = c.readCollection(shard, key, hash, ZSetValue.self,
+                                              missing: { c.replyCollectionScan(cursor: 0, [], groupSize: 2, pattern: nil) }),
+                  let options = c.collectionScanOptions(from: 3) else { return }
+            var elements: [[UInt8]] = []
+            let next = c.collectionScanSteps(from: cursor, target: options.count * 2, &elements) { cursor, elements in
+                zset.scan(cursor: cursor) { member, score in
+                    elements.append(Array(member))
+                    elements.append(Numbers.formatDouble(score))
                 }
-                count = Int(min(value, Int64(Int32.max)))
-            } else if c.args.equals(j, "match") {
-                pattern = c.args[j + 1]
-            } else {
-                c.error(RedisError.syntax)
-                return nil
             }
-            j += 2
+            c.replyCollectionScan(cursor: next, elements, groupSize: 2, pattern: options.pattern)
         }
-        return (count, pattern)
     }
 }
