@@ -68,6 +68,17 @@ public final class CommandContext {
         reply.error(bytes: message)
     }
 
+    /// True, after marking the connection to be closed, once the reply being built has grown
+    /// past `proto-max-bulk-len`: loops whose length the client chooses (HRANDFIELD key
+    /// -9223372036854775807) stop there instead of exhausting memory.
+    // DIVERGENCE: Redis stops such a reply only at a client-output-buffer-limit, which normal
+    // clients do not have by default, so it would keep allocating until the kernel kills it.
+    public var replyOverflowed: Bool {
+        guard reply.buffer.count > server.config.protoMaxBulkLen else { return false }
+        session.killRequested = true
+        return true
+    }
+
     // MARK: Argument parsing with Redis's error replies
 
     /// Argument `index` as a 64-bit integer, or replies `message` and returns nil.

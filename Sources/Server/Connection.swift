@@ -113,7 +113,8 @@ final class Connection: BlockingHost {
                 parser.unauthenticated = !session.authenticated
                 readOffset += parser.consumed
                 parser.reset()
-                if session.closeAfterReply { closing = true }
+                // QUIT, or a command that gave up on its own runaway reply.
+                if session.closeAfterReply || session.killRequested { closing = true }
             case .protocolError(let message):
                 context.error("ERR " + message)
                 worker.server.logProtocolError(message)

@@ -60,6 +60,15 @@ struct ExtremeArgumentTests {
             }
         }
         #expect(sent > 5000)
+        // Replies whose length the client picks stop at proto-max-bulk-len (here 1mb) and
+        // close only that connection, instead of allocating without bound.
+        _ = try setup.call("CONFIG", "SET", "proto-max-bulk-len", "1mb")
+        for command in [["HRANDFIELD", "h", "-9223372036854775807"], ["SRANDMEMBER", "st", "-9223372036854775807"],
+                        ["ZRANDMEMBER", "z", "-9223372036854775807"]] {
+            let victim = try RespClient(port: server.port)
+            try victim.send(command)
+            #expect(victim.isClosedByPeer(), "\(command[0]) with a huge negative count kept the connection")
+        }
         #expect(try RespClient(port: server.port).call("PING") == .simple("PONG"))
     }
 }

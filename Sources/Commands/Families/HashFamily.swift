@@ -266,6 +266,7 @@ public enum HashFamily {
                 let count = Int(requested.magnitude)
                 c.reply.arrayHeader(flat ? count * 2 : count)
                 for _ in 0..<count {
+                    if c.replyOverflowed { break }
                     let (field, value) = object.randomPair()
                     emit(field, value)
                 }

@@ -190,7 +190,10 @@ public enum SetFamily {
             if requested < 0 || requested == 1 {
                 // Repeats allowed: each pick is independent.
                 c.reply.arrayHeader(Int(requested.magnitude))
-                for _ in 0..<requested.magnitude { c.reply.bulk(set.randomMember()) }
+                for _ in 0..<requested.magnitude {
+                    if c.replyOverflowed { break }
+                    c.reply.bulk(set.randomMember())
+                }
                 return
             }
             var chosen = set.members()

@@ -28,6 +28,7 @@ extension ZSetFamily {
                 let count = Int(requested.magnitude)
                 replyElementsHeader(c, count, withScores: withScores)
                 for _ in 0..<count {
+                    if c.replyOverflowed { break }
                     let (member, score) = zset.element(atRank: Int.random(in: 0..<size))
                     member.withUnsafeBytes { replyElement(c, $0, score, withScores: withScores) }
                 }
