@@ -95,7 +95,7 @@ public enum HashFamily {
     /// Runs `body` on the hash at argument 1 for writing, creating an empty one when missing.
     private static func modifyHash<T>(_ c: CommandContext, _ body: (HashValue) -> T) {
         c.withKey(1) { shard, key, hash in
-            c.modifyCollection(shard, key, hash, HashValue.self, create: { HashValue() }, body)
+            _ = c.modifyCollection(shard, key, hash, HashValue.self, create: { HashValue() }, body)
         }
     }
 
@@ -217,7 +217,7 @@ public enum HashFamily {
             }
             let (result, overflow) = current.addingReportingOverflow(increment)
             if overflow { return c.error(RedisError.overflow) }
-            Numbers.decimalBytes(result).withUnsafeBytes { store(c, object, c.args[2], $0) }
+            _ = Numbers.decimalBytes(result).withUnsafeBytes { store(c, object, c.args[2], $0) }
             c.reply.integer(result)
         }
     }
@@ -234,7 +234,7 @@ public enum HashFamily {
             let result = current + increment
             if result.isNaN || result.isInfinite { return c.error(RedisError.nanOrInfinity) }
             let text = Numbers.humanLongDouble(result)
-            text.withUnsafeBytes { store(c, object, c.args[2], $0) }
+            _ = text.withUnsafeBytes { store(c, object, c.args[2], $0) }
             c.reply.bulk(text)
         }
     }

@@ -83,7 +83,7 @@ public enum SetFamily {
     /// A fresh set (intset first, as Redis builds results) holding `members`.
     static func makeSet(_ c: CommandContext, _ members: [[UInt8]]) -> SetValue {
         let set = SetValue()
-        for member in members { member.withUnsafeBytes { add(c, set, $0) } }
+        for member in members { _ = member.withUnsafeBytes { add(c, set, $0) } }
         return set
     }
 
