@@ -2,17 +2,23 @@
 // with a value: the field's value for hashes, nothing for sets) over power-of-two buckets,
 // keyed by the process-seeded KeyHash. Like Redis's dict it offers a SCAN cursor that stays
 // valid when the table grows or shrinks between calls, and a uniform random pick for
-// HRANDFIELD/SRANDMEMBER/SPOP. Entries live in parallel arrays indexed by slot; freed
-// slots are reused, and every resize rebuilds the arrays compactly.
+// HRANDFIELD/SRANDMEMBER/SPOP. Entries live in one array of slots (hash, chain link, key and
+// value side by side, so walking a chain touches one cache line per entry); freed slots are
+// reused, and every resize rebuilds the array compactly.
 
 public struct ByteTable<Value> {
+    private struct Slot {
+        var hash: UInt64
+        /// Next slot in the chain, -1 at the end.
+        var link: Int32
+        var key: [UInt8]
+        /// nil for a freed slot.
+        var value: Value?
+    }
+
     /// First slot of each bucket's chain, -1 when empty.
     private var heads: [Int32]
-    /// Next slot in the chain, -1 at the end.
-    private var links: [Int32] = []
-    private var hashes: [UInt64] = []
-    private var keys: [[UInt8]] = []
-    private var values: [Value?] = []
+    private var slots: [Slot] = []
     private var freeSlots: [Int32] = []
     public private(set) var count = 0
 
@@ -35,20 +41,22 @@ public struct ByteTable<Value> {
 
     // MARK: Reading
 
-    /// The slot holding `key`, if present.
-    public func slot(of key: UnsafeRawBufferPointer) -> Int? {
-        let hash = KeyHash.hash(key)
+    /// The slot holding `key` whose hash is `hash`, if present.
+    private func slot(of key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
         var slot = heads[bucket(hash)]
         while slot >= 0 {
             let index = Int(slot)
-            if hashes[index] == hash && keys[index].elementsEqual(key) { return index }
-            slot = links[index]
+            if slots[index].hash == hash && slots[index].key.elementsEqual(key) { return index }
+            slot = slots[index].link
         }
         return nil
     }
 
-    public func key(at slot: Int) -> [UInt8] { keys[slot] }
-    public func value(at slot: Int) -> Value { values[slot]! }
+    /// The slot holding `key`, if present.
+    public func slot(of key: UnsafeRawBufferPointer) -> Int? { slot(of: key, hash: KeyHash.hash(key)) }
+
+    public func key(at slot: Int) -> [UInt8] { slots[slot].key }
+    public func value(at slot: Int) -> Value { slots[slot].value! }
 
     /// Calls `body` with every occupied slot, bucket by bucket.
     public func forEach(_ body: (Int) -> Void) {
@@ -56,7 +64,7 @@ public struct ByteTable<Value> {
             var slot = head
             while slot >= 0 {
                 body(Int(slot))
-                slot = links[Int(slot)]
+                slot = slots[Int(slot)].link
             }
         }
     }
@@ -68,7 +76,7 @@ public struct ByteTable<Value> {
         var slot = heads[Int(cursor & UInt64(mask))]
         while slot >= 0 {
             visit(Int(slot))
-            slot = links[Int(slot)]
+            slot = slots[Int(slot)].link
         }
         return ScanCursor.advance(cursor, mask: UInt64(mask))
     }
@@ -77,8 +85,8 @@ public struct ByteTable<Value> {
     /// after every resize and a sparse table shrinks, so few draws land on freed slots.
     public func randomSlot() -> Int {
         while true {
-            let slot = Int.random(in: 0..<keys.count)
-            if values[slot] != nil { return slot }
+            let slot = Int.random(in: 0..<slots.count)
+            if slots[slot].value != nil { return slot }
         }
     }
 
@@ -87,28 +95,23 @@ public struct ByteTable<Value> {
     /// Sets `key` to `value`; returns the value it replaced, nil when the key is new.
     @discardableResult
     public mutating func insert(_ key: UnsafeRawBufferPointer, _ value: Value) -> Value? {
-        if let slot = slot(of: key) {
-            let old = values[slot]
-            values[slot] = value
+        let hash = KeyHash.hash(key)
+        if let slot = slot(of: key, hash: hash) {
+            let old = slots[slot].value
+            slots[slot].value = value
             return old
         }
         if count >= heads.count { resize(to: heads.count * 2) }
-        let hash = KeyHash.hash(key)
+        let head = bucket(hash)
+        let entry = Slot(hash: hash, link: heads[head], key: Array(key), value: value)
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = Int(free)
-            hashes[slot] = hash
-            keys[slot] = Array(key)
-            values[slot] = value
+            slots[slot] = entry
         } else {
-            slot = keys.count
-            hashes.append(hash)
-            keys.append(Array(key))
-            values.append(value)
-            links.append(-1)
+            slot = slots.count
+            slots.append(entry)
         }
-        let head = bucket(hash)
-        links[slot] = heads[head]
         heads[head] = Int32(slot)
         count += 1
         return nil
@@ -123,11 +126,11 @@ public struct ByteTable<Value> {
         var slot = heads[head]
         while slot >= 0 {
             let index = Int(slot)
-            if hashes[index] == hash && keys[index].elementsEqual(key) {
-                if previous < 0 { heads[head] = links[index] } else { links[Int(previous)] = links[index] }
-                let old = values[index]
-                keys[index] = []
-                values[index] = nil
+            if slots[index].hash == hash && slots[index].key.elementsEqual(key) {
+                if previous < 0 { heads[head] = slots[index].link } else { slots[Int(previous)].link = slots[index].link }
+                let old = slots[index].value
+                slots[index].key = []
+                slots[index].value = nil
                 freeSlots.append(slot)
                 count -= 1
                 if heads.count > ByteTable.minimumBuckets && count * 8 < heads.count {
@@ -136,26 +139,21 @@ public struct ByteTable<Value> {
                 return old
             }
             previous = slot
-            slot = links[index]
+            slot = slots[index].link
         }
         return nil
     }
 
-    /// Rebuilds the table with `size` buckets and compact slot arrays.
+    /// Rebuilds the table with `size` buckets and a compact slot array.
     private mutating func resize(to size: Int) {
         var rebuilt = ByteTable(minimumCapacity: size)
-        rebuilt.hashes.reserveCapacity(count)
-        rebuilt.keys.reserveCapacity(count)
-        rebuilt.values.reserveCapacity(count)
-        rebuilt.links.reserveCapacity(count)
+        rebuilt.slots.reserveCapacity(count)
         forEach { slot in
-            let newSlot = rebuilt.keys.count
-            let head = rebuilt.bucket(hashes[slot])
-            rebuilt.hashes.append(hashes[slot])
-            rebuilt.keys.append(keys[slot])
-            rebuilt.values.append(values[slot])
-            rebuilt.links.append(rebuilt.heads[head])
-            rebuilt.heads[head] = Int32(newSlot)
+            var entry = slots[slot]
+            let head = rebuilt.bucket(entry.hash)
+            entry.link = rebuilt.heads[head]
+            rebuilt.heads[head] = Int32(rebuilt.slots.count)
+            rebuilt.slots.append(entry)
         }
         rebuilt.count = count
         self = rebuilt
