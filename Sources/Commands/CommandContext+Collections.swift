@@ -22,6 +22,16 @@ extension CommandContext {
         return entry.collection(as: Object.self)
     }
 
+    /// Locks the shard of the key at argument `index` and runs `body` with its collection,
+    /// as `readCollection` finds it (missing: `missing` runs; another type: WRONGTYPE).
+    public func readCollection<Object: CollectionObject>(keyAt index: Int, _ type: Object.Type, missing: () -> Void,
+                                                         _ body: (Object) -> Void) {
+        withKey(index) { shard, key, hash in
+            guard let object = readCollection(shard, key, hash, type, missing: missing) else { return }
+            body(object)
+        }
+    }
+
     /// Runs `body` on the collection at `key` for writing (shard locked). A missing key is
     /// created with `create` when given (waking clients blocked on it, as Redis does when a
     /// key is added), else `missing` runs and nil is returned; a key of another type gets

@@ -99,14 +99,6 @@ public enum HashFamily {
         }
     }
 
-    /// Runs `body` on the hash at argument 1 for reading; `missing` replies for an absent key.
-    private static func readHash(_ c: CommandContext, missing: () -> Void, _ body: (HashValue) -> Void) {
-        c.withKey(1) { shard, key, hash in
-            guard let object = c.readCollection(shard, key, hash, HashValue.self, missing: missing) else { return }
-            body(object)
-        }
-    }
-
     /// Sets `field` to `value` with the configured listpack thresholds; true when new.
     @discardableResult
     private static func store(_ c: CommandContext, _ object: HashValue, _ field: UnsafeRawBufferPointer,
@@ -148,7 +140,7 @@ public enum HashFamily {
     }
 
     static func hget(_ c: CommandContext) {
-        readHash(c, missing: { c.reply.nullBulk() }) { object in
+        c.readCollection(keyAt: 1, HashValue.self, missing: { c.reply.nullBulk() }) { object in
             if object.withValue(c.args[2], { c.reply.bulk($0) }) == nil { c.reply.nullBulk() }
         }
     }
@@ -180,23 +172,23 @@ public enum HashFamily {
     }
 
     static func hlen(_ c: CommandContext) {
-        readHash(c, missing: { c.reply.integer(0) }) { c.reply.integer($0.count) }
+        c.readCollection(keyAt: 1, HashValue.self, missing: { c.reply.integer(0) }) { c.reply.integer($0.count) }
     }
 
     static func hstrlen(_ c: CommandContext) {
-        readHash(c, missing: { c.reply.integer(0) }) { object in
+        c.readCollection(keyAt: 1, HashValue.self, missing: { c.reply.integer(0) }) { object in
             c.reply.integer(object.withValue(c.args[2]) { $0.count } ?? 0)
         }
     }
 
     static func hexists(_ c: CommandContext) {
-        readHash(c, missing: { c.reply.integer(0) }) { c.reply.integer($0.contains(c.args[2]) ? 1 : 0) }
+        c.readCollection(keyAt: 1, HashValue.self, missing: { c.reply.integer(0) }) { c.reply.integer($0.contains(c.args[2]) ? 1 : 0) }
     }
 
     /// HKEYS, HVALS and HGETALL (a map in RESP3).
     static func wholeHash(_ c: CommandContext, fields: Bool, values: Bool) {
         let both = fields && values
-        readHash(c, missing: { both ? c.reply.mapHeader(0) : c.reply.arrayHeader(0) }) { object in
+        c.readCollection(keyAt: 1, HashValue.self, missing: { both ? c.reply.mapHeader(0) : c.reply.arrayHeader(0) }) { object in
             both ? c.reply.mapHeader(object.count) : c.reply.arrayHeader(object.count)
             object.forEach { field, value in
                 if fields { c.reply.bulk(field) }
@@ -243,7 +235,7 @@ public enum HashFamily {
 
     static func hrandfield(_ c: CommandContext) {
         guard c.args.count >= 3 else {
-            return readHash(c, missing: { c.reply.nullBulk() }) { c.reply.bulk($0.randomPair().field) }
+            return c.readCollection(keyAt: 1, HashValue.self, missing: { c.reply.nullBulk() }) { c.reply.bulk($0.randomPair().field) }
         }
         guard let requested = c.integer(2) else { return }
         if requested == Int64.min {
@@ -254,7 +246,7 @@ public enum HashFamily {
         if withValues && (requested < -Int64.max / 2 || requested > Int64.max / 2) {
             return c.error("ERR value is out of range")
         }
-        readHash(c, missing: { c.reply.arrayHeader(0) }) { object in
+        c.readCollection(keyAt: 1, HashValue.self, missing: { c.reply.arrayHeader(0) }) { object in
             let flat = withValues && !c.reply.resp3
             func emit(_ field: [UInt8], _ value: [UInt8]) {
                 if withValues && c.reply.resp3 { c.reply.arrayHeader(2) }
@@ -285,7 +277,7 @@ public enum HashFamily {
 
     static func hscan(_ c: CommandContext) {
         guard let cursor = c.scanCursor(2) else { return }
-        readHash(c, missing: { c.replyCollectionScan(cursor: 0, [], groupSize: 2, pattern: nil) }) { object in
+        c.readCollection(keyAt: 1, HashValue.self, missing: { c.replyCollectionScan(cursor: 0, [], groupSize: 2, pattern: nil) }) { object in
             guard let options = c.collectionScanOptions(from: 3) else { return }
             var elements: [[UInt8]] = []
             let next = c.collectionScanSteps(from: cursor, target: options.count * 2, &elements) { cursor, elements in

@@ -92,13 +92,6 @@ public enum SetFamily {
         member.withUnsafeBytes { _ = set.remove($0, integer: Numbers.parseInt64(member)) }
     }
 
-    private static func readSet(_ c: CommandContext, missing: () -> Void, _ body: (SetValue) -> Void) {
-        c.withKey(1) { shard, key, hash in
-            guard let set = c.readCollection(shard, key, hash, SetValue.self, missing: missing) else { return }
-            body(set)
-        }
-    }
-
     // MARK: Members
 
     static func sadd(_ c: CommandContext) {
@@ -127,11 +120,11 @@ public enum SetFamily {
     }
 
     static func scard(_ c: CommandContext) {
-        readSet(c, missing: { c.reply.integer(0) }) { c.reply.integer($0.count) }
+        c.readCollection(keyAt: 1, SetValue.self, missing: { c.reply.integer(0) }) { c.reply.integer($0.count) }
     }
 
     static func sismember(_ c: CommandContext) {
-        readSet(c, missing: { c.reply.integer(0) }) { set in
+        c.readCollection(keyAt: 1, SetValue.self, missing: { c.reply.integer(0) }) { set in
             let (bytes, integer) = member(c, 2)
             c.reply.integer(set.contains(bytes, integer: integer) ? 1 : 0)
         }
@@ -182,11 +175,11 @@ public enum SetFamily {
     static func srandmember(_ c: CommandContext) {
         if c.args.count > 3 { return c.error(RedisError.syntax) }
         guard c.args.count == 3 else {
-            return readSet(c, missing: { c.reply.nullBulk() }) { c.reply.bulk($0.randomMember()) }
+            return c.readCollection(keyAt: 1, SetValue.self, missing: { c.reply.nullBulk() }) { c.reply.bulk($0.randomMember()) }
         }
         guard let requested = c.integer(2) else { return }
         if requested == Int64.min { return c.error(RedisError.outOfLongRange) }
-        readSet(c, missing: { c.reply.arrayHeader(0) }) { set in
+        c.readCollection(keyAt: 1, SetValue.self, missing: { c.reply.arrayHeader(0) }) { set in
             if requested < 0 || requested == 1 {
                 // Repeats allowed: each pick is independent.
                 c.reply.arrayHeader(Int(requested.magnitude))
@@ -255,7 +248,7 @@ public enum SetFamily {
 
     static func sscan(_ c: CommandContext) {
         guard let cursor = c.scanCursor(2) else { return }
-        readSet(c, missing: { c.replyCollectionScan(cursor: 0, [], groupSize: 1, pattern: nil) }) { set in
+        c.readCollection(keyAt: 1, SetValue.self, missing: { c.replyCollectionScan(cursor: 0, [], groupSize: 1, pattern: nil) }) { set in
             guard let options = c.collectionScanOptions(from: 3) else { return }
             var elements: [[UInt8]] = []
             let next = c.collectionScanSteps(from: cursor, target: options.count, &elements) { cursor, elements in
