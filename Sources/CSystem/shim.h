@@ -1,6 +1,7 @@
 // glibc interfaces that Swift's Glibc module does not export: allocation sizes for memory
 // accounting, getrandom for hash seeds and run ids, mallinfo2 and sysinfo for INFO memory,
-// and a cycle counter for timing commands without a system call.
+// a cycle counter for timing commands without a system call, and relaxed atomic counters
+// (the server-wide used-memory tally that eviction reads from every worker).
 #ifndef SWIFTLET_CSYSTEM_SHIM_H
 #define SWIFTLET_CSYSTEM_SHIM_H
 #include <malloc.h>
@@ -26,5 +27,18 @@ static inline uint64_t swiftlet_ticks(void) {
 /// Asks the CPU to start loading `address` into cache (a hint; never faults).
 static inline void swiftlet_prefetch(const void *address) {
     __builtin_prefetch(address, 0, 3);
+}
+
+/// Adds `delta` to `*counter` atomically (relaxed ordering: a running total, no fences).
+static inline void swiftlet_atomic_add(int64_t *counter, int64_t delta) {
+    __atomic_fetch_add(counter, delta, __ATOMIC_RELAXED);
+}
+
+static inline int64_t swiftlet_atomic_load(const int64_t *counter) {
+    return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+static inline void swiftlet_atomic_store(int64_t *counter, int64_t value) {
+    __atomic_store_n(counter, value, __ATOMIC_RELAXED);
 }
 #endif

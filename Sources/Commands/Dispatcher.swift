@@ -1,6 +1,8 @@
 // Runs one parsed command the way Redis's processCommand does: look the command up, check
 // arity (and subcommand) and authentication, execute, then account calls, time and failures per command and
-// honour CLIENT REPLY OFF/SKIP. Later stages (auth, ACL, MULTI, OOM, READONLY) slot in here.
+// honour CLIENT REPLY OFF/SKIP. Under a memory limit every command first lets eviction make
+// room, and commands that may grow memory are refused with OOM when it cannot. Later stages
+// (ACL, MULTI, READONLY) slot in here.
 import RESP
 
 public enum Dispatcher {
@@ -40,6 +42,12 @@ public enum Dispatcher {
         }
         if !context.session.authenticated && !spec.flags.contains(.noAuth) {
             context.error("NOAUTH Authentication required.")
+            counters.pointee.rejectedCalls += 1
+            return
+        }
+        if context.server.config.maxmemory > 0 && context.server.evictor.makeRoom(context.server) == .failed
+            && spec.flags.contains(.denyoom) {
+            context.error(RedisError.outOfMemory)
             counters.pointee.rejectedCalls += 1
             return
         }

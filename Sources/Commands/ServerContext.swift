@@ -100,6 +100,8 @@ public final class ServerContext {
     public let errorStats = ErrorStats()
     /// Clients waiting in blocking commands, per key.
     public let blocking = BlockingRegistry()
+    /// Frees memory when `maxmemory` is exceeded.
+    public let evictor = Evictor()
     public let runID: String
     public let startedAtMilliseconds: Int64
     public weak var control: ServerControl?
@@ -118,6 +120,8 @@ public final class ServerContext {
     public private(set) var peakMemory = 0
     /// Commands per second over the last cron sample.
     public var instantaneousOps = 0
+    /// Input and output buffer bytes of all connections, refreshed by cron.
+    public var clientBufferBytes = 0
 
     public init(config: ServerConfig, shardCount: Int = 1024) {
         self.config = config
@@ -129,6 +133,7 @@ public final class ServerContext {
         statResetAt = startedAtMilliseconds
         pthread_mutex_init(&statsLock, nil)
         refreshClocks()
+        maxmemoryChanged()
     }
 
     /// 40 random hex characters, like Redis's run ids.

@@ -123,7 +123,6 @@ public final class ServerConfig: @unchecked Sendable {
         var names: [String] = []
         if !save.isEmpty { names.append("save (snapshots are not implemented yet)") }
         if appendonly { names.append("appendonly (the append-only file is not implemented yet)") }
-        if maxmemory > 0 { names.append("maxmemory (eviction is not implemented yet)") }
         if !notifyKeyspaceEvents.isEmpty { names.append("notify-keyspace-events (keyspace notifications are not implemented yet)") }
         if !unixsocket.isEmpty { names.append("unixsocket (Unix-socket listening is not implemented yet)") }
         if syslogEnabled { names.append("syslog-enabled (logging to syslog is not implemented yet)") }

@@ -295,6 +295,12 @@ public final class Server: ServerControl {
         switch name {
         case "hz": for worker in workers { worker.post(.restartCron) }
         case "loglevel": Logger.shared.level = LogLevel(configValue: context.config.loglevel)
+        case "maxmemory":
+            context.maxmemoryChanged()
+            let limit = context.config.maxmemory, used = context.usedMemory(dataset: context.keyspace.usedMemory)
+            if limit > 0 && limit < used {
+                log(.warning, "WARNING: the new maxmemory value set via CONFIG SET (\(limit)) is smaller than the current memory usage (\(used)). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.")
+            }
         default: break
         }
     }
@@ -310,6 +316,9 @@ public final class Server: ServerControl {
             context.instantaneousOps = max(0, (processed - lastOpsSample.count) * 1000 / Int(now - lastOpsSample.time))
         }
         lastOpsSample = (now, processed)
+        context.clientBufferBytes = workers.reduce(0) { $0 + $1.bufferBytes }
+        // Go on evicting between commands too, so an idle server comes back under its limit.
+        _ = context.evictor.makeRoom(context)
         if context.config.activeExpireEnabled && !context.isReplica { activeExpireCycle(now: now) }
         let shards = context.keyspace.shards
         // Table upkeep: a slice of the shards per tick keeps each tick short.

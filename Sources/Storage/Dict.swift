@@ -230,6 +230,39 @@ public struct Dict {
         }
     }
 
+    /// Calls `visit` for the entries of consecutive buckets from a random one until `visit`
+    /// has accepted `count` entries or about `maxBuckets` buckets were seen (Redis's
+    /// dictGetSomeKeys): cheap sampling for eviction, biased only within a few buckets.
+    /// `visit` returns whether it took the entry. Buckets are read eight at a time and
+    /// their entries prefetched together, so the cache misses of a sample overlap.
+    public func sample(count: Int, maxBuckets: Int, using random: inout Xorshift64, visit: (Entry) -> Bool) {
+        guard self.count > 0 else { return }
+        var taken = 0
+        var index = Int(truncatingIfNeeded: random.next() >> 1)
+        let batch = 8
+        for _ in 0..<max(1, maxBuckets / batch) {
+            for t in 0..<(isRehashing ? 2 : 1) {
+                // (Buckets of table 0 that rehashing has moved are empty.)
+                let table = t == 0 ? tables.0 : tables.1
+                guard let buckets = table.buckets else { continue }
+                let width = min(batch, table.size), mask = Int(table.mask)
+                for step in 0..<width {
+                    if let head = buckets[(index &+ step) & mask] { swiftlet_prefetch(head) }
+                }
+                for step in 0..<width {
+                    var raw = buckets[(index &+ step) & mask]
+                    while let current = raw {
+                        let entry = Entry(current)
+                        raw = entry.next
+                        if visit(entry) { taken += 1 }
+                        if taken >= count { return }
+                    }
+                }
+            }
+            index &+= batch
+        }
+    }
+
     /// One SCAN step from `cursor`: calls `visit` for each entry of the visited bucket(s)
     /// and returns the next cursor (0 when the iteration is complete).
     public func scan(cursor: UInt64, visit: (Entry) -> Void) -> UInt64 {

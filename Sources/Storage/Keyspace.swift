@@ -10,12 +10,16 @@ public final class Keyspace {
     public let unownedShards: UnsafeMutablePointer<Unmanaged<Shard>>
     public let databaseCount: Int
     let shardMask: Int
+    /// Total bytes held by all shards, kept while a memory limit needs it.
+    public let memoryTally: MemoryTally
 
     public init(databases: Int, shardCount: Int = 1024) {
         precondition(shardCount > 0 && shardCount & (shardCount - 1) == 0, "shard count must be a power of two")
         databaseCount = databases
         shardMask = shardCount - 1
-        shards = (0..<shardCount).map { _ in Shard(databases: databases) }
+        let tally = MemoryTally()
+        memoryTally = tally
+        shards = (0..<shardCount).map { _ in Shard(databases: databases, tally: tally) }
         unownedShards = .allocate(capacity: shardCount)
         for (index, shard) in shards.enumerated() { unownedShards[index] = .passUnretained(shard) }
     }
@@ -83,6 +87,15 @@ public final class Keyspace {
             }
         }
         return shardsWithTTL == 0 ? 0 : sum / shardsWithTTL
+    }
+
+    /// Starts or stops keeping `memoryTally` (with every shard locked, so it starts exact).
+    public func trackMemoryTotal(_ enabled: Bool) {
+        withAllShardsLocked {
+            guard enabled != memoryTally.isEnabled else { return }
+            memoryTally.reset(to: enabled ? shards.reduce(0) { $0 + $1.usedMemory } : 0)
+            memoryTally.isEnabled = enabled
+        }
     }
 
     public var usedMemory: Int {

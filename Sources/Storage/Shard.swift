@@ -23,6 +23,8 @@ public final class Shard {
     public let databaseCount: Int
     /// Bytes of entries and bucket arrays held by this shard.
     public private(set) var usedMemory = 0
+    /// The server-wide total this shard reports its changes to while a limit is set.
+    private unowned let tally: MemoryTally
     public var stats = ShardStats()
     /// Where the active expiry cycle resumes in each database.
     var expiryCursors: [UInt64]
@@ -30,7 +32,8 @@ public final class Shard {
     /// keys the expiry cycle samples; INFO's avg_ttl.
     public private(set) var averageTTL: [Int64]
 
-    init(databases: Int) {
+    init(databases: Int, tally: MemoryTally) {
+        self.tally = tally
         block = .allocate(byteCount: 64 + databases * MemoryLayout<Dict>.stride, alignment: 64)
         mutex = block.bindMemory(to: pthread_mutex_t.self, capacity: 1)
         pthread_mutex_init(mutex, nil)
@@ -57,6 +60,13 @@ public final class Shard {
         lock()
         defer { unlock() }
         return try body()
+    }
+
+    /// Records a change in the bytes this shard holds.
+    @inline(__always)
+    private func account(_ delta: Int) {
+        usedMemory += delta
+        if tally.isEnabled { tally.add(delta) }
     }
 
     // MARK: Access with lazy expiry (shard locked by the caller)
@@ -98,19 +108,19 @@ public final class Shard {
         let bucketsBefore = dicts[db].bucketBytes
         if let link {
             let old = dicts[db].replace(at: link, with: entry)
-            usedMemory -= old.allocationSize
+            account(-old.allocationSize)
             old.free()
         } else {
             dicts[db].insert(entry, hash: hash)
         }
-        usedMemory += entry.allocationSize + dicts[db].bucketBytes - bucketsBefore
+        account(entry.allocationSize + dicts[db].bucketBytes - bucketsBefore)
         stats.dirty += 1
     }
 
     /// Records a change in the size of a stored collection (its mutations happen in place).
     @inline(__always)
     public func collectionResized(by delta: Int) {
-        usedMemory += delta
+        account(delta)
         stats.dirty += 1
     }
 
@@ -124,8 +134,7 @@ public final class Shard {
     public func detach(db: Int, at link: EntryLink, hash: UInt64) -> Entry {
         let bucketsBefore = dicts[db].bucketBytes
         let entry = dicts[db].remove(at: link, hash: hash)
-        usedMemory -= entry.allocationSize
-        usedMemory += dicts[db].bucketBytes - bucketsBefore
+        account(dicts[db].bucketBytes - bucketsBefore - entry.allocationSize)
         stats.dirty += 1
         return entry
     }
@@ -139,7 +148,7 @@ public final class Shard {
             freed += entry.allocationSize
             entry.free()
         }
-        usedMemory -= freed
+        account(-freed)
         expiryCursors[db] = 0
         averageTTL[db] = 0
         stats.dirty += count
@@ -196,7 +205,7 @@ public final class Shard {
             let before = dicts[db].bucketBytes
             dicts[db].shrinkIfSparse()
             dicts[db].rehash(steps: rehashSteps)
-            usedMemory += dicts[db].bucketBytes - before
+            account(dicts[db].bucketBytes - before)
         }
     }
 }

@@ -58,19 +58,12 @@ struct ZSkipList {
     private(set) var level = 1
     private(set) var count = 0
 
-    /// xorshift64 state for node levels: the system generator costs a syscall per insert.
-    private var randomState = UInt64.random(in: 1...UInt64.max)
+    private var random = Xorshift64()
 
     /// A level for a new node: each further level with probability 1/4.
     private mutating func randomLevel() -> Int {
         var level = 1
-        while level < ZSkipList.maxLevel {
-            randomState ^= randomState << 13
-            randomState ^= randomState >> 7
-            randomState ^= randomState << 17
-            guard randomState & 3 == 0 else { break }
-            level += 1
-        }
+        while level < ZSkipList.maxLevel && random.next() & 3 == 0 { level += 1 }
         return level
     }
 

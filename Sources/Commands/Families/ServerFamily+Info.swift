@@ -121,7 +121,7 @@ enum InfoReport {
                 ("tracking_clients", "0"), ("clients_in_timeout_table", String(server.blocking.countWithTimeout)),
             ])
         case "memory":
-            let used = server.keyspace.usedMemory + network.clientBufferBytes + server.baselineMemory
+            let used = server.usedMemory(dataset: server.keyspace.usedMemory)
             let rss = residentSetSize()
             var totalMemory = 0
             var info = sysinfo()
@@ -133,7 +133,7 @@ enum InfoReport {
                 ("used_memory_rss", String(rss)), ("used_memory_rss_human", human(rss)),
                 ("used_memory_peak", String(peak)), ("used_memory_peak_human", human(peak)),
                 ("used_memory_peak_perc", format2(peak > 0 ? Double(used) * 100 / Double(peak) : 100) + "%"),
-                ("used_memory_overhead", String(server.baselineMemory + network.clientBufferBytes)),
+                ("used_memory_overhead", String(server.baselineMemory + server.clientBufferBytes)),
                 ("used_memory_startup", String(server.baselineMemory)),
                 ("used_memory_dataset", String(server.keyspace.usedMemory)),
                 ("total_system_memory", String(totalMemory)), ("total_system_memory_human", human(totalMemory)),
@@ -142,7 +142,7 @@ enum InfoReport {
                 ("mem_fragmentation_ratio", format2(used > 0 ? Double(rss) / Double(used) : 0)),
                 ("mem_fragmentation_bytes", String(rss - used)),
                 ("mem_not_counted_for_evict", "0"), ("mem_replication_backlog", "0"),
-                ("mem_clients_slaves", "0"), ("mem_clients_normal", String(network.clientBufferBytes)),
+                ("mem_clients_slaves", "0"), ("mem_clients_normal", String(server.clientBufferBytes)),
                 ("mem_aof_buffer", "0"), ("mem_allocator", "libc"), ("active_defrag_running", "0"),
                 ("lazyfree_pending_objects", "0"), ("lazyfreed_objects", "0"),
             ])
@@ -165,6 +165,7 @@ enum InfoReport {
             let stats = server.keyspace.aggregateStats()
             let processed = server.workerStats.reduce(0) { $0 + $1.commandsProcessed }
             let errors = server.errorStats.snapshot()
+            let evictionTime = server.evictor.exceededTime()
             return lines("Stats", [
                 ("total_connections_received", String(network.totalConnectionsReceived)),
                 ("total_commands_processed", String(processed)), ("instantaneous_ops_per_sec", String(server.instantaneousOps)),
@@ -176,8 +177,9 @@ enum InfoReport {
                 ("rejected_connections", String(network.rejectedConnections)), ("sync_full", "0"),
                 ("sync_partial_ok", "0"), ("sync_partial_err", "0"), ("expired_keys", String(stats.expiredKeys)),
                 ("expired_stale_perc", "0.00"), ("expired_time_cap_reached_count", "0"),
-                ("expire_cycle_cpu_milliseconds", "0"), ("evicted_keys", "0"), ("evicted_clients", "0"),
-                ("total_eviction_exceeded_time", "0"), ("current_eviction_exceeded_time", "0"),
+                ("expire_cycle_cpu_milliseconds", "0"), ("evicted_keys", String(server.evictor.evictedKeys)), ("evicted_clients", "0"),
+                ("total_eviction_exceeded_time", String(evictionTime.total)),
+                ("current_eviction_exceeded_time", String(evictionTime.current)),
                 ("keyspace_hits", String(stats.keyspaceHits)), ("keyspace_misses", String(stats.keyspaceMisses)),
                 ("pubsub_channels", "0"), ("pubsub_patterns", "0"), ("pubsubshard_channels", "0"),
                 ("latest_fork_usec", "0"), ("total_forks", "0"), ("migrate_cached_sockets", "0"),

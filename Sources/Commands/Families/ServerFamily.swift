@@ -146,6 +146,7 @@ public enum ServerFamily {
     static func configResetStat(_ c: CommandContext) {
         c.keyspace.resetStats()
         c.server.errorStats.reset()
+        c.server.evictor.resetStats()
         for stats in c.server.workerStats { stats.reset() }
         c.server.control?.resetNetworkStats()
         c.server.statResetAt = c.now

@@ -1,0 +1,251 @@
+// Keeps used memory at or under `maxmemory` the way Redis's performEvictions does: before
+// each command, on whichever worker runs it, while memory is over the limit, sample keys
+// the policy may evict, keep the best candidates in a pool of 16 (highest idle time,
+// lowest LFU counter or nearest expire time first) and delete the best, until enough is
+// freed or the time slice of `maxmemory-eviction-tenacity` is spent (then the command runs
+// anyway and the next command, or cron, goes on evicting). One worker evicts at a time;
+// the pool is shared, so the samples of every worker improve the next choice.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Config
+import Storage
+
+public enum EvictionResult {
+    /// Memory is within the limit.
+    case ok
+    /// Over the limit, but the time slice ran out while keys were still being freed.
+    case running
+    /// Over the limit and nothing (more) can be evicted: denyoom commands get OOM.
+    case failed
+}
+
+public final class Evictor {
+    private struct Candidate {
+        var key: [UInt8]
+        var db: Int
+        var score: UInt64
+    }
+
+    static let poolSize = 16
+    private var mutex = pthread_mutex_t()
+    /// Best candidates seen so far, ascending by score (the last one is evicted first).
+    private var pool: [Candidate] = []
+    /// Database the random policies try next in a shard (Redis rotates them too).
+    private var nextRandomDB = 0
+    private var random = Xorshift64()
+    public private(set) var evictedKeys = 0
+    /// When memory last went over the limit (monotonic µs), 0 while within it.
+    private var overLimitSince: Int64 = 0
+    private var exceededMicroseconds: Int64 = 0
+
+    init() {
+        pthread_mutex_init(&mutex, nil)
+        pool.reserveCapacity(Evictor.poolSize)
+    }
+
+    /// Milliseconds spent over the limit in total and in the current stretch (INFO stats).
+    public func exceededTime() -> (total: Int64, current: Int64) {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        let current = overLimitSince == 0 ? 0 : Clock.monotonicMicroseconds() - overLimitSince
+        return ((exceededMicroseconds + current) / 1000, current / 1000)
+    }
+
+    public func resetStats() {
+        pthread_mutex_lock(&mutex)
+        evictedKeys = 0
+        exceededMicroseconds = 0
+        if overLimitSince != 0 { overLimitSince = Clock.monotonicMicroseconds() }
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// Evicts keys until used memory is within `maxmemory` or the time slice is spent.
+    public func makeRoom(_ server: ServerContext) -> EvictionResult {
+        let config = server.config
+        let limit = config.maxmemory
+        // Like Redis's default replica-ignore-maxmemory: a replica leaves that to its master.
+        guard limit > 0, !server.isReplica else { return .ok }
+        if server.usedMemoryForEviction <= limit {
+            if overLimitSince != 0 { noteWithinLimit() }
+            return .ok
+        }
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        let used = server.usedMemoryForEviction
+        guard used > limit else {
+            stopOverLimitClock()
+            return .ok
+        }
+        if overLimitSince == 0 { overLimitSince = Clock.monotonicMicroseconds() }
+        let policy = config.maxmemoryPolicy
+        if policy == .noeviction { return .failed }
+        let started = Clock.monotonicMicroseconds()
+        let timeLimit = Evictor.timeLimitMicroseconds(tenacity: config.maxmemoryEvictionTenacity)
+        var freed = 0, attempts = 0
+        while freed < used - limit {
+            guard let victim = selectVictim(server, policy: policy) else { return .failed }
+            if let bytes = delete(victim, server, volatileOnly: policy.isVolatile) {
+                freed += bytes
+                evictedKeys += 1
+            }
+            attempts += 1
+            if attempts % 16 == 0 && Clock.monotonicMicroseconds() - started > timeLimit { return .running }
+        }
+        if server.usedMemoryForEviction <= limit { stopOverLimitClock() }
+        return .ok
+    }
+
+    /// Redis's evictionTimeLimitUs: 0–500 µs linearly up to tenacity 10, then +15% a step;
+    /// 100 means no limit.
+    static func timeLimitMicroseconds(tenacity: Int) -> Int64 {
+        if tenacity <= 10 { return Int64(50 * tenacity) }
+        if tenacity < 100 { return Int64(500 * pow(1.15, Double(tenacity - 10))) }
+        return .max
+    }
+
+    private func noteWithinLimit() {
+        pthread_mutex_lock(&mutex)
+        stopOverLimitClock()
+        pthread_mutex_unlock(&mutex)
+    }
+
+    private func stopOverLimitClock() {
+        guard overLimitSince != 0 else { return }
+        exceededMicroseconds += Clock.monotonicMicroseconds() - overLimitSince
+        overLimitSince = 0
+    }
+
+    // MARK: Choosing a key
+
+    private func selectVictim(_ server: ServerContext, policy: MaxmemoryPolicy) -> Candidate? {
+        if policy.isRandom { return randomVictim(server, volatileOnly: policy.isVolatile) }
+        while true {
+            if !populatePool(server, policy: policy) && pool.isEmpty { return nil }
+            // Entries may be stale (deleted or changed since sampled): the caller re-checks.
+            if let best = pool.popLast() { return best }
+        }
+    }
+
+    /// Samples `maxmemory-samples` keys of one shard into the pool; false when no shard has
+    /// a key the policy may evict. Random shards are tried first, then (rarely, with a
+    /// nearly empty keyspace) every shard in turn.
+    private func populatePool(_ server: ServerContext, policy: MaxmemoryPolicy) -> Bool {
+        let shards = server.keyspace.shards
+        return probeShards(count: shards.count) { sample(shards[$0], server, policy: policy) > 0 }
+    }
+
+    /// Offers shard indexes to `found` until it returns true: 32 random ones, then every
+    /// shard from a random start, so a nearly empty keyspace is still searched completely
+    /// before giving up. Returns whether `found` succeeded.
+    private func probeShards(count: Int, found: (Int) -> Bool) -> Bool {
+        let start = Int(random.next() % UInt64(count))
+        for attempt in 0..<count {
+            let index = attempt < 32 ? Int(random.next() % UInt64(count)) : (start + attempt) % count
+            if found(index) { return true }
+        }
+        return false
+    }
+
+    /// Adds the samples of every database of `shard` to the pool; returns how many it saw.
+    private func sample(_ shard: Shard, _ server: ServerContext, policy: MaxmemoryPolicy) -> Int {
+        let samples = server.config.maxmemorySamples
+        var seen = 0
+        shard.withLock {
+            for db in 0..<shard.databaseCount {
+                let dict = shard.dicts[db]
+                guard policy.isVolatile ? dict.volatileCount > 0 : dict.count > 0 else { continue }
+                dict.sample(count: samples, maxBuckets: samples * 10, using: &random) { entry in
+                    if policy.isVolatile && !entry.hasExpire { return false }
+                    seen += 1
+                    offer(entry, db: db, score: score(of: entry, server, policy: policy))
+                    return true
+                }
+            }
+        }
+        return seen
+    }
+
+    /// How much `policy` wants `entry` gone: idle time, inverse frequency or nearness of expiry.
+    private func score(of entry: Entry, _ server: ServerContext, policy: MaxmemoryPolicy) -> UInt64 {
+        if policy.isLFU { return 255 - UInt64(server.decayedFrequency(entry)) }
+        if policy == .volatileTTL { return UInt64.max - UInt64(max(entry.expireAt ?? 0, 0)) }
+        return UInt64(server.idleSeconds(entry))
+    }
+
+    /// Inserts a sample into the ascending pool, dropping the weakest when full (and reusing
+    /// its key buffer).
+    private func offer(_ entry: Entry, db: Int, score: UInt64) {
+        if pool.count == Evictor.poolSize && score <= pool[0].score { return }
+        if pool.contains(where: { $0.db == db && $0.key.elementsEqual(entry.key) }) { return }
+        var position = pool.firstIndex { $0.score > score } ?? pool.count
+        var candidate = Candidate(key: [], db: db, score: score)
+        if pool.count == Evictor.poolSize {
+            candidate.key = pool.removeFirst().key
+            candidate.key.removeAll(keepingCapacity: true)
+            position -= 1
+        }
+        candidate.key.append(contentsOf: entry.key)
+        pool.insert(candidate, at: position)
+    }
+
+    private func randomVictim(_ server: ServerContext, volatileOnly: Bool) -> Candidate? {
+        let shards = server.keyspace.shards
+        var victim: Candidate?
+        _ = probeShards(count: shards.count) { index in
+            let shard = shards[index]
+            victim = shard.withLock {
+                for offset in 0..<shard.databaseCount {
+                    let db = (nextRandomDB + offset) % shard.databaseCount
+                    var pick: Candidate?
+                    shard.dicts[db].sample(count: 1, maxBuckets: 64, using: &random) { entry in
+                        guard !volatileOnly || entry.hasExpire else { return false }
+                        pick = Candidate(key: Array(entry.key), db: db, score: 0)
+                        return true
+                    }
+                    if let pick {
+                        nextRandomDB = (db + 1) % shard.databaseCount
+                        return pick
+                    }
+                }
+                return nil
+            }
+            return victim != nil
+        }
+        return victim
+    }
+
+    // MARK: Deleting
+
+    /// Deletes the candidate if it is still there (and still volatile when the policy
+    /// requires it); returns the bytes freed.
+    private func delete(_ victim: Candidate, _ server: ServerContext, volatileOnly: Bool) -> Int? {
+        victim.key.withUnsafeBytes { key in
+            let shard = server.keyspace.shard(for: key)
+            let hash = KeyHash.hash(key)
+            return shard.withLock {
+                guard let link = shard.dicts[victim.db].link(key, hash: hash) else { return nil }
+                if volatileOnly && !Entry(link.pointee!).hasExpire { return nil }
+                let before = shard.usedMemory
+                shard.remove(db: victim.db, at: link, hash: hash)
+                return before - shard.usedMemory
+            }
+        }
+    }
+}
+
+extension ServerContext {
+    /// Used memory as eviction counts it (Redis's used_memory minus what it does not count
+    /// for eviction, of which we have none yet): the dataset, start-up heap and client buffers.
+    public var usedMemoryForEviction: Int {
+        keyspace.memoryTally.bytes + baselineMemory + clientBufferBytes
+    }
+
+    /// Used memory as INFO reports it, from an exact sum of the shards.
+    public func usedMemory(dataset: Int) -> Int { dataset + baselineMemory + clientBufferBytes }
+
+    /// Called when `maxmemory` changed: keep the total eviction needs only while a limit is set.
+    public func maxmemoryChanged() {
+        keyspace.trackMemoryTotal(config.maxmemory > 0)
+    }
+}
