@@ -101,7 +101,7 @@ extension CommandContext {
         let existing = link.map { Entry($0.pointee!) }
         if let existing, existing.kind == .string, existing.flags.contains(.rawEncoding),
            existing.stringBytes.count >= minimumLength {
-            server.recordAccess(existing)
+            recordAccess(existing)
             return edit(existing.mutableStringBytes, false)
         }
         let oldLength = existing.map(valueLength) ?? 0

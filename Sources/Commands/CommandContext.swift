@@ -31,6 +31,8 @@ public final class CommandContext {
     public var blockedThisRun = false
     /// Reused storage for the shard indexes a multi-key command locks.
     var shardScratch: [Int] = []
+    /// This connection's generator for LFU counter increments (the system one is a syscall).
+    private var accessRandom = Xorshift64()
 
     private static let emptySlices = UnsafeMutablePointer<ArgSlice>.allocate(capacity: 1)
 
@@ -149,6 +151,10 @@ public final class CommandContext {
         return body()
     }
 
+    /// Records a read or write of `entry` for the LRU/LFU clock (shard locked).
+    @inline(__always)
+    public func recordAccess(_ entry: Entry) { server.recordAccess(entry, random: &accessRandom) }
+
     /// Replicas keep expired keys until the master deletes them.
     public var expiresKeys: Bool { !server.isReplica }
 
@@ -158,7 +164,7 @@ public final class CommandContext {
         let entry = shard.find(db: session.db, key: key, hash: hash, now: now, expireKeys: expiresKeys)
         if let entry {
             shard.stats.keyspaceHits += 1
-            server.recordAccess(entry)
+            recordAccess(entry)
         } else {
             shard.stats.keyspaceMisses += 1
         }

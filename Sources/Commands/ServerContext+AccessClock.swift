@@ -16,8 +16,8 @@ extension ServerContext {
         config.maxmemoryPolicy.isLFU ? lfuMinutes << 8 | ServerContext.lfuInitialCounter : lruClock
     }
 
-    /// Records an access to `entry` (shard locked).
-    public func recordAccess(_ entry: Entry) {
+    /// Records an access to `entry` (shard locked); `random` decides LFU counter increments.
+    public func recordAccess(_ entry: Entry, random: inout Xorshift64) {
         guard config.maxmemoryPolicy.isLFU else {
             entry.accessClock = lruClock
             return
@@ -25,7 +25,7 @@ extension ServerContext {
         var counter = decayedFrequency(entry)
         if counter < 255 {
             let base = Double(counter > ServerContext.lfuInitialCounter ? counter - ServerContext.lfuInitialCounter : 0)
-            if Double.random(in: 0..<1) < 1 / (base * Double(config.lfuLogFactor) + 1) { counter += 1 }
+            if Double.random(in: 0..<1, using: &random) < 1 / (base * Double(config.lfuLogFactor) + 1) { counter += 1 }
         }
         entry.accessClock = lfuMinutes << 8 | counter
     }

@@ -5,9 +5,11 @@ Each server runs on a free loopback port; CPU time is read from /proc/<pid>/stat
 ops per server CPU-second, does not depend on how busy the shared machine is.
 """
 import argparse
+import bisect
 import csv
 import io
 import os
+import random
 import shutil
 import signal
 import socket
@@ -79,6 +81,106 @@ def run_benchmark(server, test, pipeline, requests):
             "cpu": cpu, "per_cpu": requests / cpu if cpu > 0 else float("inf")}
 
 
+class Pipeline:
+    """A minimal RESP client that sends commands in batches and reads the replies."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.buffer = b""
+
+    def _line(self):
+        while b"\r\n" not in self.buffer:
+            self.buffer += self.sock.recv(1 << 20)
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line
+
+    def _bulk(self, length):
+        while len(self.buffer) < length + 2:
+            self.buffer += self.sock.recv(1 << 20)
+        data, self.buffer = self.buffer[:length], self.buffer[length + 2:]
+        return data
+
+    def run(self, commands):
+        self.sock.sendall(b"".join(b"*%d\r\n" % len(c) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in c)
+                                   for c in commands))
+        replies = []
+        for _ in commands:
+            line = self._line()
+            if line[:1] == b"$":
+                length = int(line[1:])
+                replies.append(None if length < 0 else self._bulk(length))
+            elif line[:1] == b"-":
+                raise SystemExit(f"server error: {line.decode()}")
+            else:
+                replies.append(line[1:])
+        return replies
+
+
+def zipf_keys(count, keyspace, exponent, seed):
+    """`count` key numbers drawn from a Zipf distribution over `keyspace` keys (rank 1 most
+    popular), the same sequence for every server; ranks are scattered over the key names."""
+    weights = [1 / (rank ** exponent) for rank in range(1, keyspace + 1)]
+    cumulative, total = [], 0.0
+    for weight in weights:
+        total += weight
+        cumulative.append(total)
+    generator = random.Random(seed)
+    names = list(range(keyspace))
+    generator.shuffle(names)
+    return [names[bisect.bisect_left(cumulative, generator.random() * total)] for _ in range(count)]
+
+
+def cache_aside(server, keys, value, batch=64):
+    """Cache-aside over `keys`: GET each; on a miss, SET it. Returns (hit ratio, ops per CPU-s)
+    of the second half (the first half warms the cache)."""
+    client = Pipeline(server.port)
+    half = len(keys) // 2
+    hits = misses = operations = 0
+    cpu_before = 0.0
+    for start in range(0, len(keys), batch):
+        if start == half:
+            cpu_before = cpu_seconds(server.proc.pid)
+            hits = misses = operations = 0
+        chunk = keys[start:start + batch]
+        replies = client.run([(b"GET", b"key:%d" % k) for k in chunk])
+        missing = [k for k, reply in zip(chunk, replies) if reply is None]
+        if missing:
+            client.run([(b"SET", b"key:%d" % k, value) for k in missing])
+        hits += len(chunk) - len(missing)
+        misses += len(missing)
+        operations += len(chunk) + len(missing)
+    cpu = cpu_seconds(server.proc.pid) - cpu_before
+    return hits / (hits + misses), operations / cpu if cpu > 0 else float("inf")
+
+
+def hit_ratio_simulation(args, redis_binary, workdir):
+    """Zipf-distributed cache-aside traffic over a keyspace 10x what fits in maxmemory, at
+    the same maxmemory for both servers, under allkeys-lru and allkeys-lfu."""
+    megabytes, value_size = (8 if args.quick else 32), 100
+    maxmemory = megabytes << 20
+    keyspace = 10 * maxmemory // value_size
+    requests = 300_000 if args.quick else 2_000_000
+    print(f"\nCache simulation: maxmemory {megabytes}mb, {value_size}-byte values, {keyspace:,} keys "
+          f"(10x {megabytes}mb of values), "
+          f"Zipf 0.99 cache-aside (GET, SET on miss), {requests:,} requests, second half measured")
+    keys = zipf_keys(requests, keyspace, 0.99, seed=7)
+    value = b"x" * value_size
+    print(f"  {'policy':<12} {'server':<9} {'hit ratio':>9} {'ops/cpu-s':>11} {'evicted':>9}")
+    for policy in ["allkeys-lru", "allkeys-lfu"]:
+        results = {}
+        for name, argv in [("swiftlet", [args.swiftlet, "--server-threads", str(args.threads)]), ("redis", [redis_binary])]:
+            server = Server(name, argv + ["--maxmemory", str(maxmemory), "--maxmemory-policy", policy], workdir)
+            try:
+                ratio, per_cpu = cache_aside(server, keys, value)
+                evicted = server.cli("INFO", "stats").split("evicted_keys:")[1].split()[0]
+            finally:
+                server.stop()
+            results[name] = (ratio, per_cpu)
+            print(f"  {policy:<12} {name:<9} {ratio:>9.4f} {per_cpu:>11,.0f} {evicted:>9}")
+        print(f"  {'':<12} ratio     hit ratio {results['swiftlet'][0] - results['redis'][0]:+.4f}   "
+              f"ops/cpu-s x{results['swiftlet'][1] / results['redis'][1]:.2f}")
+
+
 def memory_per_key(server):
     """RSS growth per key of a freshly started server loaded with ~1M keys."""
     before = rss_bytes(server.proc.pid)
@@ -95,6 +197,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small request counts, for a smoke run")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="swiftlet server-threads")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-cache", action="store_true", help="skip the hit-ratio simulation")
+    parser.add_argument("--only-cache", action="store_true", help="run only the hit-ratio simulation")
     parser.add_argument("--rounds", type=int, default=3,
                         help="runs per test and server, alternating servers; the median counts")
     args = parser.parse_args()
@@ -102,6 +206,11 @@ def main():
     if not redis_binary:
         raise SystemExit("redis-server is not installed")
     workdir = tempfile.mkdtemp(prefix="swiftlet-bench-")
+    if args.only_cache:
+        try:
+            return hit_ratio_simulation(args, redis_binary, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
     servers = [Server("swiftlet", [args.swiftlet, "--server-threads", str(args.threads)], workdir),
                Server("redis", [redis_binary], workdir)]
     try:
@@ -142,6 +251,8 @@ def main():
             for server in fresh:
                 keys, per_key = memory_per_key(server)
                 print(f"  {server.name:<9} {keys:>8,} keys  {per_key:6.1f} bytes of RSS per key")
+        if not args.skip_cache:
+            hit_ratio_simulation(args, redis_binary, workdir)
     finally:
         for server in servers:
             server.stop()

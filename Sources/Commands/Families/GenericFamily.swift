@@ -145,7 +145,7 @@ public enum GenericFamily {
             guard let entry = shard.find(db: c.session.db, key: key, hash: hash, now: c.now, expireKeys: c.expiresKeys) else {
                 return
             }
-            c.server.recordAccess(entry)
+            c.recordAccess(entry)
             found += 1
         }
         c.reply.integer(found)
