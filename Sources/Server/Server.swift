@@ -311,6 +311,7 @@ public final class Server: ServerControl {
         }
         lastOpsSample = (now, processed)
         if context.config.activeExpireEnabled && !context.isReplica { activeExpireCycle(now: now) }
+        context.sweepFillLocks(now: now)
         let shards = context.keyspace.shards
         // Table upkeep: a slice of the shards per tick keeps each tick short.
         let slice = max(1, shards.count / max(context.config.hz, 1))

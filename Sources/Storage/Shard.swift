@@ -21,14 +21,16 @@ public final class Shard {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     public let dicts: UnsafeMutablePointer<Dict>
     public let databaseCount: Int
-    /// Bytes of entries and bucket arrays held by this shard.
-    public private(set) var usedMemory = 0
+    /// Bytes of entries, bucket arrays and fill records held by this shard.
+    public internal(set) var usedMemory = 0
     public var stats = ShardStats()
     /// Where the active expiry cycle resumes in each database.
     var expiryCursors: [UInt64]
     /// Running estimate of the remaining TTL (ms) of volatile keys per database, from the
     /// keys the expiry cycle samples; INFO's avg_ttl.
     public private(set) var averageTTL: [Int64]
+    /// CACHE.* single-flight state by database (FillTable.swift); empty in most shards.
+    var fillTables: [Int: FillTable] = [:]
 
     init(databases: Int) {
         block = .allocate(byteCount: 64 + databases * MemoryLayout<Dict>.stride, alignment: 64)
@@ -140,6 +142,7 @@ public final class Shard {
             entry.free()
         }
         usedMemory -= freed
+        clearFillRecords(db: db)
         expiryCursors[db] = 0
         averageTTL[db] = 0
         stats.dirty += count
@@ -153,6 +156,9 @@ public final class Shard {
         dicts[b] = first
         expiryCursors.swapAt(a, b)
         averageTTL.swapAt(a, b)
+        let firstFills = fillTables[a]
+        fillTables[a] = fillTables[b]
+        fillTables[b] = firstFills
     }
 
     // MARK: Background upkeep (cron)
