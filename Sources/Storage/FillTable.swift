@@ -3,9 +3,11 @@
 // recompute a missing (or soon-expiring) value and its deadline, and the recompute time
 // ("delta") the last fill reported, which probabilistic early refresh (XFetch) needs.
 // Records are bounded: a token dies at its deadline, a delta dies with the key version it
-// was recorded for (the key's expire time at the fill), and the cron sweep drops both, so no
-// record outlives its key by more than one tick. Their estimated size counts in usedMemory.
+// was recorded for (the key's expire time at the fill), and the cron sweep drops both: every
+// lapsed token at each tick, stale deltas a few buckets per tick (like active expiry). Their
+// estimated size counts in usedMemory.
 
+/// A key's fill state as CACHE.* sees it: its token part and its recompute-time part.
 public struct FillRecord: Equatable {
     /// The current fill token; 0 when nobody holds one.
     public var token: UInt64 = 0
@@ -31,13 +33,30 @@ public struct FillRecord: Equatable {
     var isEmpty: Bool { token == 0 && delta == 0 }
 }
 
-/// The fill records of one database of one shard.
-public struct FillTable {
-    var records = ByteTable<FillRecord>()
+/// The fill records of one database of one shard. Tokens are few and short-lived (one per
+/// fill in flight), so the sweep checks them all every tick; recompute times can exist for
+/// every cached key, so the sweep walks them a few buckets per tick.
+struct FillTable {
+    struct Token {
+        var token: UInt64
+        var deadline: Int64
+    }
 
-    /// Estimated bytes one record holds: its slot (hash, link, key array reference, record)
+    struct Delta {
+        var delta: Int64
+        var expireAt: Int64
+    }
+
+    var tokens = ByteTable<Token>()
+    var deltas = ByteTable<Delta>()
+    /// Where the sweep of `deltas` resumes.
+    var deltaCursor: UInt64 = 0
+
+    var isEmpty: Bool { tokens.count == 0 && deltas.count == 0 }
+
+    /// Estimated bytes one table row holds: its slot (hash, link, key array reference, value)
     /// and the key array's heap block.
-    static func memoryUsage(keyLength: Int) -> Int { 112 + (keyLength + 15) & ~15 }
+    static func memoryUsage(keyLength: Int) -> Int { 96 + (keyLength + 15) & ~15 }
 }
 
 extension Shard {
@@ -45,51 +64,77 @@ extension Shard {
     public var hasFillRecords: Bool { !fillTables.isEmpty }
 
     public func fillRecord(db: Int, key: UnsafeRawBufferPointer) -> FillRecord? {
-        guard let table = fillTables[db], let slot = table.records.slot(of: key) else { return nil }
-        return table.records.value(at: slot)
+        guard let table = fillTables[db] else { return nil }
+        var record = FillRecord()
+        if let slot = table.tokens.slot(of: key) {
+            let token = table.tokens.value(at: slot)
+            record.token = token.token
+            record.tokenDeadline = token.deadline
+        }
+        if let slot = table.deltas.slot(of: key) {
+            let delta = table.deltas.value(at: slot)
+            record.delta = delta.delta
+            record.deltaExpireAt = delta.expireAt
+        }
+        return record.isEmpty ? nil : record
     }
 
-    /// Stores `record` for `key`, or drops the key's record when `record` holds nothing.
+    /// Stores `record` for `key`: its token part when it holds a token, its delta part when it
+    /// holds a delta; an absent part is removed.
     public func setFillRecord(_ record: FillRecord, db: Int, key: UnsafeRawBufferPointer) {
-        if record.isEmpty { return removeFillRecord(db: db, key: key) }
         var table = fillTables.removeValue(forKey: db) ?? FillTable()
-        if table.records.insert(key, record) == nil { usedMemory += FillTable.memoryUsage(keyLength: key.count) }
-        fillTables[db] = table
+        let rowSize = FillTable.memoryUsage(keyLength: key.count)
+        if record.token != 0 {
+            if table.tokens.insert(key, .init(token: record.token, deadline: record.tokenDeadline)) == nil { usedMemory += rowSize }
+        } else if table.tokens.remove(key) != nil {
+            usedMemory -= rowSize
+        }
+        if record.delta > 0 {
+            if table.deltas.insert(key, .init(delta: record.delta, expireAt: record.deltaExpireAt)) == nil { usedMemory += rowSize }
+        } else if table.deltas.remove(key) != nil {
+            usedMemory -= rowSize
+        }
+        if !table.isEmpty { fillTables[db] = table }
     }
 
     public func removeFillRecord(db: Int, key: UnsafeRawBufferPointer) {
-        guard var table = fillTables.removeValue(forKey: db) else { return }
-        if table.records.remove(key) != nil { usedMemory -= FillTable.memoryUsage(keyLength: key.count) }
-        if table.records.count > 0 { fillTables[db] = table }
+        setFillRecord(FillRecord(), db: db, key: key)
     }
 
-    /// Drops lapsed tokens and deltas whose key is gone or has changed expire time; returns
-    /// the (db, key) pairs whose token lapsed, so their waiters can take over the fill.
-    public func sweepFillRecords(now: Int64) -> [(db: Int, key: [UInt8])] {
+    /// Drops lapsed tokens, and visits up to `deltaBuckets` buckets of recompute times per
+    /// database dropping those whose key is gone, has expired or has changed expire time;
+    /// returns the (db, key) pairs whose token lapsed, so their waiters can take the fill over.
+    public func sweepFillRecords(now: Int64, deltaBuckets: Int = 16) -> [(db: Int, key: [UInt8])] {
         var lapsed: [(db: Int, key: [UInt8])] = []
-        for (db, table) in fillTables {
-            var changes: [([UInt8], FillRecord)] = []
-            table.records.forEach { slot in
-                let key = table.records.key(at: slot)
-                var record = table.records.value(at: slot)
-                let original = record
-                if record.token != 0 && record.tokenDeadline <= now {
-                    record.token = 0
-                    lapsed.append((db, key))
-                }
-                if record.delta > 0 {
-                    let expireAt = key.withUnsafeBytes { bytes in
+        for db in Array(fillTables.keys) {
+            var table = fillTables.removeValue(forKey: db)!
+            var doomedTokens: [[UInt8]] = []
+            table.tokens.forEach { slot in
+                if table.tokens.value(at: slot).deadline <= now { doomedTokens.append(table.tokens.key(at: slot)) }
+            }
+            var doomedDeltas: [[UInt8]] = []
+            var steps = 0
+            repeat {
+                table.deltaCursor = table.deltas.scan(cursor: table.deltaCursor) { slot in
+                    let key = table.deltas.key(at: slot)
+                    let delta = table.deltas.value(at: slot)
+                    let keyExpireAt = key.withUnsafeBytes { bytes in
                         dicts[db].link(bytes, hash: KeyHash.hash(bytes)).flatMap { Entry($0.pointee!).expireAt }
                     }
-                    if record.delta(forKeyExpiringAt: expireAt) == nil || record.deltaExpireAt <= now {
-                        record.delta = 0
-                    }
+                    if keyExpireAt != delta.expireAt || delta.expireAt <= now { doomedDeltas.append(key) }
                 }
-                if record != original { changes.append((key, record)) }
+                steps += 1
+            } while table.deltaCursor != 0 && steps < deltaBuckets
+            for key in doomedTokens {
+                key.withUnsafeBytes { _ = table.tokens.remove($0) }
+                usedMemory -= FillTable.memoryUsage(keyLength: key.count)
+                lapsed.append((db, key))
             }
-            for (key, record) in changes {
-                key.withUnsafeBytes { setFillRecord(record, db: db, key: $0) }
+            for key in doomedDeltas {
+                key.withUnsafeBytes { _ = table.deltas.remove($0) }
+                usedMemory -= FillTable.memoryUsage(keyLength: key.count)
             }
+            if !table.isEmpty { fillTables[db] = table }
         }
         return lapsed
     }
@@ -97,8 +142,7 @@ extension Shard {
     /// Drops every fill record of `db` (FLUSHDB/FLUSHALL).
     func clearFillRecords(db: Int) {
         guard let table = fillTables.removeValue(forKey: db) else { return }
-        table.records.forEach { slot in
-            usedMemory -= FillTable.memoryUsage(keyLength: table.records.key(at: slot).count)
-        }
+        table.tokens.forEach { usedMemory -= FillTable.memoryUsage(keyLength: table.tokens.key(at: $0).count) }
+        table.deltas.forEach { usedMemory -= FillTable.memoryUsage(keyLength: table.deltas.key(at: $0).count) }
     }
 }

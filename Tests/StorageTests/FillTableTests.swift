@@ -1,6 +1,7 @@
-// The CACHE.* fill records of a shard checked against a dictionary model under random
-// operations (memory accounting included), and the cron sweep's bounds: lapsed tokens are
-// reported and dropped, and a recompute time dies with its key or its key's expire time.
+// The CACHE.* fill records of a shard (tokens and recompute times) checked against a
+// dictionary model under random operations (memory accounting included), and the cron
+// sweep's bounds: lapsed tokens are reported and dropped, a recompute time dies with its key
+// or its key's expire time, and each sweep visits a bounded part of the recompute times.
 import Storage
 import Testing
 
@@ -32,9 +33,11 @@ struct FillTableTests {
             let modelKey = [db] + key.map(Int.init)
             switch Int.random(in: 0..<3) {
             case 0:
-                let value = record(token: UInt64.random(in: 1...1000), deadline: 100)
+                let token = Bool.random() ? UInt64.random(in: 1...1000) : 0
+                let delta = Bool.random() ? Int64.random(in: 1...1000) : 0
+                let value = record(token: token, deadline: token == 0 ? 0 : 100, delta: delta, expireAt: delta == 0 ? 0 : 50)
                 set(shard, value, db: db, key)
-                model[modelKey] = value
+                model[modelKey] = value == FillRecord() ? nil : value
             case 1:
                 let empty = FillRecord()
                 set(shard, empty, db: db, key)
@@ -99,5 +102,19 @@ struct FillTableTests {
         shard.clear(db: 1)
         #expect(!shard.hasFillRecords)
         #expect(get(shard, db: 1, live) == nil)
+    }
+
+    @Test func sweepWalksRecomputeTimesIncrementally() {
+        let shard = Keyspace(databases: 1, shardCount: 1).shards[0]
+        let before = shard.usedMemory
+        for index in 0..<1000 { set(shard, record(delta: 5, expireAt: 9000), Array("orphan:\(index)".utf8)) }
+        var sweeps = 0
+        while shard.hasFillRecords && sweeps < 1000 {
+            _ = shard.sweepFillRecords(now: 1, deltaBuckets: 4)
+            sweeps += 1
+        }
+        #expect(sweeps > 10)
+        #expect(!shard.hasFillRecords)
+        #expect(shard.usedMemory == before)
     }
 }
