@@ -30,6 +30,13 @@ public struct FillRecord: Equatable {
         delta > 0 && expireAt == deltaExpireAt ? delta : nil
     }
 
+    /// Drops a token lapsed at `now` and a delta that does not belong to the key's current
+    /// version (lazy cleanup on access; the cron sweep does the rest).
+    public mutating func prune(now: Int64, keyExpireAt: Int64?) {
+        if liveToken(now: now) == nil { token = 0; tokenDeadline = 0 }
+        if delta(forKeyExpiringAt: keyExpireAt) == nil { delta = 0; deltaExpireAt = 0 }
+    }
+
     var isEmpty: Bool { token == 0 && delta == 0 }
 }
 

@@ -58,13 +58,20 @@ struct FillTableTests {
         #expect(!shard.hasFillRecords)
     }
 
-    @Test func liveTokenAndDeltaFollowDeadlineAndExpireTime() {
+    @Test func liveTokenDeltaAndPruningFollowDeadlineAndExpireTime() {
         let value = record(token: 7, deadline: 1000, delta: 50, expireAt: 5000)
         #expect(value.liveToken(now: 999) == 7)
         #expect(value.liveToken(now: 1000) == nil)
         #expect(value.delta(forKeyExpiringAt: 5000) == 50)
         #expect(value.delta(forKeyExpiringAt: 5001) == nil)
         #expect(value.delta(forKeyExpiringAt: nil) == nil)
+        var pruned = value
+        pruned.prune(now: 999, keyExpireAt: 5000)
+        #expect(pruned == value)
+        pruned.prune(now: 1000, keyExpireAt: 5000)
+        #expect(pruned == record(delta: 50, expireAt: 5000))
+        pruned.prune(now: 1000, keyExpireAt: 4000)
+        #expect(pruned == FillRecord())
     }
 
     @Test func sweepDropsLapsedTokensAndDeltasOfChangedOrMissingKeys() {

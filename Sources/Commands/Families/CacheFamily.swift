@@ -97,11 +97,14 @@ public enum CacheFamily {
     static func get(_ c: CommandContext) {
         guard let options = parseGetOptions(c), let lockMilliseconds = options.lockMilliseconds else { return }
         c.withKey(1) { shard, key, hash in
-            var record = shard.fillRecord(db: c.session.db, key: key) ?? FillRecord()
-            if let entry = c.lookupRead(shard, key, hash) {
+            let stored = shard.fillRecord(db: c.session.db, key: key) ?? FillRecord()
+            let entry = c.lookupRead(shard, key, hash)
+            var record = stored
+            record.prune(now: c.now, keyExpireAt: entry?.expireAt)
+            if record != stored { shard.setFillRecord(record, db: c.session.db, key: key) }
+            if let entry {
                 if c.rejectNonString(entry) { return }
-                guard record.liveToken(now: c.now) == nil,
-                      let delta = record.delta(forKeyExpiringAt: entry.expireAt),
+                guard record.token == 0, let delta = record.delta(forKeyExpiringAt: entry.expireAt),
                       refreshAdvised(now: c.now, delta: delta, beta: options.beta, expireAt: entry.expireAt!) else {
                     c.reply.arrayHeader(2)
                     c.reply.bulk("hit")
@@ -114,7 +117,7 @@ public enum CacheFamily {
                 c.replyValue(entry)
                 return replyToken(c, token)
             }
-            if record.liveToken(now: c.now) != nil {
+            if record.token != 0 {
                 guard let deadline = options.waitDeadline else {
                     c.reply.arrayHeader(2)
                     c.reply.bulk("filling")
