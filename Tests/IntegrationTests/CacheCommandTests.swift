@@ -1,7 +1,8 @@
 // CACHE.GET / CACHE.FILL / CACHE.RELEASE on a live server: every reply shape in RESP2 and
 // RESP3, single flight under 50 concurrent clients on 4 workers, waiters woken by a fill, a
 // plain SET or a release, token expiry with one waiter taking the fill over, stale tokens
-// refused, WAIT timeouts, XFetch's statistics, errors, and the commands' COMMAND entries.
+// refused, WAIT timeouts, XFetch's statistics, errors, extreme arguments, memory accounting
+// of the fill state, and the commands' COMMAND entries.
 import Foundation
 import Testing
 import TestSupport
@@ -249,6 +250,57 @@ struct CacheCommandTests {
         #expect(try client.call("CACHE.FILL", "k", "not-a-token", "v") == .bulk(nil))
         #expect(try client.call("CACHE.FILL", "k", token, "v", "EX", "100", "DELTA", "0") == .simple("OK"))
         #expect(try client.call("GET", "k") == .bulk(Array("v".utf8)))
+    }
+
+    /// Extreme LOCK, BETA, EX and DELTA values answer without trapping (ExtremeArgumentTests
+    /// skips blocking commands such as CACHE.GET).
+    @Test func extremeArgumentsAnswer() throws {
+        let server = try ServerProcess.swiftlet()
+        defer { server.stop() }
+        let client = try RespClient(port: server.port)
+        let values = ["9223372036854775807", "-9223372036854775808", "9223372036854775808", "-1", "0", "1",
+                      "inf", "-inf", "nan", "1e400", "-0", "", "abc"]
+        for value in values {
+            for command in [["CACHE.GET", "x:" + value, "LOCK", value], ["CACHE.GET", "y", "LOCK", "10", "BETA", value],
+                            ["CACHE.FILL", "z", "0000000000000000", "v", "EX", value],
+                            ["CACHE.FILL", "z", "0000000000000000", "v", "PX", "10", "DELTA", value]] {
+                _ = try client.call(command)
+            }
+        }
+        _ = try client.call("CACHE.RELEASE", "y", "x")
+        let token = try #require(self.token(try client.call("CACHE.GET", "big", "LOCK", "1000")))
+        #expect(try client.call("CACHE.FILL", "big", token, "v", "PX", "1", "DELTA", "9223372036854775807") == .simple("OK"))
+        for beta in ["inf", "1e300", "0"] { _ = try client.call("CACHE.GET", "big", "LOCK", "1000", "BETA", beta) }
+        #expect(try client.call("PING") == .simple("PONG"))
+    }
+
+    /// Fill state counts in used_memory; lapsed tokens are swept and FLUSHALL drops the rest.
+    @Test func fillStateIsAccountedAndBounded() throws {
+        let server = try ServerProcess.swiftlet()
+        defer { server.stop() }
+        let client = try RespClient(port: server.port)
+        func usedMemory() throws -> Int {
+            let info = try client.call("INFO", "memory").text ?? ""
+            let line = info.split(separator: "\r\n").first { $0.hasPrefix("used_memory:") } ?? ""
+            return Int(line.dropFirst("used_memory:".count)) ?? -1
+        }
+        // Client buffers count too, refreshed each tick: let this connection's settle first.
+        _ = try usedMemory()
+        usleep(300_000)
+        let before = try usedMemory()
+        for index in 0..<1000 { _ = try client.call("CACHE.GET", "short:\(index)", "LOCK", "100") }
+        let withTokens = try usedMemory()
+        #expect(withTokens - before >= 1000 * 96)
+        var swept = withTokens
+        for _ in 0..<100 where swept > before {
+            usleep(50_000)
+            swept = try usedMemory()
+        }
+        #expect(swept <= before)
+        for index in 0..<1000 { _ = try client.call("CACHE.GET", "long:\(index)", "LOCK", "600000") }
+        #expect(try usedMemory() - before >= 1000 * 96)
+        _ = try client.call("FLUSHALL")
+        #expect(try usedMemory() <= before)
     }
 
     @Test func commandTableDescribesTheCacheCommands() throws {
