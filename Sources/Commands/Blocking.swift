@@ -4,6 +4,8 @@
 // same shard lock, so no wake-up is lost between the two. Only the first waiter of a key is
 // woken (Redis serves blocked clients first come, first served); its own worker re-runs the
 // blocked command, and a waiter that leaves the queue for any reason wakes the next ones.
+// CACHE.GET ... WAIT waits for a string value instead: string writes wake only such waiters,
+// so list and sorted-set waiters ignore strings as Redis's do.
 // Lock order: shard locks, then the registry lock, then a worker's inbox lock.
 #if canImport(Glibc)
 import Glibc
@@ -29,13 +31,17 @@ public final class BlockedClient {
     public let keys: [[UInt8]]
     /// Wall-clock milliseconds when the command times out; 0 waits forever.
     public let deadline: Int64
+    /// Woken by string writes too (CACHE.GET waits for a string value; list and sorted-set
+    /// waiters, like Redis's, ignore strings).
+    public let wakesOnStrings: Bool
     let host: BlockingHost
 
-    init(sessionID: Int, db: Int, keys: [[UInt8]], deadline: Int64, host: BlockingHost) {
+    init(sessionID: Int, db: Int, keys: [[UInt8]], deadline: Int64, wakesOnStrings: Bool, host: BlockingHost) {
         self.sessionID = sessionID
         self.db = db
         self.keys = keys
         self.deadline = deadline
+        self.wakesOnStrings = wakesOnStrings
         self.host = host
     }
 }
@@ -54,6 +60,9 @@ public final class BlockingRegistry {
     public private(set) var count = 0
     /// Blocked clients that have a deadline (INFO's clients_in_timeout_table).
     public private(set) var countWithTimeout = 0
+    /// Blocked clients that string writes wake; read without the lock like `count`, so a
+    /// string write costs one load while none waits.
+    public private(set) var stringWaiterCount = 0
 
     public init() { pthread_mutex_init(&lock, nil) }
 
@@ -69,6 +78,7 @@ public final class BlockingRegistry {
             bySession[client.sessionID] = client
             count = bySession.count
             if client.deadline > 0 { countWithTimeout += 1 }
+            if client.wakesOnStrings { stringWaiterCount += 1 }
         }
     }
 
@@ -80,6 +90,7 @@ public final class BlockingRegistry {
             bySession[client.sessionID] = nil
             count = bySession.count
             if client.deadline > 0 { countWithTimeout -= 1 }
+            if client.wakesOnStrings { stringWaiterCount -= 1 }
             for key in Set(client.keys) {
                 let waitKey = WaitKey(db: client.db, key: key)
                 queues[waitKey]?.removeAll { $0 === client }
@@ -93,6 +104,14 @@ public final class BlockingRegistry {
     func signal(db: Int, key: UnsafeRawBufferPointer, waker: @autoclosure () -> BlockingHost?) {
         guard count > 0 else { return }
         locked { queues[WaitKey(db: db, key: Array(key))]?.first?.host.wakeBlocked(by: waker()) }
+    }
+
+    /// Wakes the first client waiting on `key` in `db` that string writes wake.
+    func signalStringWaiter(db: Int, key: UnsafeRawBufferPointer, waker: @autoclosure () -> BlockingHost?) {
+        guard stringWaiterCount > 0 else { return }
+        locked {
+            queues[WaitKey(db: db, key: Array(key))]?.first(where: \.wakesOnStrings)?.host.wakeBlocked(by: waker())
+        }
     }
 
     /// Wakes the first client waiting on each key of `databases` (after SWAPDB).
@@ -147,12 +166,13 @@ extension CommandContext {
     /// Blocks this connection on the keys at `positions` until `deadline` (call with their
     /// shard locks held, having found nothing to take). A command re-run after a wake-up
     /// that still finds nothing keeps its place in the queues.
-    public func block<Positions: Sequence<Int>>(keysAt positions: Positions, deadline: Int64) {
+    public func block<Positions: Sequence<Int>>(keysAt positions: Positions, deadline: Int64,
+                                                wakesOnStrings: Bool = false) {
         guard let host = blockingHost else { return }
         blockedThisRun = true
         guard blockedClient == nil else { return }
         let client = BlockedClient(sessionID: session.id, db: session.db, keys: positions.map { Array(args[$0]) },
-                                   deadline: deadline, host: host)
+                                   deadline: deadline, wakesOnStrings: wakesOnStrings, host: host)
         blockedClient = client
         server.blocking.add(client)
     }
@@ -180,6 +200,13 @@ extension CommandContext {
     @inline(__always)
     public func signalKeyReady(_ key: UnsafeRawBufferPointer, db: Int? = nil) {
         server.blocking.signal(db: db ?? session.db, key: key, waker: blockingHost)
+    }
+
+    /// Tells a client waiting for a string value of `key` (CACHE.GET ... WAIT) that the key
+    /// was written or its fill lock released: call with the key's shard still locked.
+    @inline(__always)
+    public func signalStringWritten(_ key: UnsafeRawBufferPointer) {
+        server.blocking.signalStringWaiter(db: session.db, key: key, waker: blockingHost)
     }
 
     /// SWAPDB exchanged these databases: any key waited on in them may now have data.

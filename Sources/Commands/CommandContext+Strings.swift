@@ -29,9 +29,11 @@ extension CommandContext {
     }
 
     /// Stores a string value for `key` (shard locked): overwrites the existing entry in place
-    /// when the layouts match, else replaces or inserts a new entry.
+    /// when the layouts match, else replaces or inserts a new entry. Wakes a client waiting
+    /// for the key's value in CACHE.GET.
     func storeString(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64, replacing link: EntryLink?,
                      value: UnsafeRawBufferPointer, encoding: StringEncoding, expireAt: Int64?) {
+        signalStringWritten(key)
         let (payload, raw) = storedForm(value, encoding)
         if let link, Entry(link.pointee!).overwrite(with: payload, expireAt: expireAt, rawEncoding: raw,
                                                     accessClock: server.initialAccessClock) {

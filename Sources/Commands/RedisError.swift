@@ -47,6 +47,11 @@ public enum RedisError {
     public static let limitNeedsByScoreOrLex = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
     public static let withScoresWithByLex = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
 
+    // CACHE.* (Swiftlet's own commands, worded in Redis's style).
+    public static let betaNotNonNegative = "ERR beta is not a non-negative float"
+    public static let deltaNegative = "ERR delta is negative"
+    public static let deltaNeedsExpire = "ERR DELTA needs an expire time (EX or PX)"
+
     public static func needsInputKey(_ command: String) -> String {
         "ERR at least 1 input key is needed for '\(command)' command"
     }

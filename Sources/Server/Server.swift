@@ -320,6 +320,7 @@ public final class Server: ServerControl {
         // Go on evicting between commands too, so an idle server comes back under its limit.
         _ = context.evictor.makeRoom(context)
         if context.config.activeExpireEnabled && !context.isReplica { activeExpireCycle(now: now) }
+        context.sweepFillLocks(now: now)
         let shards = context.keyspace.shards
         // Table upkeep: a slice of the shards per tick keeps each tick short.
         let slice = max(1, shards.count / max(context.config.hz, 1))

@@ -190,7 +190,11 @@ final class Worker {
         let now = Clock.milliseconds()
         closeIdleConnections(timeout: server.context.config.timeout, now: now)
         bufferBytes = connections.values.reduce(0) { $0 + $1.input.capacity + $1.context.reply.buffer.capacity }
-        if index == 0 { server.serverCron(now: now) }
+        if index == 0 {
+            server.serverCron(now: now)
+            // The cron's sweep of lapsed fill tokens may have woken waiters of this worker.
+            serveReadyConnections()
+        }
     }
 }
 

@@ -21,16 +21,18 @@ public final class Shard {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     public let dicts: UnsafeMutablePointer<Dict>
     public let databaseCount: Int
-    /// Bytes of entries and bucket arrays held by this shard.
+    /// Bytes of entries, bucket arrays and fill records held by this shard.
     public private(set) var usedMemory = 0
     /// The server-wide total this shard reports its changes to while a limit is set.
-    private unowned let tally: MemoryTally
+    private let tally: MemoryTally
     public var stats = ShardStats()
     /// Where the active expiry cycle resumes in each database.
     var expiryCursors: [UInt64]
     /// Running estimate of the remaining TTL (ms) of volatile keys per database, from the
     /// keys the expiry cycle samples; INFO's avg_ttl.
     public private(set) var averageTTL: [Int64]
+    /// CACHE.* single-flight state by database (FillTable.swift); empty in most shards.
+    var fillTables: [Int: FillTable] = [:]
 
     init(databases: Int, tally: MemoryTally) {
         self.tally = tally
@@ -64,7 +66,7 @@ public final class Shard {
 
     /// Records a change in the bytes this shard holds.
     @inline(__always)
-    private func account(_ delta: Int) {
+    func account(_ delta: Int) {
         usedMemory += delta
         if tally.isEnabled { tally.add(delta) }
     }
@@ -149,6 +151,7 @@ public final class Shard {
             entry.free()
         }
         account(-freed)
+        clearFillRecords(db: db)
         expiryCursors[db] = 0
         averageTTL[db] = 0
         stats.dirty += count
@@ -162,6 +165,9 @@ public final class Shard {
         dicts[b] = first
         expiryCursors.swapAt(a, b)
         averageTTL.swapAt(a, b)
+        let firstFills = fillTables[a]
+        fillTables[a] = fillTables[b]
+        fillTables[b] = firstFills
     }
 
     // MARK: Background upkeep (cron)

@@ -503,6 +503,7 @@ public enum StringFamily {
                 Entry(link.pointee!).updateInteger(result)
                 shard.stats.dirty += 1
             } else {
+                c.signalStringWritten(key)
                 shard.store(db: c.session.db, c.integerEntry(key: key, value: result, expireAt: expireAt),
                             hash: hash, replacing: link)
             }
