@@ -77,10 +77,10 @@ public final class Evictor {
             stopOverLimitClock()
             return .ok
         }
-        if overLimitSince == 0 { overLimitSince = Clock.monotonicMicroseconds() }
+        let started = Clock.monotonicMicroseconds()
+        if overLimitSince == 0 { overLimitSince = started }
         let policy = config.maxmemoryPolicy
         if policy == .noeviction { return .failed }
-        let started = Clock.monotonicMicroseconds()
         let timeLimit = Evictor.timeLimitMicroseconds(tenacity: config.maxmemoryEvictionTenacity)
         var freed = 0, attempts = 0
         while freed < used - limit {
