@@ -21,6 +21,12 @@ public enum EvictionResult {
 }
 
 public final class Evictor {
+    /// Where a sample will be taken: a shard and a random starting bucket.
+    private struct Probe {
+        var shard: Int
+        var start: UInt64
+    }
+
     private struct Candidate {
         var key: [UInt8]
         var db: Int
@@ -34,12 +40,16 @@ public final class Evictor {
     /// Database the random policies try next in a shard (Redis rotates them too).
     private var nextRandomDB = 0
     private var random = Xorshift64()
+    /// The next two sample positions, chosen ahead so that their memory loads while other
+    /// work runs: the shard's tables two samples ahead, the first buckets one ahead.
+    private var upcoming: (Probe, Probe)
     public private(set) var evictedKeys = 0
     /// When memory last went over the limit (monotonic µs), 0 while within it.
     private var overLimitSince: Int64 = 0
     private var exceededMicroseconds: Int64 = 0
 
     init() {
+        upcoming = (Probe(shard: 0, start: 0), Probe(shard: 0, start: 0))
         pthread_mutex_init(&mutex, nil)
         pool.reserveCapacity(Evictor.poolSize)
     }
@@ -132,7 +142,19 @@ public final class Evictor {
     /// nearly empty keyspace) every shard in turn.
     private func populatePool(_ server: ServerContext, policy: MaxmemoryPolicy) -> Bool {
         let shards = server.keyspace.shards
-        return probeShards(count: shards.count) { sample(shards[$0], server, policy: policy) > 0 }
+        let planned = nextProbe(shards)
+        if sample(shards[planned.shard], server, policy: policy, start: planned.start) > 0 { return true }
+        return probeShards(count: shards.count) { sample(shards[$0], server, policy: policy, start: random.next()) > 0 }
+    }
+
+    /// The planned probe, planning (and prefetching for) the ones after it.
+    private func nextProbe(_ shards: [Shard]) -> Probe {
+        let due = upcoming.0
+        upcoming.0 = upcoming.1
+        upcoming.1 = Probe(shard: Int(random.next() % UInt64(shards.count)), start: random.next())
+        shards[upcoming.1.shard].prefetchTables()
+        shards[upcoming.0.shard].prefetchSample(start: upcoming.0.start)
+        return due
     }
 
     /// Offers shard indexes to `found` until it returns true: 32 random ones, then every
@@ -148,14 +170,14 @@ public final class Evictor {
     }
 
     /// Adds the samples of every database of `shard` to the pool; returns how many it saw.
-    private func sample(_ shard: Shard, _ server: ServerContext, policy: MaxmemoryPolicy) -> Int {
+    private func sample(_ shard: Shard, _ server: ServerContext, policy: MaxmemoryPolicy, start: UInt64) -> Int {
         let samples = server.config.maxmemorySamples
         var seen = 0
         shard.withLock {
             for db in 0..<shard.databaseCount {
                 let dict = shard.dicts[db]
                 guard policy.isVolatile ? dict.volatileCount > 0 : dict.count > 0 else { continue }
-                dict.sample(count: samples, maxBuckets: samples * 10, using: &random) { entry in
+                dict.sample(count: samples, maxBuckets: samples * 10, start: start) { entry in
                     if policy.isVolatile && !entry.hasExpire { return false }
                     seen += 1
                     offer(entry, db: db, score: score(of: entry, server, policy: policy))
@@ -198,7 +220,7 @@ public final class Evictor {
                 for offset in 0..<shard.databaseCount {
                     let db = (nextRandomDB + offset) % shard.databaseCount
                     var pick: Candidate?
-                    shard.dicts[db].sample(count: 1, maxBuckets: 64, using: &random) { entry in
+                    shard.dicts[db].sample(count: 1, maxBuckets: 64, start: random.next()) { entry in
                         guard !volatileOnly || entry.hasExpire else { return false }
                         pick = Candidate(key: Array(entry.key), db: db, score: 0)
                         return true

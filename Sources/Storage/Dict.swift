@@ -230,15 +230,16 @@ public struct Dict {
         }
     }
 
-    /// Calls `visit` for the entries of consecutive buckets from a random one until `visit`
-    /// has accepted `count` entries or about `maxBuckets` buckets were seen (Redis's
-    /// dictGetSomeKeys): cheap sampling for eviction, biased only within a few buckets.
-    /// `visit` returns whether it took the entry. Buckets are read eight at a time and
-    /// their entries prefetched together, so the cache misses of a sample overlap.
-    public func sample(count: Int, maxBuckets: Int, using random: inout Xorshift64, visit: (Entry) -> Bool) {
+    /// Calls `visit` for the entries of consecutive buckets from the one `start` (a random
+    /// number) selects until `visit` has accepted `count` entries or about `maxBuckets`
+    /// buckets were seen (Redis's dictGetSomeKeys): cheap sampling for eviction, biased only
+    /// within a few buckets. `visit` returns whether it took the entry. Buckets are read
+    /// eight at a time and their entries prefetched together, so the cache misses of a
+    /// sample overlap; `prefetchBucket(hash: start)` beforehand hides the bucket's miss too.
+    public func sample(count: Int, maxBuckets: Int, start: UInt64, visit: (Entry) -> Bool) {
         guard self.count > 0 else { return }
         var taken = 0
-        var index = Int(truncatingIfNeeded: random.next() >> 1)
+        var index = Int(truncatingIfNeeded: start)
         let batch = 8
         for _ in 0..<max(1, maxBuckets / batch) {
             for t in 0..<(isRehashing ? 2 : 1) {

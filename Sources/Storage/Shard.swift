@@ -5,6 +5,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSystem
 
 public struct ShardStats {
     public var keyspaceHits = 0
@@ -168,6 +169,18 @@ public final class Shard {
         let firstFills = fillTables[a]
         fillTables[a] = fillTables[b]
         fillTables[b] = firstFills
+    }
+
+    // MARK: Hints for eviction's next sample (read without the lock: a stale value only
+    // makes a useless prefetch, never a fault)
+
+    /// Starts loading the table headers of the first databases.
+    public func prefetchTables() { swiftlet_prefetch(dicts) }
+
+    /// Starts loading the buckets a sample from `start` will read first, in every database
+    /// that holds keys.
+    public func prefetchSample(start: UInt64) {
+        for db in 0..<databaseCount where dicts[db].count > 0 { dicts[db].prefetchBucket(hash: start) }
     }
 
     // MARK: Background upkeep (cron)
