@@ -29,6 +29,8 @@ public final class CommandContext {
     /// Set by `block` when the command just run is (still) waiting: it has not replied, and
     /// is counted in the statistics once it completes.
     public var blockedThisRun = false
+    /// Ticks the first run of a command that blocked took, counted when its wait ends.
+    public var blockedRunTicks: UInt64 = 0
     /// Reused storage for the shard indexes a multi-key command locks.
     var shardScratch: [Int] = []
 
@@ -162,6 +164,8 @@ public final class CommandContext {
         } else {
             shard.stats.keyspaceMisses += 1
         }
+        stats.prefixes.record(key, hit: entry != nil, generation: server.prefixStatsGeneration,
+                              capacity: server.config.cachestatsPrefixes * 4)
         return entry
     }
 

@@ -46,10 +46,14 @@ public enum Dispatcher {
         context.command = spec
         context.session.lastCommandIndex = spec.statsIndex
         handler(context)
-        if context.blockedThisRun { return }
-        counters.pointee.calls += 1
-        counters.pointee.ticks &+= Clock.ticks() &- started
-        if context.failed { counters.pointee.failedCalls += 1 }
+        let elapsed = Clock.ticks() &- started
+        if context.blockedThisRun {
+            // Counted when the wait ends (timeout or unblock), with this first run's time.
+            context.blockedRunTicks = elapsed
+            return
+        }
+        context.stats.recordCall(spec.statsIndex, ticks: elapsed, failed: context.failed,
+                                 trackLatency: context.server.config.latencyTracking)
         context.stats.commandsProcessed += 1
     }
 

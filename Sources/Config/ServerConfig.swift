@@ -99,6 +99,10 @@ public final class ServerConfig: @unchecked Sendable {
     public var replicaPriority = 100
     @Guarded public var notifyKeyspaceEvents = ""
     public var latencyTracking = true
+    /// Percentiles INFO latencystats reports for each command.
+    @Guarded public var latencyTrackingInfoPercentiles: [Double] = [50, 99, 99.9]
+    /// Our own: how many key prefixes INFO cachestats lists (0 turns prefix tracking off).
+    public var cachestatsPrefixes = 16
     public var latencyMonitorThreshold = 0
     public var slowlogLogSlowerThan = 10000
     public var slowlogMaxLen = 128

@@ -147,6 +147,7 @@ public enum ServerFamily {
         c.keyspace.resetStats()
         c.server.errorStats.reset()
         for stats in c.server.workerStats { stats.reset() }
+        c.server.prefixStatsGeneration += 1
         c.server.control?.resetNetworkStats()
         c.server.statResetAt = c.now
         c.reply.ok()
