@@ -172,17 +172,23 @@ public final class ServerConfig: @unchecked Sendable {
         let previous = directives.map { $0.format(self) }
         for (index, directive) in directives.enumerated() {
             let value = pairs[index].1
-            let arguments = directive.multiArgument ? value.split(separator: " ").map(String.init) : [value]
+            let arguments = directive.multiArgument ? ServerConfig.splitWords(value) : [value]
             if let failure = directive.apply(self, arguments) {
                 for undo in 0..<index {
                     let old = previous[undo]
-                    _ = directives[undo].apply(self, directives[undo].multiArgument ? old.split(separator: " ").map(String.init) : [old])
+                    _ = directives[undo].apply(self, directives[undo].multiArgument ? ServerConfig.splitWords(old) : [old])
                 }
                 return "ERR CONFIG SET failed (possibly related to argument '\(directive.name)') - \(failure)"
             }
         }
         for directive in directives { onChange?(directive.name) }
         return nil
+    }
+
+    /// A multi-argument CONFIG SET value split on single spaces as Redis does (sdssplitlen):
+    /// doubled spaces give empty words, which the directives then reject; "" gives none.
+    static func splitWords(_ value: String) -> [String] {
+        value.isEmpty ? [] : value.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
     }
 
     /// The rewrite of the config file; nil on success, else Redis's error text.

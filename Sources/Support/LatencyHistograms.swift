@@ -46,7 +46,7 @@ public final class LatencyHistograms {
         if bucket < Int(exactLimit) { return UInt64(bucket) }
         let shift = bucket / subBuckets - 1
         let lowest = UInt64(bucket - subBuckets * shift) << UInt64(shift)
-        return lowest + (1 << UInt64(shift)) - 1
+        return lowest | ((1 << UInt64(shift)) &- 1)
     }
 
     @inline(__always)
