@@ -41,7 +41,7 @@ let memoryScripts: [Script] = [
     memory purge
     memory stats x
     """),
-    script("latencyConfigs", """
+    script("latencyConfigs", unorderedPairs: ["config"], """
     config get latency-tracking
     config set latency-tracking no
     config get latency-tracking
