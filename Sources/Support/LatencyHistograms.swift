@@ -14,7 +14,7 @@ public final class LatencyHistograms {
 
     /// Largest value kept apart; larger ones are counted as this (Redis clamps at one second).
     public let maxValue: UInt64
-    /// Buckets per histogram, plus one trailing slot that holds the histogram's total count.
+    /// Buckets per histogram.
     let bucketCount: Int
     /// One pointer per slot (command), nil until that slot records its first value.
     private let slots: UnsafeMutablePointer<UnsafeMutablePointer<UInt64>?>
@@ -53,12 +53,11 @@ public final class LatencyHistograms {
     public func record(slot: Int, value: UInt64) {
         let counts = slots[slot] ?? allocate(slot: slot)
         counts[LatencyHistograms.bucket(of: min(value, maxValue))] &+= 1
-        counts[bucketCount] &+= 1
     }
 
     private func allocate(slot: Int) -> UnsafeMutablePointer<UInt64> {
-        let counts = UnsafeMutablePointer<UInt64>.allocate(capacity: bucketCount + 1)
-        counts.initialize(repeating: 0, count: bucketCount + 1)
+        let counts = UnsafeMutablePointer<UInt64>.allocate(capacity: bucketCount)
+        counts.initialize(repeating: 0, count: bucketCount)
         slots[slot] = counts
         return counts
     }
@@ -66,7 +65,7 @@ public final class LatencyHistograms {
     /// Forgets every recorded value (CONFIG RESETSTAT); the storage is kept, since another
     /// thread may be recording into it.
     public func reset() {
-        for slot in 0..<slotCount { slots[slot]?.update(repeating: 0, count: bucketCount + 1) }
+        for slot in 0..<slotCount { slots[slot]?.update(repeating: 0, count: bucketCount) }
     }
 
     /// The values at the given percentiles (0...100) of `slot`'s histograms in all `sets`
@@ -75,12 +74,12 @@ public final class LatencyHistograms {
     public static func percentiles(_ percentiles: [Double], slot: Int, in sets: [LatencyHistograms]) -> [UInt64]? {
         guard let first = sets.first else { return nil }
         let bucketCount = first.bucketCount
-        var merged = [UInt64](repeating: 0, count: bucketCount + 1)
+        var merged = [UInt64](repeating: 0, count: bucketCount)
         for set in sets {
             guard let counts = set.slots[slot], set.bucketCount == bucketCount else { continue }
-            for index in 0...bucketCount { merged[index] &+= counts[index] }
+            for index in 0..<bucketCount { merged[index] &+= counts[index] }
         }
-        let total = merged[bucketCount]
+        let total = merged.reduce(0, &+)
         guard total > 0 else { return nil }
         return percentiles.map { percentile in
             let rank = max(1, UInt64((min(percentile, 100) / 100) * Double(total) + 0.5))

@@ -85,19 +85,25 @@ public final class PrefixStats {
     public func record(_ key: UnsafeRawBufferPointer, hit: Bool, generation expected: Int, capacity wanted: Int) {
         if generation != expected || capacity != wanted { rebuild(capacity: wanted, generation: expected) }
         guard capacity > 0 else { return }
+        // One pass finds the ':' and hashes the bytes before it (FNV-1a); only a key with no
+        // ':' in its first maxPrefixLength bytes needs a search of the rest.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         var length = PrefixStats.noPrefix
-        if let base = key.baseAddress, let colon = memchr(base, 58, key.count) {
-            length = min(base.distance(to: UnsafeRawPointer(colon)), PrefixStats.maxPrefixLength)
+        let scanned = min(key.count, PrefixStats.maxPrefixLength)
+        var position = 0
+        while position < scanned {
+            let byte = key[position]
+            if byte == 58 { length = position; break }
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+            position += 1
         }
-        let prefix = UnsafeRawBufferPointer(start: key.baseAddress, count: max(length, 0))
-        record(prefix: prefix, length: length, hash: PrefixStats.hash(prefix, length: length), hit: hit)
-    }
-
-    @inline(__always)
-    static func hash(_ prefix: UnsafeRawBufferPointer, length: Int) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(bitPattern: Int64(length))
-        for byte in prefix { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return h ^ (h >> 29)
+        if length < 0 && key.count > scanned && memchr(key.baseAddress! + scanned, 58, key.count - scanned) != nil {
+            length = scanned
+        }
+        if length < 0 { hash = 0 }
+        hash ^= UInt64(bitPattern: Int64(length)) &* 0x9E37_79B9_7F4A_7C15
+        record(prefix: UnsafeRawBufferPointer(start: key.baseAddress, count: max(length, 0)), length: length,
+               hash: hash ^ (hash >> 29), hit: hit)
     }
 
     private func record(prefix: UnsafeRawBufferPointer, length: Int, hash: UInt64, hit: Bool) {
