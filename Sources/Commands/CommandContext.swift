@@ -29,7 +29,8 @@ public final class CommandContext {
     /// Set by `block` when the command just run is (still) waiting: it has not replied, and
     /// is counted in the statistics once it completes.
     public var blockedThisRun = false
-    /// Ticks the first run of a command that blocked took, counted when its wait ends.
+    /// Ticks the runs of a command that blocked have taken so far (not the wait itself),
+    /// counted in its statistics when it completes.
     public var blockedRunTicks: UInt64 = 0
     /// Reused storage for the shard indexes a multi-key command locks.
     var shardScratch: [Int] = []

@@ -48,12 +48,13 @@ public enum Dispatcher {
         handler(context)
         let elapsed = Clock.ticks() &- started
         if context.blockedThisRun {
-            // Counted when the wait ends (timeout or unblock), with this first run's time.
-            context.blockedRunTicks = elapsed
+            // Counted when the wait ends, with the time of every run it took (as Redis does).
+            context.blockedRunTicks &+= elapsed
             return
         }
-        context.stats.recordCall(spec.statsIndex, ticks: elapsed, failed: context.failed,
+        context.stats.recordCall(spec.statsIndex, ticks: elapsed &+ context.blockedRunTicks, failed: context.failed,
                                  trackLatency: context.server.config.latencyTracking)
+        context.blockedRunTicks = 0
         context.stats.commandsProcessed += 1
     }
 

@@ -231,6 +231,7 @@ final class Connection: BlockingHost {
             context.stats.recordCall(index, ticks: context.blockedRunTicks, failed: error != nil,
                                      trackLatency: context.server.config.latencyTracking)
         }
+        context.blockedRunTicks = 0
         resumeAfterBlocking()
     }
 
