@@ -103,17 +103,17 @@ enum MemoryFamily {
         let keyspace = c.keyspace
         // Per database: its keys and the bytes of its tables' bucket arrays (Redis's "main
         // hashtable overhead"); databases without keys are left out, as Redis does.
-        var databases: [(db: Int, keys: Int, tableBytes: Int)] = []
-        for db in 0..<keyspace.databaseCount {
-            var keys = 0, tableBytes = 0
-            for shard in keyspace.shards {
-                shard.withLock {
-                    keys += shard.dicts[db].count
-                    tableBytes += shard.dicts[db].bucketBytes
+        var keys = [Int](repeating: 0, count: keyspace.databaseCount)
+        var tableBytes = keys
+        for shard in keyspace.shards {
+            shard.withLock {
+                for db in 0..<keyspace.databaseCount {
+                    keys[db] += shard.dicts[db].count
+                    tableBytes[db] += shard.dicts[db].bucketBytes
                 }
             }
-            if keys > 0 { databases.append((db, keys, tableBytes)) }
         }
+        let databases = (0..<keyspace.databaseCount).filter { keys[$0] > 0 }.map { (db: $0, keys: keys[$0], tableBytes: tableBytes[$0]) }
         let totalKeys = databases.reduce(0) { $0 + $1.keys }
         let overheadTotal = overview.startup + overview.clients + databases.reduce(0) { $0 + $1.tableBytes }
         let netUsage = max(overview.used - overview.startup, 0)
