@@ -165,7 +165,8 @@ enum MemoryFamily {
         field("allocator-fragmentation.bytes", active - allocated)
         field("allocator-rss.ratio", double: ratio(resident, active))
         field("allocator-rss.bytes", resident - active)
-        // glibc reports no resident figure of its own: the process RSS stands for it.
+        // DIVERGENCE: glibc reports no resident figure of its own (jemalloc does), so the
+        // process RSS stands for allocator.resident and the RSS overhead is nil.
         field("rss-overhead.ratio", double: 1)
         field("rss-overhead.bytes", 0)
         field("fragmentation", double: ratio(overview.rss, overview.used))
@@ -174,6 +175,8 @@ enum MemoryFamily {
 
     // MARK: DOCTOR
 
+    // DIVERGENCE: the report is our own wording and checks (Redis's is its own prose too);
+    // it is text for people, so no client parses it.
     static func doctor(_ c: CommandContext) {
         c.reply.verbatim(doctorReport(Overview(c.server)))
     }
@@ -199,7 +202,8 @@ enum MemoryFamily {
 
     // MARK: MALLOC-STATS and PURGE
 
-    /// glibc's malloc_info report (XML), the counterpart of jemalloc's statistics text.
+    // DIVERGENCE: Swiftlet runs on glibc's malloc, so this is malloc_info's XML where Debian's
+    // Redis (jemalloc) prints jemalloc's statistics text; both are a verbatim string.
     static func mallocStats(_ c: CommandContext) {
         var buffer: UnsafeMutablePointer<CChar>?
         var size = 0
