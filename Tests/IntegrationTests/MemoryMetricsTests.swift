@@ -1,5 +1,5 @@
 // The operator-facing memory and cache metrics on a live server: MEMORY USAGE grows with the
-// value it measures, INFO latencystats lines appear per command (subcommands and blocking
+// value it measures, MEMORY STATS/DOCTOR/MALLOC-STATS/PURGE/HELP answer in their shapes, INFO latencystats lines appear per command (subcommands and blocking
 // commands included), follow the percentile config, and vanish on CONFIG RESETSTAT or when
 // tracking is off, and INFO cachestats counts hits and misses per key prefix exactly for a
 // known mix of lookups spread over several workers.
@@ -51,6 +51,37 @@ struct MemoryMetricsTests {
         _ = try client.call("DEL", "s")
         let after = Int64(try fields(client, "memory")["used_memory"] ?? "") ?? 0
         #expect(before - after >= 1_000_000)
+    }
+
+    @Test func memoryOverviewSubcommandsReportOurAccounting() throws {
+        let server = try ServerProcess.swiftlet()
+        defer { server.stop() }
+        let client = try RespClient(port: server.port)
+        for index in 0..<100 { _ = try client.call("SET", "key:\(index)", String(repeating: "v", count: 100)) }
+        _ = try client.call("HELLO", "3")
+        guard case .other("%", let items, _) = try client.call("MEMORY", "STATS") else {
+            Issue.record("MEMORY STATS is not a map in RESP3")
+            return
+        }
+        var stats: [String: RespValue] = [:]
+        for pair in stride(from: 0, to: items.count, by: 2) { stats[items[pair].text ?? ""] = items[pair + 1] }
+        #expect(stats["keys.count"] == .integer(100))
+        let used = Int64(try fields(client, "memory")["used_memory"] ?? "") ?? 0
+        if case .integer(let total) = stats["total.allocated"] { #expect(total > 100 * 100 && abs(total - used) < used / 10) }
+        if case .other("%", let db0, _)? = stats["db.0"] { #expect(db0.count == 6) } else { Issue.record("no db.0 map") }
+        guard case .other("=", _, let report) = try client.call("MEMORY", "DOCTOR") else {
+            Issue.record("MEMORY DOCTOR is not a verbatim string in RESP3")
+            return
+        }
+        #expect(report.hasPrefix("txt:") && report.count > 20)
+        #expect(try client.call("MEMORY", "MALLOC-STATS").text?.contains("<malloc") == true)
+        #expect(try client.call("MEMORY", "PURGE") == .simple("OK"))
+        guard case .array(let help?) = try client.call("MEMORY", "HELP") else {
+            Issue.record("MEMORY HELP is not an array")
+            return
+        }
+        #expect(help.first == .simple("MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"))
+        #expect(help.contains(.simple("USAGE <key> [SAMPLES <count>]")) && help.last == .simple("    Print this help."))
     }
 
     @Test func latencyStatsFollowCallsConfigAndReset() throws {
