@@ -29,6 +29,9 @@ public final class CommandContext {
     /// Set by `block` when the command just run is (still) waiting: it has not replied, and
     /// is counted in the statistics once it completes.
     public var blockedThisRun = false
+    /// Ticks the runs of a command that blocked have taken so far (not the wait itself),
+    /// counted in its statistics when it completes.
+    public var blockedRunTicks: UInt64 = 0
     /// Reused storage for the shard indexes a multi-key command locks.
     var shardScratch: [Int] = []
     /// This connection's generator for LFU counter increments (the system one is a syscall).
@@ -168,6 +171,8 @@ public final class CommandContext {
         } else {
             shard.stats.keyspaceMisses += 1
         }
+        stats.prefixes.record(key, hit: entry != nil, generation: server.prefixStatsGeneration,
+                              capacity: server.config.cachestatsPrefixes * 4)
         return entry
     }
 

@@ -54,10 +54,15 @@ public enum Dispatcher {
         context.command = spec
         context.session.lastCommandIndex = spec.statsIndex
         handler(context)
-        if context.blockedThisRun { return }
-        counters.pointee.calls += 1
-        counters.pointee.ticks &+= Clock.ticks() &- started
-        if context.failed { counters.pointee.failedCalls += 1 }
+        let elapsed = Clock.ticks() &- started
+        if context.blockedThisRun {
+            // Counted when the wait ends, with the time of every run it took (as Redis does).
+            context.blockedRunTicks &+= elapsed
+            return
+        }
+        context.stats.recordCall(spec.statsIndex, ticks: elapsed &+ context.blockedRunTicks, failed: context.failed,
+                                 trackLatency: context.server.config.latencyTracking)
+        context.blockedRunTicks = 0
         context.stats.commandsProcessed += 1
     }
 

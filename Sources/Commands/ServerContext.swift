@@ -34,7 +34,8 @@ public struct NetworkMetrics {
     public init() {}
 }
 
-/// Per-command counters, one array per worker so the hot path never contends.
+/// Per-command counters, latency histograms and key-prefix hit counts, one set per worker so
+/// the hot path never contends.
 public final class CommandStats {
     public struct Counters {
         public var calls = 0
@@ -47,17 +48,35 @@ public final class CommandStats {
     public let counters: UnsafeMutablePointer<Counters>
     public let count: Int
     public var commandsProcessed = 0
+    /// Per-command durations in ticks (INFO latencystats), clamped at one second like Redis.
+    public let latency: LatencyHistograms
+    /// Keyspace hits and misses per key prefix (INFO cachestats).
+    public let prefixes = PrefixStats()
 
     public init(commandCount: Int) {
         count = commandCount
         counters = .allocate(capacity: commandCount)
         counters.initialize(repeating: Counters(), count: commandCount)
+        latency = LatencyHistograms(slots: commandCount, maxValue: UInt64(Clock.ticksPerMillisecond * 1000))
     }
 
     deinit { counters.deallocate() }
 
+    /// Counts one completed call of command `index` that ran for `ticks`.
+    @inline(__always)
+    public func recordCall(_ index: Int, ticks: UInt64, failed: Bool, trackLatency: Bool) {
+        let entry = counters + index
+        entry.pointee.calls += 1
+        entry.pointee.ticks &+= ticks
+        if failed { entry.pointee.failedCalls += 1 }
+        if trackLatency { latency.record(slot: index, value: ticks) }
+    }
+
+    /// Clears the counters and histograms; the prefix summaries are cleared by their own
+    /// worker when it sees the server's new `prefixStatsGeneration`.
     public func reset() {
         counters.update(repeating: Counters(), count: count)
+        latency.reset()
         commandsProcessed = 0
     }
 }
@@ -122,6 +141,9 @@ public final class ServerContext {
     public var instantaneousOps = 0
     /// Input and output buffer bytes of all connections, refreshed by cron.
     public var clientBufferBytes = 0
+    /// Bumped by CONFIG RESETSTAT: each worker's prefix summary empties itself when it sees
+    /// a generation other than its own.
+    public var prefixStatsGeneration = 0
 
     public init(config: ServerConfig, shardCount: Int = 1024) {
         self.config = config

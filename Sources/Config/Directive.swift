@@ -201,6 +201,25 @@ struct Directive {
                       return nil
                   }),
         bool("latency-tracking", \.latencyTracking),
+        Directive(name: "latency-tracking-info-percentiles", aliases: [], immutable: false, multiArgument: true,
+                  format: { $0.latencyTrackingInfoPercentiles.map(Numbers.trimmedDecimal).joined(separator: " ") },
+                  apply: { config, args in
+                      // A single empty argument (CONFIG SET x "") means no percentiles at all.
+                      let words = args.count == 1 && args[0].isEmpty ? [] : args
+                      var percentiles: [Double] = []
+                      for word in words {
+                          guard let value = Array(word.utf8).withUnsafeBytes({ Numbers.parseDouble($0) }) else {
+                              return "Invalid latency-tracking-info-percentiles parameters"
+                          }
+                          guard value >= 0 && value <= 100 else {
+                              return "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                          }
+                          percentiles.append(value)
+                      }
+                      config.latencyTrackingInfoPercentiles = percentiles
+                      return nil
+                  }),
+        integer("cachestats-prefixes", \.cachestatsPrefixes, 0...1024),
         integer("latency-monitor-threshold", \.latencyMonitorThreshold, 0...Int.max),
         integer("slowlog-log-slower-than", \.slowlogLogSlowerThan, -1...Int.max),
         integer("slowlog-max-len", \.slowlogMaxLen, 0...Int.max),

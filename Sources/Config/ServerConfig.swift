@@ -99,6 +99,10 @@ public final class ServerConfig: @unchecked Sendable {
     public var replicaPriority = 100
     @Guarded public var notifyKeyspaceEvents = ""
     public var latencyTracking = true
+    /// Percentiles INFO latencystats reports for each command.
+    @Guarded public var latencyTrackingInfoPercentiles: [Double] = [50, 99, 99.9]
+    /// Our own: how many key prefixes INFO cachestats lists (0 turns prefix tracking off).
+    public var cachestatsPrefixes = 16
     public var latencyMonitorThreshold = 0
     public var slowlogLogSlowerThan = 10000
     public var slowlogMaxLen = 128
@@ -167,17 +171,23 @@ public final class ServerConfig: @unchecked Sendable {
         let previous = directives.map { $0.format(self) }
         for (index, directive) in directives.enumerated() {
             let value = pairs[index].1
-            let arguments = directive.multiArgument ? value.split(separator: " ").map(String.init) : [value]
+            let arguments = directive.multiArgument ? ServerConfig.splitWords(value) : [value]
             if let failure = directive.apply(self, arguments) {
                 for undo in 0..<index {
                     let old = previous[undo]
-                    _ = directives[undo].apply(self, directives[undo].multiArgument ? old.split(separator: " ").map(String.init) : [old])
+                    _ = directives[undo].apply(self, directives[undo].multiArgument ? ServerConfig.splitWords(old) : [old])
                 }
                 return "ERR CONFIG SET failed (possibly related to argument '\(directive.name)') - \(failure)"
             }
         }
         for directive in directives { onChange?(directive.name) }
         return nil
+    }
+
+    /// A multi-argument CONFIG SET value split on single spaces as Redis does (sdssplitlen):
+    /// doubled spaces give empty words, which the directives then reject; "" gives none.
+    static func splitWords(_ value: String) -> [String] {
+        value.isEmpty ? [] : value.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
     }
 
     /// The rewrite of the config file; nil on success, else Redis's error text.

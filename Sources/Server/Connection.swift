@@ -228,9 +228,10 @@ final class Connection: BlockingHost {
         if let error { context.error(error) } else { context.reply.nullArray() }
         let index = session.lastCommandIndex
         if index >= 0 {
-            context.stats.counters[index].calls += 1
-            if error != nil { context.stats.counters[index].failedCalls += 1 }
+            context.stats.recordCall(index, ticks: context.blockedRunTicks, failed: error != nil,
+                                     trackLatency: context.server.config.latencyTracking)
         }
+        context.blockedRunTicks = 0
         resumeAfterBlocking()
     }
 

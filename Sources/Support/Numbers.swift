@@ -160,4 +160,17 @@ public enum Numbers {
         }
         return buffer.prefix(length).map { UInt8(bitPattern: $0) }
     }
+
+    /// "%f" with trailing zeros (and a trailing point) removed, as Redis prints percentiles
+    /// (trimDoubleString): 99.9 -> "99.9", 50 -> "50".
+    public static func trimmedDecimal(_ value: Double) -> String {
+        var buffer = [CChar](repeating: 0, count: 400)
+        _ = withVaList([value]) { vsnprintf(&buffer, buffer.count, "%f", $0) }
+        var text = String(cString: buffer)
+        if text.contains(".") {
+            while text.hasSuffix("0") { text.removeLast() }
+            if text.hasSuffix(".") { text.removeLast() }
+        }
+        return text
+    }
 }

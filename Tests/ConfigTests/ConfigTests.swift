@@ -67,3 +67,23 @@ import Testing
     #expect(config.bind == ["127.0.0.1", "-::1"])
     #expect(config.inertSettings.contains { $0.hasPrefix("save") })
 }
+
+@Test func latencyPercentilesAndCachestatsPrefixes() throws {
+    guard case .run(let config) = ServerConfig.startup(
+        arguments: ["-", "--cachestats-prefixes", "4"],
+        readStdin: { "latency-tracking-info-percentiles 0 99.99 100\n" }) else {
+        Issue.record("start-up failed")
+        return
+    }
+    #expect(config.latencyTrackingInfoPercentiles == [0, 99.99, 100])
+    #expect(config.cachestatsPrefixes == 4)
+    #expect(config.get(patterns: ["latency-tracking-info-percentiles"]).first?.value == "0 99.99 100")
+    #expect(config.set([("latency-tracking-info-percentiles", "")]) == nil)
+    #expect(config.latencyTrackingInfoPercentiles.isEmpty)
+    #expect(config.set([("latency-tracking-info-percentiles", "50  99")])?.hasSuffix("- Invalid latency-tracking-info-percentiles parameters") == true)
+    #expect(config.set([("cachestats-prefixes", "1025")])
+            == "ERR CONFIG SET failed (possibly related to argument 'cachestats-prefixes') - argument must be between 0 and 1024 inclusive")
+    #expect(config.set([("cachestats-prefixes", "0")]) == nil && config.cachestatsPrefixes == 0)
+    #expect(ConfigRewriter.render(Directive.named("latency-tracking-info-percentiles")!, config)
+            == "latency-tracking-info-percentiles \"\"")
+}

@@ -10,9 +10,12 @@ import Storage
 import Support
 
 enum InfoReport {
+    /// What INFO with no argument shows: Redis's default sections plus our Cachestats.
     static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "replication",
-                                  "cpu", "modules", "errorstats", "cluster", "keyspace"]
-    static let allSections = defaultSections + ["commandstats", "latencystats"]
+                                  "cpu", "modules", "errorstats", "cluster", "keyspace", "cachestats"]
+    /// Every section, in the order Redis prints them (Cachestats, ours, last).
+    static let allSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+                              "commandstats", "errorstats", "latencystats", "cluster", "keyspace", "cachestats"]
 
     static func command(_ c: CommandContext) {
         var requested: [String] = []
@@ -74,15 +77,15 @@ enum InfoReport {
         String(format6(Double(tv.tv_sec) + Double(tv.tv_usec) / 1_000_000))
     }
 
-    static func format6(_ value: Double) -> String {
-        var buffer = [CChar](repeating: 0, count: 64)
-        _ = withVaList([value]) { vsnprintf(&buffer, 64, "%.6f", $0) }
-        return String(cString: buffer)
-    }
+    static func format6(_ value: Double) -> String { fixed(value, "%.6f") }
 
-    static func format2(_ value: Double) -> String {
-        var buffer = [CChar](repeating: 0, count: 64)
-        _ = withVaList([value]) { vsnprintf(&buffer, 64, "%.2f", $0) }
+    static func format2(_ value: Double) -> String { fixed(value, "%.2f") }
+    static func format3(_ value: Double) -> String { fixed(value, "%.3f") }
+    static func format4(_ value: Double) -> String { fixed(value, "%.4f") }
+
+    private static func fixed(_ value: Double, _ format: String) -> String {
+        var buffer = [CChar](repeating: 0, count: 400)
+        _ = withVaList([value]) { vsnprintf(&buffer, buffer.count, format, $0) }
         return String(cString: buffer)
     }
 
@@ -121,28 +124,26 @@ enum InfoReport {
                 ("tracking_clients", "0"), ("clients_in_timeout_table", String(server.blocking.countWithTimeout)),
             ])
         case "memory":
-            let used = server.usedMemory(dataset: server.keyspace.usedMemory)
-            let rss = residentSetSize()
+            let overview = MemoryFamily.Overview(server)
+            let (used, rss, peak) = (overview.used, overview.rss, overview.peak)
             var totalMemory = 0
             var info = sysinfo()
             if sysinfo(&info) == 0 { totalMemory = Int(info.totalram) * Int(info.mem_unit) }
-            server.notePeakMemory(used)
-            let peak = server.peakMemory
             return lines("Memory", [
                 ("used_memory", String(used)), ("used_memory_human", human(used)),
                 ("used_memory_rss", String(rss)), ("used_memory_rss_human", human(rss)),
                 ("used_memory_peak", String(peak)), ("used_memory_peak_human", human(peak)),
                 ("used_memory_peak_perc", format2(peak > 0 ? Double(used) * 100 / Double(peak) : 100) + "%"),
-                ("used_memory_overhead", String(server.baselineMemory + server.clientBufferBytes)),
-                ("used_memory_startup", String(server.baselineMemory)),
-                ("used_memory_dataset", String(server.keyspace.usedMemory)),
+                ("used_memory_overhead", String(overview.startup + overview.clients)),
+                ("used_memory_startup", String(overview.startup)),
+                ("used_memory_dataset", String(overview.dataset)),
                 ("total_system_memory", String(totalMemory)), ("total_system_memory_human", human(totalMemory)),
                 ("maxmemory", String(config.maxmemory)), ("maxmemory_human", human(config.maxmemory)),
                 ("maxmemory_policy", config.maxmemoryPolicy.rawValue),
                 ("mem_fragmentation_ratio", format2(used > 0 ? Double(rss) / Double(used) : 0)),
                 ("mem_fragmentation_bytes", String(rss - used)),
                 ("mem_not_counted_for_evict", "0"), ("mem_replication_backlog", "0"),
-                ("mem_clients_slaves", "0"), ("mem_clients_normal", String(server.clientBufferBytes)),
+                ("mem_clients_slaves", "0"), ("mem_clients_normal", String(overview.clients)),
                 ("mem_aof_buffer", "0"), ("mem_allocator", "libc"), ("active_defrag_running", "0"),
                 ("lazyfree_pending_objects", "0"), ("lazyfreed_objects", "0"),
             ])
@@ -235,8 +236,9 @@ enum InfoReport {
             }
             return lines("Commandstats", fields)
         case "latencystats":
-            // DIVERGENCE: per-command latency histograms are not tracked yet; the section is empty.
-            return lines("Latencystats", [])
+            return lines("Latencystats", config.latencyTracking ? latencyFields(server) : [])
+        case "cachestats":
+            return lines("Cachestats", cacheFields(server))
         case "keyspace":
             var fields: [(String, String)] = []
             for db in 0..<server.keyspace.databaseCount {
@@ -249,5 +251,58 @@ enum InfoReport {
         default:
             return ""
         }
+    }
+
+    /// `latency_percentiles_usec_<command>:p50=…,p99=…` for every command with recorded calls,
+    /// in Redis's number formats ("%f" trimmed for the percentile, "%.3f" microseconds).
+    private static func latencyFields(_ server: ServerContext) -> [(String, String)] {
+        let percentiles = server.config.latencyTrackingInfoPercentiles
+        let labels = percentiles.map { "p" + Numbers.trimmedDecimal($0) + "=" }
+        let histograms = server.workerStats.map(\.latency)
+        var fields: [(String, String)] = []
+        for spec in server.table.all {
+            guard let values = LatencyHistograms.percentiles(percentiles, slot: spec.statsIndex, in: histograms) else { continue }
+            let text = zip(labels, values).map { label, ticks in
+                label + format3(Double(ticks) / Clock.ticksPerMillisecond * 1000)
+            }
+            fields.append(("latency_percentiles_usec_\(spec.fullName)", text.joined(separator: ",")))
+        }
+        return fields
+    }
+
+    /// Our Cachestats section: the overall hit ratio, then hits, misses and hit ratio of the
+    /// most used key prefixes (README.md documents the fields).
+    private static func cacheFields(_ server: ServerContext) -> [(String, String)] {
+        let stats = server.keyspace.aggregateStats()
+        let limit = server.config.cachestatsPrefixes
+        let generation = server.prefixStatsGeneration
+        let rows = PrefixStats.top(limit, of: server.workerStats.map { $0.prefixes.snapshot(generation: generation) })
+        var fields: [(String, String)] = [
+            ("cachestats_hits", String(stats.keyspaceHits)), ("cachestats_misses", String(stats.keyspaceMisses)),
+            ("cachestats_hit_ratio", hitRatio(stats.keyspaceHits, stats.keyspaceMisses)),
+            ("cachestats_prefixes", String(limit)), ("cachestats_prefixes_shown", String(rows.count)),
+        ]
+        for row in rows {
+            fields.append(("cachestats_prefix_" + prefixLabel(row.prefix),
+                           "hits=\(row.hits),misses=\(row.misses),hit_ratio=\(hitRatio(Int(row.hits), Int(row.misses)))"))
+        }
+        return fields
+    }
+
+    /// hits / (hits + misses) with four decimals ("0.0000" before any lookup).
+    static func hitRatio(_ hits: Int, _ misses: Int) -> String {
+        let lookups = hits + misses
+        return format4(lookups > 0 ? Double(hits) / Double(lookups) : 0)
+    }
+
+    /// A prefix as an INFO field-name suffix: bytes that would break the `name:value` line or
+    /// the `k=v,…` list (controls, space, ':', ',', '=', non-ASCII) become '_'; keys without
+    /// any ':' are reported as "(none)".
+    static func prefixLabel(_ prefix: [UInt8]?) -> String {
+        guard let prefix else { return "(none)" }
+        let safe = prefix.map { byte -> UInt8 in
+            byte <= 32 || byte >= 127 || byte == 58 || byte == 44 || byte == 61 ? 95 : byte
+        }
+        return String(decoding: safe, as: UTF8.self)
     }
 }

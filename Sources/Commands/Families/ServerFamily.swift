@@ -148,6 +148,7 @@ public enum ServerFamily {
         c.server.errorStats.reset()
         c.server.evictor.resetStats()
         for stats in c.server.workerStats { stats.reset() }
+        c.server.prefixStatsGeneration += 1
         c.server.control?.resetNetworkStats()
         c.server.statResetAt = c.now
         c.reply.ok()

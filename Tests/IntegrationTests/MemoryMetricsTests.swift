@@ -1,0 +1,180 @@
+// The operator-facing memory and cache metrics on a live server: MEMORY USAGE grows with the
+// value it measures, MEMORY STATS/DOCTOR/MALLOC-STATS/PURGE/HELP answer in their shapes, INFO latencystats lines appear per command (subcommands and blocking
+// commands included), follow the percentile config, and vanish on CONFIG RESETSTAT or when
+// tracking is off, and INFO cachestats counts hits and misses per key prefix exactly for a
+// known mix of lookups spread over several workers.
+import Foundation
+import Testing
+import TestSupport
+
+@Suite(.serialized)
+struct MemoryMetricsTests {
+    private func integer(_ value: RespValue) -> Int64 {
+        if case .integer(let number) = value { return number }
+        Issue.record("expected an integer, got \(value)")
+        return 0
+    }
+
+    /// The `name:value` fields of an INFO section.
+    private func fields(_ client: RespClient, _ section: String) throws -> [String: String] {
+        let text = try client.call("INFO", section).text ?? ""
+        var result: [String: String] = [:]
+        for line in text.split(separator: "\r\n") where !line.hasPrefix("#") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            result[String(line[..<colon])] = String(line[line.index(after: colon)...])
+        }
+        return result
+    }
+
+    @Test func memoryUsageGrowsWithValueSize() throws {
+        let server = try ServerProcess.swiftlet()
+        defer { server.stop() }
+        let client = try RespClient(port: server.port)
+        #expect(try client.call("MEMORY", "USAGE", "missing") == .bulk(nil))
+        var previous: Int64 = 0
+        for size in [1, 100, 10_000, 1_000_000] {
+            _ = try client.call("SET", "s", String(repeating: "x", count: size))
+            let usage = integer(try client.call("MEMORY", "USAGE", "s"))
+            #expect(usage > previous && usage >= Int64(size), "string of \(size) bytes: \(usage)")
+            previous = usage
+        }
+        previous = 0
+        for fields in [1, 100, 1000] {
+            for field in 0..<fields { _ = try client.call("HSET", "h", "field\(field)", "value-\(field)") }
+            let usage = integer(try client.call("MEMORY", "USAGE", "h", "SAMPLES", "0"))
+            #expect(usage > previous && usage >= Int64(fields * 10), "hash of \(fields) fields: \(usage)")
+            previous = usage
+        }
+        // A key's usage is part of used_memory: deleting the big string lowers it by about as much.
+        _ = try client.call("SET", "s", String(repeating: "x", count: 1_000_000))
+        let before = Int64(try fields(client, "memory")["used_memory"] ?? "") ?? 0
+        _ = try client.call("DEL", "s")
+        let after = Int64(try fields(client, "memory")["used_memory"] ?? "") ?? 0
+        #expect(before - after >= 1_000_000)
+    }
+
+    @Test func memoryOverviewSubcommandsReportOurAccounting() throws {
+        let server = try ServerProcess.swiftlet()
+        defer { server.stop() }
+        let client = try RespClient(port: server.port)
+        for index in 0..<100 { _ = try client.call("SET", "key:\(index)", String(repeating: "v", count: 100)) }
+        _ = try client.call("HELLO", "3")
+        guard case .other("%", let items, _) = try client.call("MEMORY", "STATS") else {
+            Issue.record("MEMORY STATS is not a map in RESP3")
+            return
+        }
+        var stats: [String: RespValue] = [:]
+        for pair in stride(from: 0, to: items.count, by: 2) { stats[items[pair].text ?? ""] = items[pair + 1] }
+        #expect(stats["keys.count"] == .integer(100))
+        let used = Int64(try fields(client, "memory")["used_memory"] ?? "") ?? 0
+        if case .integer(let total) = stats["total.allocated"] { #expect(total > 100 * 100 && abs(total - used) < used / 10) }
+        if case .other("%", let db0, _)? = stats["db.0"] { #expect(db0.count == 6) } else { Issue.record("no db.0 map") }
+        guard case .other("=", _, let report) = try client.call("MEMORY", "DOCTOR") else {
+            Issue.record("MEMORY DOCTOR is not a verbatim string in RESP3")
+            return
+        }
+        #expect(report.hasPrefix("txt:") && report.count > 20)
+        #expect(try client.call("MEMORY", "MALLOC-STATS").text?.contains("<malloc") == true)
+        #expect(try client.call("MEMORY", "PURGE") == .simple("OK"))
+        guard case .array(let help?) = try client.call("MEMORY", "HELP") else {
+            Issue.record("MEMORY HELP is not an array")
+            return
+        }
+        #expect(help.first == .simple("MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"))
+        #expect(help.contains(.simple("USAGE <key> [SAMPLES <count>]")) && help.last == .simple("    Print this help."))
+    }
+
+    @Test func latencyStatsFollowCallsConfigAndReset() throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", "2", "--enable-debug-command", "yes"])
+        defer { server.stop() }
+        let client = try RespClient(port: server.port)
+        _ = try client.call("CONFIG", "RESETSTAT")
+        _ = try client.call("SET", "k", "v")
+        _ = try client.call("GET", "k")
+        _ = try client.call("CLIENT", "ID")
+        _ = try client.call("DEBUG", "SLEEP", "0.05")
+        var stats = try fields(client, "latencystats")
+        for name in ["set", "get", "client|id", "config|resetstat", "debug"] {
+            let line = stats["latency_percentiles_usec_\(name)"] ?? ""
+            #expect(line.range(of: #"^p50=\d+\.\d{3},p99=\d+\.\d{3},p99\.9=\d+\.\d{3}$"#, options: .regularExpression) != nil,
+                    "\(name): \(line)")
+        }
+        let debugMedian = Double(stats["latency_percentiles_usec_debug"]?.split(separator: ",")[0].dropFirst(4) ?? "") ?? 0
+        let setMedian = Double(stats["latency_percentiles_usec_set"]?.split(separator: ",")[0].dropFirst(4) ?? "") ?? 0
+        #expect(debugMedian >= 50_000 && debugMedian < 100_000 && setMedian < debugMedian)
+        #expect(stats["latency_percentiles_usec_hset"] == nil)
+
+        _ = try client.call("CONFIG", "SET", "latency-tracking-info-percentiles", "0 100")
+        stats = try fields(client, "latencystats")
+        #expect(stats["latency_percentiles_usec_set"]?.hasPrefix("p0=") == true)
+        #expect(stats["latency_percentiles_usec_set"]?.contains(",p100=") == true)
+
+        // A blocking command is recorded when it completes: served, or timed out.
+        let blocked = try RespClient(port: server.port)
+        try blocked.send(["BLPOP", "list", "0"])
+        usleep(100_000)
+        _ = try client.call("RPUSH", "list", "a")
+        _ = try blocked.readReply()
+        _ = try blocked.call("BLPOP", "other", "0.01")
+        #expect(try fields(client, "commandstats")["cmdstat_blpop"]?.hasPrefix("calls=2,") == true)
+        #expect(try fields(client, "latencystats")["latency_percentiles_usec_blpop"] != nil)
+
+        _ = try client.call("CONFIG", "SET", "latency-tracking", "no")
+        #expect(try fields(client, "latencystats").isEmpty)
+        _ = try client.call("CONFIG", "SET", "latency-tracking", "yes")
+        _ = try client.call("CONFIG", "RESETSTAT")
+        stats = try fields(client, "latencystats")
+        #expect(stats["latency_percentiles_usec_set"] == nil && stats["latency_percentiles_usec_debug"] == nil)
+        #expect(try (client.call("INFO", "everything").text ?? "").contains("# Latencystats\r\n"))
+    }
+
+    @Test func cacheStatsCountHitsAndMissesPerPrefixAcrossWorkers() throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", "4"])
+        defer { server.stop() }
+        // Round-robin placement puts these connections on all four workers.
+        let clients = try (0..<8).map { _ in try RespClient(port: server.port) }
+        _ = try clients[0].call("CONFIG", "RESETSTAT")
+        for (index, client) in clients.enumerated() {
+            _ = try client.call("SET", "user:\(index)", "u")
+            _ = try client.call("GET", "user:\(index)")          // user: 8 hits
+            _ = try client.call("GET", "user:missing\(index)")   // user: 8 misses
+            _ = try client.call("GET", "session:\(index)")       // session: 8 misses
+            _ = try client.call("MGET", "user:\(index)", "plain\(index)", ":x") // user hit, (none) miss, "" miss
+            _ = try client.call("SET", "page:\(index)", "p")
+            for _ in 0..<4 { _ = try client.call("GET", "page:\(index)") } // page: 32 hits
+        }
+        var stats = try fields(clients[0], "cachestats")
+        #expect(stats["cachestats_hits"] == "48" && stats["cachestats_misses"] == "32")
+        #expect(stats["cachestats_hit_ratio"] == "0.6000")
+        #expect(stats["cachestats_prefixes"] == "16" && stats["cachestats_prefixes_shown"] == "5")
+        #expect(stats["cachestats_prefix_user"] == "hits=16,misses=8,hit_ratio=0.6667")
+        #expect(stats["cachestats_prefix_page"] == "hits=32,misses=0,hit_ratio=1.0000")
+        #expect(stats["cachestats_prefix_session"] == "hits=0,misses=8,hit_ratio=0.0000")
+        #expect(stats["cachestats_prefix_(none)"] == "hits=0,misses=8,hit_ratio=0.0000")
+        #expect(stats["cachestats_prefix_"] == "hits=0,misses=8,hit_ratio=0.0000")
+        // The busiest prefixes come first.
+        let text = try clients[0].call("INFO", "cachestats").text ?? ""
+        #expect(text.range(of: "cachestats_prefix_page:")!.lowerBound < text.range(of: "cachestats_prefix_user:")!.lowerBound)
+        #expect(try (clients[0].call("INFO").text ?? "").contains("# Cachestats\r\n"))
+        #expect(try (clients[0].call("INFO", "all").text ?? "").contains("cachestats_prefix_page:"))
+
+        _ = try clients[0].call("CONFIG", "SET", "cachestats-prefixes", "2")
+        _ = try clients[1].call("GET", "user:1")
+        stats = try fields(clients[0], "cachestats")
+        #expect(stats["cachestats_prefixes_shown"].map { Int($0)! <= 2 } == true)
+        #expect(stats["cachestats_prefix_session"] == nil)
+
+        _ = try clients[0].call("CONFIG", "SET", "cachestats-prefixes", "0")
+        _ = try clients[1].call("GET", "user:1")
+        stats = try fields(clients[0], "cachestats")
+        #expect(stats["cachestats_prefixes_shown"] == "0" && stats["cachestats_prefix_user"] == nil)
+        #expect(stats["cachestats_hits"] == "50")
+
+        _ = try clients[0].call("CONFIG", "SET", "cachestats-prefixes", "16")
+        _ = try clients[0].call("CONFIG", "RESETSTAT")
+        stats = try fields(clients[0], "cachestats")
+        #expect(stats["cachestats_hits"] == "0" && stats["cachestats_prefixes_shown"] == "0")
+        _ = try clients[2].call("GET", "user:2")
+        #expect(try fields(clients[0], "cachestats")["cachestats_prefix_user"] == "hits=1,misses=0,hit_ratio=1.0000")
+    }
+}
