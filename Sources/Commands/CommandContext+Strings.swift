@@ -1,6 +1,9 @@
 // Reading and storing string values with Redis's encoding rules: canonical integers of up to
 // 20 characters are stored as integers ("int"), other strings up to 44 bytes report "embstr"
 // and longer or in-place-modified ones "raw". Shared by the string and generic families.
+// Values longer than `value-compression-threshold` may be stored zlib-compressed (see
+// `ValueCompression`); every read goes through `replyValue`/`withValueBytes`/`valueLength`,
+// which decompress, so clients and the encoding names never see the difference.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,10 +31,20 @@ extension CommandContext {
         return (.bytes(value), encoding == .raw || value.count > CommandContext.embstrLimit)
     }
 
-    /// Stores a string value for `key` (shard locked): overwrites the existing entry in place
-    /// when the layouts match, else replaces or inserts a new entry.
+    /// Stores a string value for `key` (shard locked): compressed when the value is above the
+    /// compression threshold and compresses well, else overwriting the existing entry in place
+    /// when the layouts match, else replacing or inserting a new entry.
     func storeString(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64, replacing link: EntryLink?,
                      value: UnsafeRawBufferPointer, encoding: StringEncoding, expireAt: Int64?) {
+        let config = server.config
+        if config.valueCompression, value.count > config.valueCompressionThreshold,
+           let stream = ValueCompression.compress(value) {
+            defer { free(stream.baseAddress) }
+            let raw = encoding == .raw || value.count > CommandContext.embstrLimit
+            let entry = Entry.make(key: key, payload: .compressed(UnsafeRawBufferPointer(stream), originalLength: value.count),
+                                   expireAt: expireAt, rawEncoding: raw, accessClock: server.initialAccessClock)
+            return shard.store(db: session.db, entry, hash: hash, replacing: link)
+        }
         let (payload, raw) = storedForm(value, encoding)
         if let link, Entry(link.pointee!).overwrite(with: payload, expireAt: expireAt, rawEncoding: raw,
                                                     accessClock: server.initialAccessClock) {
@@ -49,13 +62,16 @@ extension CommandContext {
                    accessClock: server.initialAccessClock)
     }
 
-    /// Replies with a string entry's value as a bulk string.
+    /// Replies with a string entry's value as a bulk string (a compressed one is inflated
+    /// straight into the output buffer).
     @inline(__always)
     func replyValue(_ entry: Entry) {
         if entry.kind == .integer {
             reply.bulk(decimal: entry.integer)
+        } else if entry.isCompressed {
+            reply.bulk(count: entry.stringLength) { entry.copyString(to: $0) }
         } else {
-            reply.bulk(entry.stringBytes)
+            reply.bulk(entry.plainStringBytes)
         }
     }
 
@@ -64,17 +80,17 @@ extension CommandContext {
         if entry.kind == .integer {
             return Numbers.decimalBytes(entry.integer).withUnsafeBytes(body)
         }
-        return body(entry.stringBytes)
+        return entry.withStringBytes(body)
     }
 
     /// The value as a 64-bit integer, or nil when it is not one.
     func integerValue(_ entry: Entry) -> Int64? {
-        entry.kind == .integer ? entry.integer : Numbers.parseInt64(entry.stringBytes)
+        entry.kind == .integer ? entry.integer : entry.withStringBytes(Numbers.parseInt64)
     }
 
     /// The value's length in bytes.
     func valueLength(_ entry: Entry) -> Int {
-        entry.kind == .integer ? Numbers.decimalBytes(entry.integer).count : entry.stringBytes.count
+        entry.kind == .integer ? Numbers.decimalBytes(entry.integer).count : entry.stringLength
     }
 
     /// Whether the entry holds a string (rather than a collection).
@@ -93,16 +109,17 @@ extension CommandContext {
     /// Edits the string value of `key` (a string or missing; shard locked) through `edit`,
     /// after padding it with zero bytes to at least `minimumLength`; `edit` learns whether the
     /// key was created or lengthened. As in Redis, the edited value is a raw string: edited in
-    /// place when it already is one and long enough, else rebuilt with its TTL kept. Writes are
+    /// place when it already is one, uncompressed and long enough, else rebuilt with its TTL
+    /// kept (and compressed again if that is still worth it). Writes are
     /// left for the caller to count, since SETBIT and BITFIELD count only actual changes.
     func editString<Result>(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64, link: EntryLink?,
                             minimumLength: Int,
                             _ edit: (UnsafeMutableRawBufferPointer, _ grown: Bool) -> Result) -> Result {
         let existing = link.map { Entry($0.pointee!) }
-        if let existing, existing.kind == .string, existing.flags.contains(.rawEncoding),
-           existing.stringBytes.count >= minimumLength {
+        if let existing, existing.kind == .string, existing.flags.contains(.rawEncoding), !existing.isCompressed,
+           existing.stringLength >= minimumLength {
             server.recordAccess(existing)
-            return edit(existing.mutableStringBytes, false)
+            return edit(existing.mutablePlainStringBytes, false)
         }
         let oldLength = existing.map(valueLength) ?? 0
         let grown = existing == nil || oldLength < minimumLength

@@ -23,6 +23,9 @@ public final class Shard {
     public let databaseCount: Int
     /// Bytes of entries and bucket arrays held by this shard.
     public private(set) var usedMemory = 0
+    /// Compressed string values held by this shard, and the bytes compression saves on them.
+    public private(set) var compressedValues = 0
+    public private(set) var compressedBytesSaved = 0
     public var stats = ShardStats()
     /// Where the active expiry cycle resumes in each database.
     var expiryCursors: [UInt64]
@@ -99,12 +102,22 @@ public final class Shard {
         if let link {
             let old = dicts[db].replace(at: link, with: entry)
             usedMemory -= old.allocationSize
+            countCompression(of: old, -1)
             old.free()
         } else {
             dicts[db].insert(entry, hash: hash)
         }
         usedMemory += entry.allocationSize + dicts[db].bucketBytes - bucketsBefore
+        countCompression(of: entry, 1)
         stats.dirty += 1
+    }
+
+    /// Adds (`sign` 1) or removes (-1) a compressed entry from the compression counters.
+    @inline(__always)
+    private func countCompression(of entry: Entry, _ sign: Int) {
+        guard entry.isCompressed else { return }
+        compressedValues += sign
+        compressedBytesSaved += sign * entry.compressionSavings
     }
 
     /// Records a change in the size of a stored collection (its mutations happen in place).
@@ -126,6 +139,7 @@ public final class Shard {
         let entry = dicts[db].remove(at: link, hash: hash)
         usedMemory -= entry.allocationSize
         usedMemory += dicts[db].bucketBytes - bucketsBefore
+        countCompression(of: entry, -1)
         stats.dirty += 1
         return entry
     }
@@ -137,6 +151,7 @@ public final class Shard {
         var freed = dicts[db].bucketBytes
         dicts[db].removeAll { entry in
             freed += entry.allocationSize
+            countCompression(of: entry, -1)
             entry.free()
         }
         usedMemory -= freed
