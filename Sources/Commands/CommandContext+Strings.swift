@@ -20,6 +20,17 @@ public enum StringEncoding {
     case raw
 }
 
+/// A string value about to be stored, with its zlib stream when it is to be stored compressed.
+struct PreparedString {
+    let bytes: UnsafeRawBufferPointer
+    /// A malloc'd buffer, freed by `release`.
+    let compressed: UnsafeMutableRawBufferPointer?
+
+    func release() {
+        if let compressed { free(compressed.baseAddress) }
+    }
+}
+
 extension CommandContext {
     static let embstrLimit = 44
 
@@ -31,15 +42,31 @@ extension CommandContext {
         return (.bytes(value), encoding == .raw || value.count > CommandContext.embstrLimit)
     }
 
-    /// Stores a string value for `key` (shard locked): compressed when the value is above the
-    /// compression threshold and compresses well, else overwriting the existing entry in place
-    /// when the layouts match, else replacing or inserting a new entry.
+    /// `value` with its compressed form when value compression applies to it and pays off.
+    /// SET and its relatives call this before taking the shard lock, so deflate runs outside it.
+    func prepareString(_ value: UnsafeRawBufferPointer) -> PreparedString {
+        let config = server.config
+        guard config.valueCompression, value.count > config.valueCompressionThreshold else {
+            return PreparedString(bytes: value, compressed: nil)
+        }
+        return PreparedString(bytes: value, compressed: ValueCompression.compress(value))
+    }
+
+    /// Stores a string value for `key` (shard locked), compressing it first when that applies.
     func storeString(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64, replacing link: EntryLink?,
                      value: UnsafeRawBufferPointer, encoding: StringEncoding, expireAt: Int64?) {
-        let config = server.config
-        if config.valueCompression, value.count > config.valueCompressionThreshold,
-           let stream = ValueCompression.compress(value) {
-            defer { free(stream.baseAddress) }
+        let prepared = prepareString(value)
+        defer { prepared.release() }
+        storeString(shard, key: key, hash: hash, replacing: link, value: prepared, encoding: encoding, expireAt: expireAt)
+    }
+
+    /// Stores a prepared string value for `key` (shard locked): its compressed form when it has
+    /// one, else overwriting the existing entry in place when the layouts match, else replacing
+    /// or inserting a new entry.
+    func storeString(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64, replacing link: EntryLink?,
+                     value prepared: PreparedString, encoding: StringEncoding, expireAt: Int64?) {
+        let value = prepared.bytes
+        if let stream = prepared.compressed {
             let raw = encoding == .raw || value.count > CommandContext.embstrLimit
             let entry = Entry.make(key: key, payload: .compressed(UnsafeRawBufferPointer(stream), originalLength: value.count),
                                    expireAt: expireAt, rawEncoding: raw, accessClock: server.initialAccessClock)
