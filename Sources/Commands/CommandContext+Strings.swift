@@ -96,18 +96,20 @@ extension CommandContext {
         if entry.kind == .integer {
             reply.bulk(decimal: entry.integer)
         } else if entry.isCompressed {
-            reply.bulk(count: entry.stringLength) { entry.copyString(to: $0) }
+            let length = entry.stringLength
+            reply.bulk(count: length) { entry.copyString(prefix: length, to: $0) }
         } else {
             reply.bulk(entry.plainStringBytes)
         }
     }
 
-    /// Calls `body` with the value's bytes (integers rendered in decimal).
-    func withValueBytes<T>(_ entry: Entry, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+    /// Calls `body` with the value's bytes (integers rendered in decimal). With a `prefix`, a
+    /// compressed value is inflated only that far, and `body` may get just those bytes.
+    func withValueBytes<T>(_ entry: Entry, prefix: Int? = nil, _ body: (UnsafeRawBufferPointer) -> T) -> T {
         if entry.kind == .integer {
             return Numbers.decimalBytes(entry.integer).withUnsafeBytes(body)
         }
-        return entry.withStringBytes(body)
+        return entry.withStringBytes(prefix: prefix, body)
     }
 
     /// The value as a 64-bit integer, or nil when it is not one.

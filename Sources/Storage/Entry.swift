@@ -127,24 +127,25 @@ public struct Entry: Equatable {
                                count: valueLength - Entry.compressedLengthSize)
     }
 
-    /// Writes a `.string` entry's value (`stringLength` bytes) to `destination`.
-    public func copyString(to destination: UnsafeMutableRawPointer) {
+    /// Writes the first `count` bytes (at most `stringLength`) of a `.string` entry's value to
+    /// `destination`.
+    public func copyString(prefix count: Int, to destination: UnsafeMutableRawPointer) {
         if isCompressed {
-            ValueCompression.decompress(compressedStream, into: destination, length: stringLength)
-        } else if valueLength > 0 {
-            destination.copyMemory(from: valuePointer, byteCount: valueLength)
+            ValueCompression.decompress(compressedStream, into: destination, count: count, of: stringLength)
+        } else if count > 0 {
+            destination.copyMemory(from: valuePointer, byteCount: count)
         }
     }
 
-    /// Calls `body` with a `.string` entry's value, decompressed into a temporary buffer when
-    /// the entry is compressed.
-    public func withStringBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+    /// Calls `body` with the first `prefix` bytes of a `.string` entry's value (all of it when
+    /// nil or longer), decompressed into a temporary buffer when the entry is compressed.
+    public func withStringBytes<T>(prefix: Int? = nil, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
         guard isCompressed else { return try body(plainStringBytes) }
-        let length = stringLength
-        let buffer = malloc(length)!
+        let count = min(prefix ?? Int.max, stringLength)
+        let buffer = malloc(max(count, 1))!
         defer { Glibc.free(buffer) }
-        copyString(to: buffer)
-        return try body(UnsafeRawBufferPointer(start: buffer, count: length))
+        copyString(prefix: count, to: buffer)
+        return try body(UnsafeRawBufferPointer(start: buffer, count: count))
     }
 
     /// Bytes that compression saves on this entry's value (0 when it is not compressed).

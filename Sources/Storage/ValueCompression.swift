@@ -40,18 +40,23 @@ public enum ValueCompression {
         return UnsafeMutableRawBufferPointer(start: output, count: budget - Int(stream.pointee.avail_out))
     }
 
-    /// Inflates `compressed` into `destination`, which must hold exactly `length` bytes (the
-    /// length recorded when the value was compressed).
+    /// Inflates the first `count` bytes of `compressed`, a value of `length` bytes (the length
+    /// recorded when it was compressed), into `destination`; inflating stops there, so reading
+    /// the start of a large value (GETRANGE, GETBIT) costs only what it reads.
     public static func decompress(_ compressed: UnsafeRawBufferPointer, into destination: UnsafeMutableRawPointer,
-                                  length: Int) {
+                                  count: Int, of length: Int) {
+        precondition(count <= length)
+        if count == 0 { return }
         let stream = Streams.current.inflater
         inflateReset(stream)
         stream.pointee.next_in = UnsafeMutablePointer(mutating: compressed.baseAddress!.assumingMemoryBound(to: Bytef.self))
         stream.pointee.avail_in = uInt(compressed.count)
         stream.pointee.next_out = destination.assumingMemoryBound(to: Bytef.self)
-        stream.pointee.avail_out = uInt(length)
-        let status = inflate(stream, Z_FINISH)
-        precondition(status == Z_STREAM_END && stream.pointee.avail_out == 0,
+        stream.pointee.avail_out = uInt(count)
+        // Z_FINISH, when the whole value is wanted, spares zlib from keeping a window.
+        let whole = count == length
+        let status = inflate(stream, whole ? Z_FINISH : Z_NO_FLUSH)
+        precondition(stream.pointee.avail_out == 0 && status == (whole ? Z_STREAM_END : Z_OK),
                      "corrupt compressed value (zlib status \(status))")
     }
 }

@@ -33,6 +33,13 @@ let compressionScripts: [Script] = [
     getrange t 6000 7000
     getrange t 100 50
     getrange t -7000 10
+    getrange t 6299 6299
+    getrange t 6299 9999
+    getrange t 0 0
+    getbit t 0
+    getbit t 50391
+    getbit t 50392
+    getbit t 99999999
     substr t 20 40
     set j \(json)
     set n \(noisy)

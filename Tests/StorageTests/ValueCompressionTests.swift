@@ -1,5 +1,5 @@
 // Compressed string storage: values of random sizes and contents survive the round trip
-// through a compressed entry (read whole, copied, renamed, duplicated), incompressible data is
+// through a compressed entry (read whole or a prefix, copied, renamed, duplicated), incompressible data is
 // refused so it stays plain, and the shard's compression counters follow stores and removals.
 #if canImport(Glibc)
 import Glibc
@@ -38,7 +38,7 @@ private func contents(_ entry: Entry) -> [UInt8] {
 
 private func copied(_ entry: Entry) -> [UInt8] {
     [UInt8](unsafeUninitializedCapacity: entry.stringLength) { buffer, count in
-        entry.copyString(to: UnsafeMutableRawPointer(buffer.baseAddress!))
+        entry.copyString(prefix: entry.stringLength, to: UnsafeMutableRawPointer(buffer.baseAddress!))
         count = entry.stringLength
     }
 }
@@ -68,6 +68,9 @@ private struct SeededGenerator: RandomNumberGenerator {
         #expect(entry.compressionSavings == value.count - entry.valueLength)
         #expect(contents(entry) == value)
         #expect(copied(entry) == value)
+        let prefix = Int.random(in: 0...value.count, using: &random)
+        #expect(entry.withStringBytes(prefix: prefix) { Array($0) } == Array(value.prefix(prefix)))
+        #expect(entry.withStringBytes(prefix: value.count + 10) { Array($0) } == value)
         #expect(Array(entry.key) == key)
         #expect(entry.expireAt == 99)
         let renamed = Array("other".utf8).withUnsafeBytes { entry.copy(key: $0, expireAt: nil) }

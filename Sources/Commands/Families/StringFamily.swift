@@ -437,15 +437,15 @@ public enum StringFamily {
         c.withKey(1) { shard, key, hash in
             guard let entry = c.lookupRead(shard, key, hash) else { return c.reply.bulk([]) }
             if c.rejectNonString(entry) { return }
-            c.withValueBytes(entry) { value in
-                let length = Int64(value.count)
-                if start < 0 && end < 0 && start > end { return c.reply.bulk([]) }
-                if start < 0 { start = length + start }
-                if end < 0 { end = length + end }
-                start = max(start, 0)
-                end = max(end, 0)
-                if end >= length { end = length - 1 }
-                if start > end || length == 0 { return c.reply.bulk([]) }
+            let length = Int64(c.valueLength(entry))
+            if start < 0 && end < 0 && start > end { return c.reply.bulk([]) }
+            if start < 0 { start = length + start }
+            if end < 0 { end = length + end }
+            start = max(start, 0)
+            end = max(end, 0)
+            if end >= length { end = length - 1 }
+            if start > end || length == 0 { return c.reply.bulk([]) }
+            c.withValueBytes(entry, prefix: Int(end) + 1) { value in
                 c.reply.bulk(value.baseAddress! + Int(start), Int(end - start + 1))
             }
         }
