@@ -3,6 +3,7 @@
 // replies byte for byte as a real redis-server does, and the string, bitmap and SORT scripts
 // of the other differential suites still match with compression on. A second suite checks
 // what only Swiftlet has: the INFO memory counters, the threshold and `CONFIG SET`.
+import Foundation
 import Testing
 import TestSupport
 
@@ -275,5 +276,32 @@ struct CompressionCounterTests {
         _ = try client.call("FLUSHALL")
         #expect(try Self.memoryField(client, "compressed_values") == 0)
         #expect(try Self.memoryField(client, "compressed_bytes_saved") == 0)
+    }
+
+    /// Every worker thread compresses and inflates with its own zlib streams: clients on
+    /// different workers writing and reading compressed values at once see only their bytes.
+    @Test func concurrentClientsReadTheirOwnValues() throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", "4", "--value-compression-threshold", "64"])
+        defer { server.stop() }
+        let lock = NSLock()
+        var mismatches = 0, checks = 0
+        DispatchQueue.concurrentPerform(iterations: 8) { client in
+            guard let connection = try? RespClient(port: server.port) else { return }
+            for round in 0..<150 {
+                let value = String(repeating: "client \(client) round \(round);", count: 10 + (round * 37 + client * 11) % 400)
+                let key = "k\(client):\(round % 10)"
+                _ = try? connection.call("SET", key, value)
+                let read = try? connection.call("GET", key)
+                let prefix = try? connection.call("GETRANGE", key, "0", "20")
+                lock.lock()
+                checks += 1
+                if read != .bulk(Array(value.utf8)) || prefix != .bulk(Array(value.utf8.prefix(21))) { mismatches += 1 }
+                lock.unlock()
+            }
+        }
+        #expect(checks == 8 * 150)
+        #expect(mismatches == 0)
+        let info = try #require(try RespClient(port: server.port).call("INFO", "memory").text)
+        #expect(info.contains("compressed_values:80\r\n"))
     }
 }
