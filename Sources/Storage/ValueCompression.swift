@@ -23,8 +23,9 @@ public enum ValueCompression {
     /// The compressed form of `value` in a malloc'd buffer that the caller frees, or nil when
     /// it would not save at least an eighth of the value's size (counting the stored length).
     public static func compress(_ value: UnsafeRawBufferPointer) -> UnsafeMutableRawBufferPointer? {
-        guard value.count >= 16, value.count <= Int(UInt32.max) else { return nil }
+        guard value.count <= Int(UInt32.max) else { return nil }
         let budget = value.count - value.count / 8 - Entry.compressedLengthSize
+        guard budget > 0 else { return nil }
         let output = malloc(budget)!
         let stream = Streams.current.deflater
         deflateReset(stream)

@@ -91,8 +91,11 @@ private struct SeededGenerator: RandomNumberGenerator {
         let value = randomBytes(size, &random)
         #expect(compressedEntry(Array("k".utf8), value) == nil, "random \(size) bytes")
     }
-    // Too short to save an eighth once zlib's header and checksum are counted.
-    #expect(compressedEntry(Array("k".utf8), Array(repeating: 65, count: 15)) == nil)
+    // Too short to save an eighth once the stored length is counted, however repetitive.
+    #expect(compressedEntry(Array("k".utf8), Array(repeating: 65, count: 4)) == nil)
+    #expect(compressedEntry(Array("k".utf8), Array(repeating: 65, count: 5)) == nil)
+    // Long enough, a repetitive value pays even when short.
+    #expect(compressedEntry(Array("k".utf8), Array(repeating: 65, count: 40)) != nil)
 }
 
 @Test func compressedEntriesAreNeverOverwrittenInPlace() throws {
