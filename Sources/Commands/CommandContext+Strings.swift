@@ -1,6 +1,9 @@
 // Reading and storing string values with Redis's encoding rules: canonical integers of up to
 // 20 characters are stored as integers ("int"), other strings up to 44 bytes report "embstr"
 // and longer or in-place-modified ones "raw". Shared by the string and generic families.
+// Values longer than `value-compression-threshold` may be stored zlib-compressed (see
+// `ValueCompression`); every read goes through `replyValue`/`withValueBytes`/`valueLength`,
+// which decompress, so clients and the encoding names never see the difference.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,6 +20,17 @@ public enum StringEncoding {
     case raw
 }
 
+/// A string value about to be stored, with its zlib stream when it is to be stored compressed.
+struct PreparedString {
+    let bytes: UnsafeRawBufferPointer
+    /// A malloc'd buffer, freed by `release`.
+    let compressed: UnsafeMutableRawBufferPointer?
+
+    func release() {
+        if let compressed { free(compressed.baseAddress) }
+    }
+}
+
 extension CommandContext {
     static let embstrLimit = 44
 
@@ -28,12 +42,37 @@ extension CommandContext {
         return (.bytes(value), encoding == .raw || value.count > CommandContext.embstrLimit)
     }
 
-    /// Stores a string value for `key` (shard locked): overwrites the existing entry in place
-    /// when the layouts match, else replaces or inserts a new entry. Wakes a client waiting
-    /// for the key's value in CACHE.GET.
+    /// `value` with its compressed form when value compression applies to it and pays off.
+    /// SET and its relatives call this before taking the shard lock, so deflate runs outside it.
+    func prepareString(_ value: UnsafeRawBufferPointer) -> PreparedString {
+        let config = server.config
+        guard config.valueCompression, value.count > config.valueCompressionThreshold else {
+            return PreparedString(bytes: value, compressed: nil)
+        }
+        return PreparedString(bytes: value, compressed: ValueCompression.compress(value))
+    }
+
+    /// Stores a string value for `key` (shard locked), compressing it first when that applies.
     func storeString(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64, replacing link: EntryLink?,
                      value: UnsafeRawBufferPointer, encoding: StringEncoding, expireAt: Int64?) {
+        let prepared = prepareString(value)
+        defer { prepared.release() }
+        storeString(shard, key: key, hash: hash, replacing: link, value: prepared, encoding: encoding, expireAt: expireAt)
+    }
+
+    /// Stores a prepared string value for `key` (shard locked): its compressed form when it has
+    /// one, else overwriting the existing entry in place when the layouts match, else replacing
+    /// or inserting a new entry. Wakes a client waiting for the key's value in CACHE.GET.
+    func storeString(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64, replacing link: EntryLink?,
+                     value prepared: PreparedString, encoding: StringEncoding, expireAt: Int64?) {
         signalStringWritten(key)
+        let value = prepared.bytes
+        if let stream = prepared.compressed {
+            let raw = encoding == .raw || value.count > CommandContext.embstrLimit
+            let entry = Entry.make(key: key, payload: .compressed(UnsafeRawBufferPointer(stream), originalLength: value.count),
+                                   expireAt: expireAt, rawEncoding: raw, accessClock: server.initialAccessClock)
+            return shard.store(db: session.db, entry, hash: hash, replacing: link)
+        }
         let (payload, raw) = storedForm(value, encoding)
         if let link, Entry(link.pointee!).overwrite(with: payload, expireAt: expireAt, rawEncoding: raw,
                                                     accessClock: server.initialAccessClock) {
@@ -51,32 +90,37 @@ extension CommandContext {
                    accessClock: server.initialAccessClock)
     }
 
-    /// Replies with a string entry's value as a bulk string.
+    /// Replies with a string entry's value as a bulk string (a compressed one is inflated
+    /// straight into the output buffer).
     @inline(__always)
     func replyValue(_ entry: Entry) {
         if entry.kind == .integer {
             reply.bulk(decimal: entry.integer)
+        } else if entry.isCompressed {
+            let length = entry.stringLength
+            reply.bulk(count: length) { entry.copyString(prefix: length, to: $0) }
         } else {
-            reply.bulk(entry.stringBytes)
+            reply.bulk(entry.plainStringBytes)
         }
     }
 
-    /// Calls `body` with the value's bytes (integers rendered in decimal).
-    func withValueBytes<T>(_ entry: Entry, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+    /// Calls `body` with the value's bytes (integers rendered in decimal). With a `prefix`, a
+    /// compressed value is inflated only that far, and `body` may get just those bytes.
+    func withValueBytes<T>(_ entry: Entry, prefix: Int? = nil, _ body: (UnsafeRawBufferPointer) -> T) -> T {
         if entry.kind == .integer {
             return Numbers.decimalBytes(entry.integer).withUnsafeBytes(body)
         }
-        return body(entry.stringBytes)
+        return entry.withStringBytes(prefix: prefix, body)
     }
 
     /// The value as a 64-bit integer, or nil when it is not one.
     func integerValue(_ entry: Entry) -> Int64? {
-        entry.kind == .integer ? entry.integer : Numbers.parseInt64(entry.stringBytes)
+        entry.kind == .integer ? entry.integer : entry.withStringBytes(Numbers.parseInt64)
     }
 
     /// The value's length in bytes.
     func valueLength(_ entry: Entry) -> Int {
-        entry.kind == .integer ? Numbers.decimalBytes(entry.integer).count : entry.stringBytes.count
+        entry.kind == .integer ? Numbers.decimalBytes(entry.integer).count : entry.stringLength
     }
 
     /// Whether the entry holds a string (rather than a collection).
@@ -95,16 +139,17 @@ extension CommandContext {
     /// Edits the string value of `key` (a string or missing; shard locked) through `edit`,
     /// after padding it with zero bytes to at least `minimumLength`; `edit` learns whether the
     /// key was created or lengthened. As in Redis, the edited value is a raw string: edited in
-    /// place when it already is one and long enough, else rebuilt with its TTL kept. Writes are
+    /// place when it already is one, uncompressed and long enough, else rebuilt with its TTL
+    /// kept (and compressed again if that is still worth it). Writes are
     /// left for the caller to count, since SETBIT and BITFIELD count only actual changes.
     func editString<Result>(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64, link: EntryLink?,
                             minimumLength: Int,
                             _ edit: (UnsafeMutableRawBufferPointer, _ grown: Bool) -> Result) -> Result {
         let existing = link.map { Entry($0.pointee!) }
-        if let existing, existing.kind == .string, existing.flags.contains(.rawEncoding),
-           existing.stringBytes.count >= minimumLength {
+        if let existing, existing.kind == .string, existing.flags.contains(.rawEncoding), !existing.isCompressed,
+           existing.stringLength >= minimumLength {
             recordAccess(existing)
-            return edit(existing.mutableStringBytes, false)
+            return edit(existing.mutablePlainStringBytes, false)
         }
         let oldLength = existing.map(valueLength) ?? 0
         let grown = existing == nil || oldLength < minimumLength

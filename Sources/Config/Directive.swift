@@ -151,6 +151,8 @@ struct Directive {
         bool("lazyfree-lazy-server-del", \.lazyfreeLazyServerDel),
         bool("lazyfree-lazy-user-del", \.lazyfreeLazyUserDel),
         bool("lazyfree-lazy-user-flush", \.lazyfreeLazyUserFlush),
+        bool("value-compression", \.valueCompression),
+        integer("value-compression-threshold", \.valueCompressionThreshold, 0...Int.max, memory: true),
         integer("hash-max-listpack-entries", \.hashMaxListpackEntries, 0...Int.max, aliases: ["hash-max-ziplist-entries"]),
         integer("hash-max-listpack-value", \.hashMaxListpackValue, 0...Int.max, aliases: ["hash-max-ziplist-value"], memory: true),
         integer("set-max-intset-entries", \.setMaxIntsetEntries, 0...Int.max),

@@ -69,6 +69,10 @@ public final class ServerConfig: @unchecked Sendable {
     public var lazyfreeLazyServerDel = false
     public var lazyfreeLazyUserDel = false
     public var lazyfreeLazyUserFlush = false
+    /// Our own: store string values longer than `valueCompressionThreshold` bytes
+    /// zlib-compressed when that saves at least an eighth (new writes only).
+    public var valueCompression = true
+    public var valueCompressionThreshold = 4096
 
     // MARK: Encodings
     public var hashMaxListpackEntries = 512

@@ -59,14 +59,28 @@ public struct ReplyWriter {
     public mutating func integer(_ value: Int64) { header(58, Int(value)) }
     public mutating func integer(_ value: Int) { header(58, value) }
 
+    /// Writes `$<length>\r\n` after reserving room for the header, the body and its CRLF.
     @inlinable
-    public mutating func bulk(_ pointer: UnsafeRawPointer, _ length: Int) {
+    mutating func bulkHeader(_ length: Int) {
         buffer.reserve(length + 24)
         buffer.base.storeBytes(of: 36, toByteOffset: buffer.count, as: UInt8.self)
         let digits = Numbers.formatInt64(Int64(length), into: buffer.base + buffer.count + 1)
         buffer.count += 1 + digits
         buffer.append(crlf: ())
+    }
+
+    @inlinable
+    public mutating func bulk(_ pointer: UnsafeRawPointer, _ length: Int) {
+        bulkHeader(length)
         buffer.append(pointer, length)
+        buffer.append(crlf: ())
+    }
+
+    /// A bulk string of `count` bytes that `fill` writes in place (no intermediate copy).
+    public mutating func bulk(count: Int, fill: (UnsafeMutableRawPointer) -> Void) {
+        bulkHeader(count)
+        fill(buffer.end)
+        buffer.count += count
         buffer.append(crlf: ())
     }
 

@@ -6,7 +6,8 @@
 //   0  next entry in the bucket chain (8)
 //   8  access clock: 24-bit LRU clock or LFU (16-bit minutes, 8-bit counter) (3), flags (1)
 //  12  key length (4)
-//  16  value length in bytes (4): string bytes; 8 for an int; 8 for a collection reference
+//  16  value length in bytes (4): string bytes; 8 for an int; 8 for a collection reference;
+//      for a compressed string, 4 (original length) + the zlib stream's length
 //  20  expire time in ms since the epoch (8), only when `hasExpire`
 //  ..  key bytes, then value bytes
 #if canImport(Glibc)
@@ -35,6 +36,9 @@ public struct EntryFlags: OptionSet {
     public static let hasExpire = EntryFlags(rawValue: 1 << 0)
     /// A string that Redis would report as "raw" rather than "embstr".
     public static let rawEncoding = EntryFlags(rawValue: 1 << 1)
+    /// A string stored zlib-compressed: the value bytes are its original length (4) and the
+    /// zlib stream, so it must be read through `withStringBytes`, never `plainStringBytes`.
+    public static let compressed = EntryFlags(rawValue: 1 << 2)
     static let kindMask: UInt8 = 0b1110_0000
     static let kindShift: UInt8 = 5
 }
@@ -58,6 +62,7 @@ public struct Entry: Equatable {
     public var flags: EntryFlags { EntryFlags(rawValue: flagByte & ~EntryFlags.kindMask) }
     public var kind: ValueKind { ValueKind(rawValue: flagByte >> EntryFlags.kindShift)! }
     public var hasExpire: Bool { flagByte & EntryFlags.hasExpire.rawValue != 0 }
+    public var isCompressed: Bool { flagByte & EntryFlags.compressed.rawValue != 0 }
 
     /// 24-bit LRU clock or LFU data.
     public var accessClock: UInt32 {
@@ -95,15 +100,56 @@ public struct Entry: Equatable {
 
     var valuePointer: UnsafeMutableRawPointer { pointer + keyOffset + keyLength }
 
-    /// String bytes of a `.string` entry.
-    public var stringBytes: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: valuePointer, count: valueLength)
+    /// Bytes in front of a compressed string's zlib stream: its original length.
+    public static let compressedLengthSize = 4
+
+    /// String bytes of a `.string` entry that is not compressed.
+    public var plainStringBytes: UnsafeRawBufferPointer {
+        precondition(!isCompressed, "a compressed string read without decompressing")
+        return UnsafeRawBufferPointer(start: valuePointer, count: valueLength)
     }
 
-    /// String bytes of a `.string` entry, writable in place (edits that keep the length).
-    public var mutableStringBytes: UnsafeMutableRawBufferPointer {
-        UnsafeMutableRawBufferPointer(start: valuePointer, count: valueLength)
+    /// String bytes of a `.string` entry that is not compressed, writable in place (edits that
+    /// keep the length).
+    public var mutablePlainStringBytes: UnsafeMutableRawBufferPointer {
+        precondition(!isCompressed, "a compressed string edited in place")
+        return UnsafeMutableRawBufferPointer(start: valuePointer, count: valueLength)
     }
+
+    /// Length of a `.string` entry's value as the client sees it, compressed or not.
+    public var stringLength: Int {
+        isCompressed ? Int(valuePointer.loadUnaligned(as: UInt32.self)) : valueLength
+    }
+
+    /// The zlib stream of a compressed string.
+    private var compressedStream: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: valuePointer + Entry.compressedLengthSize,
+                               count: valueLength - Entry.compressedLengthSize)
+    }
+
+    /// Writes the first `count` bytes (at most `stringLength`) of a `.string` entry's value to
+    /// `destination`.
+    public func copyString(prefix count: Int, to destination: UnsafeMutableRawPointer) {
+        if isCompressed {
+            ValueCompression.decompress(compressedStream, into: destination, count: count, of: stringLength)
+        } else if count > 0 {
+            destination.copyMemory(from: valuePointer, byteCount: count)
+        }
+    }
+
+    /// Calls `body` with the first `prefix` bytes of a `.string` entry's value (all of it when
+    /// nil or longer), decompressed into a temporary buffer when the entry is compressed.
+    public func withStringBytes<T>(prefix: Int? = nil, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        guard isCompressed else { return try body(plainStringBytes) }
+        let count = min(prefix ?? Int.max, stringLength)
+        let buffer = malloc(max(count, 1))!
+        defer { Glibc.free(buffer) }
+        copyString(prefix: count, to: buffer)
+        return try body(UnsafeRawBufferPointer(start: buffer, count: count))
+    }
+
+    /// Bytes that compression saves on this entry's value (0 when it is not compressed).
+    public var compressionSavings: Int { isCompressed ? stringLength - valueLength : 0 }
 
     /// Integer of an `.integer` entry.
     public var integer: Int64 { valuePointer.loadUnaligned(as: Int64.self) }
@@ -134,6 +180,8 @@ public struct Entry: Equatable {
     /// The value to store in a new entry.
     public enum Payload {
         case bytes(UnsafeRawBufferPointer)
+        /// A zlib stream (`ValueCompression.compress`) of a string of `originalLength` bytes.
+        case compressed(UnsafeRawBufferPointer, originalLength: Int)
         case integer(Int64)
         /// The entry takes its own reference to the collection.
         case collection(CollectionObject)
@@ -141,12 +189,13 @@ public struct Entry: Equatable {
         var byteCount: Int {
             switch self {
             case .bytes(let b): return b.count
+            case .compressed(let stream, _): return Entry.compressedLengthSize + stream.count
             case .integer, .collection: return 8
             }
         }
         var kind: ValueKind {
             switch self {
-            case .bytes: return .string
+            case .bytes, .compressed: return .string
             case .integer: return .integer
             case .collection(let object): return type(of: object).kind
             }
@@ -156,6 +205,9 @@ public struct Entry: Equatable {
             switch self {
             case .bytes(let bytes):
                 if bytes.count > 0 { destination.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+            case .compressed(let stream, let originalLength):
+                destination.storeBytes(of: UInt32(originalLength), as: UInt32.self)
+                (destination + Entry.compressedLengthSize).copyMemory(from: stream.baseAddress!, byteCount: stream.count)
             case .integer(let value):
                 destination.storeBytes(of: value, as: Int64.self)
             case .collection(let object):
@@ -165,11 +217,12 @@ public struct Entry: Equatable {
         }
     }
 
-    /// The payload that recreates this entry's value, sharing its collection.
+    /// The payload that recreates this entry's value, sharing its collection (a compressed
+    /// string is copied as it is stored).
     private var payload: Payload {
         switch kind {
         case .integer: return .integer(integer)
-        case .string: return .bytes(stringBytes)
+        case .string: return isCompressed ? .compressed(compressedStream, originalLength: stringLength) : .bytes(plainStringBytes)
         default: return .collection(collection)
         }
     }
@@ -185,6 +238,7 @@ public struct Entry: Equatable {
         var flagByte = payload.kind.rawValue << EntryFlags.kindShift
         if expireAt != nil { flagByte |= EntryFlags.hasExpire.rawValue }
         if rawEncoding { flagByte |= EntryFlags.rawEncoding.rawValue }
+        if case .compressed = payload { flagByte |= EntryFlags.compressed.rawValue }
         memory.storeBytes(of: (accessClock & 0xFF_FFFF) | UInt32(flagByte) << 24, toByteOffset: 8, as: UInt32.self)
         memory.storeBytes(of: UInt32(key.count), toByteOffset: 12, as: UInt32.self)
         memory.storeBytes(of: UInt32(valueLength), toByteOffset: 16, as: UInt32.self)
@@ -197,10 +251,11 @@ public struct Entry: Equatable {
 
     /// Replaces the value in place when the new one has the same layout (kind, byte length,
     /// encoding flag and presence of an expire time), sparing a free and a malloc; returns
-    /// false when the entry must be rebuilt instead. Only for strings: a collection entry
-    /// owns a reference that overwriting would leak.
+    /// false when the entry must be rebuilt instead. Only for plain strings: a collection entry
+    /// owns a reference that overwriting would leak, and the shard counts compressed entries.
     public func overwrite(with payload: Payload, expireAt: Int64?, rawEncoding: Bool, accessClock: UInt32) -> Bool {
-        guard !kind.isCollection, kind == payload.kind, valueLength == payload.byteCount, hasExpire == (expireAt != nil),
+        if case .compressed = payload { return false }
+        guard !kind.isCollection, !isCompressed, kind == payload.kind, valueLength == payload.byteCount, hasExpire == (expireAt != nil),
               flags.contains(.rawEncoding) == rawEncoding else { return false }
         payload.write(to: valuePointer)
         if let expireAt { updateExpire(expireAt) }

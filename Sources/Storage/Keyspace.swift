@@ -104,6 +104,18 @@ public final class Keyspace {
         return total
     }
 
+    /// Compressed string values and the bytes compression saves on them, over all shards.
+    public var compressionTotals: (values: Int, bytesSaved: Int) {
+        var values = 0, saved = 0
+        for shard in shards {
+            shard.withLock {
+                values += shard.compressedValues
+                saved += shard.compressedBytesSaved
+            }
+        }
+        return (values, saved)
+    }
+
     public func aggregateStats() -> ShardStats {
         var total = ShardStats()
         for shard in shards {

@@ -26,6 +26,9 @@ public final class Shard {
     public private(set) var usedMemory = 0
     /// The server-wide total this shard reports its changes to while a limit is set.
     private let tally: MemoryTally
+    /// Compressed string values held by this shard, and the bytes compression saves on them.
+    public private(set) var compressedValues = 0
+    public private(set) var compressedBytesSaved = 0
     public var stats = ShardStats()
     /// Where the active expiry cycle resumes in each database.
     var expiryCursors: [UInt64]
@@ -35,7 +38,7 @@ public final class Shard {
     /// CACHE.* single-flight state by database (FillTable.swift); empty in most shards.
     var fillTables: [Int: FillTable] = [:]
 
-    init(databases: Int, tally: MemoryTally) {
+    init(databases: Int, tally: MemoryTally = MemoryTally()) {
         self.tally = tally
         block = .allocate(byteCount: 64 + databases * MemoryLayout<Dict>.stride, alignment: 64)
         mutex = block.bindMemory(to: pthread_mutex_t.self, capacity: 1)
@@ -112,12 +115,22 @@ public final class Shard {
         if let link {
             let old = dicts[db].replace(at: link, with: entry)
             account(-old.allocationSize)
+            countCompression(of: old, -1)
             old.free()
         } else {
             dicts[db].insert(entry, hash: hash)
         }
         account(entry.allocationSize + dicts[db].bucketBytes - bucketsBefore)
+        countCompression(of: entry, 1)
         stats.dirty += 1
+    }
+
+    /// Adds (`sign` 1) or removes (-1) a compressed entry from the compression counters.
+    @inline(__always)
+    private func countCompression(of entry: Entry, _ sign: Int) {
+        guard entry.isCompressed else { return }
+        compressedValues += sign
+        compressedBytesSaved += sign * entry.compressionSavings
     }
 
     /// Records a change in the size of a stored collection (its mutations happen in place).
@@ -138,6 +151,7 @@ public final class Shard {
         let bucketsBefore = dicts[db].bucketBytes
         let entry = dicts[db].remove(at: link, hash: hash)
         account(dicts[db].bucketBytes - bucketsBefore - entry.allocationSize)
+        countCompression(of: entry, -1)
         stats.dirty += 1
         return entry
     }
@@ -149,6 +163,7 @@ public final class Shard {
         var freed = dicts[db].bucketBytes
         dicts[db].removeAll { entry in
             freed += entry.allocationSize
+            countCompression(of: entry, -1)
             entry.free()
         }
         account(-freed)

@@ -27,7 +27,8 @@ struct MemoryMetricsTests {
     }
 
     @Test func memoryUsageGrowsWithValueSize() throws {
-        let server = try ServerProcess.swiftlet()
+        // Repeated bytes would be stored compressed: measure plain storage.
+        let server = try ServerProcess.swiftlet(["--value-compression", "no"])
         defer { server.stop() }
         let client = try RespClient(port: server.port)
         #expect(try client.call("MEMORY", "USAGE", "missing") == .bulk(nil))

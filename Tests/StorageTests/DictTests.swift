@@ -84,7 +84,7 @@ private func find(_ dict: Dict, _ key: String) -> Entry? {
         }
     }
     #expect(Array(made.key) == key)
-    #expect(Array(made.stringBytes) == value)
+    #expect(Array(made.plainStringBytes) == value)
     #expect(made.expireAt == 1234)
     #expect(made.flags.contains(.rawEncoding))
     #expect(made.accessClock == 0xABCDEF)

@@ -120,7 +120,7 @@ public enum BitmapFamily {
         c.withKey(1) { shard, key, hash in
             guard let entry = c.lookupRead(shard, key, hash) else { return c.reply.integer(0) }
             if c.rejectNonString(entry) { return }
-            let bit = c.withValueBytes(entry) { value in
+            let bit = c.withValueBytes(entry, prefix: offset >> 3 + 1) { value in
                 offset >> 3 < value.count ? value[offset >> 3] >> (7 - UInt8(offset & 7)) & 1 : 0
             }
             c.reply.integer(Int(bit))

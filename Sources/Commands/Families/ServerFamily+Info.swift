@@ -129,6 +129,7 @@ enum InfoReport {
             var totalMemory = 0
             var info = sysinfo()
             if sysinfo(&info) == 0 { totalMemory = Int(info.totalram) * Int(info.mem_unit) }
+            let compression = server.keyspace.compressionTotals
             return lines("Memory", [
                 ("used_memory", String(used)), ("used_memory_human", human(used)),
                 ("used_memory_rss", String(rss)), ("used_memory_rss_human", human(rss)),
@@ -146,6 +147,9 @@ enum InfoReport {
                 ("mem_clients_slaves", "0"), ("mem_clients_normal", String(overview.clients)),
                 ("mem_aof_buffer", "0"), ("mem_allocator", "libc"), ("active_defrag_running", "0"),
                 ("lazyfree_pending_objects", "0"), ("lazyfreed_objects", "0"),
+                // Our own (value-compression): compressed string values and the bytes saved.
+                ("compressed_values", String(compression.values)),
+                ("compressed_bytes_saved", String(compression.bytesSaved)),
             ])
         case "persistence":
             let stats = server.keyspace.aggregateStats()

@@ -242,6 +242,8 @@ public enum StringFamily {
                                         absolute: options.absolute, command: "set") else { return }
             expireAt = when
         }
+        let value = c.prepareString(c.args[2])
+        defer { value.release() }
         c.withKey(1) { shard, key, hash in
             let link = c.lookupWrite(shard, key, hash)
             let existing = link.map { Entry($0.pointee!) }
@@ -259,16 +261,18 @@ public enum StringFamily {
             }
             let keptExpire = options.keepTTL ? existing?.expireAt : nil
             // An EXAT/PXAT in the past is stored as given; the key then expires on next access.
-            c.storeString(shard, key: key, hash: hash, replacing: link, value: c.args[2], encoding: .automatic,
+            c.storeString(shard, key: key, hash: hash, replacing: link, value: value, encoding: .automatic,
                           expireAt: expireAt ?? keptExpire)
             if !options.returnOld { c.reply.ok() }
         }
     }
 
     static func setnx(_ c: CommandContext) {
+        let value = c.prepareString(c.args[2])
+        defer { value.release() }
         c.withKey(1) { shard, key, hash in
             if c.lookupWrite(shard, key, hash) != nil { return c.reply.integer(0) }
-            c.storeString(shard, key: key, hash: hash, replacing: nil, value: c.args[2], encoding: .automatic, expireAt: nil)
+            c.storeString(shard, key: key, hash: hash, replacing: nil, value: value, encoding: .automatic, expireAt: nil)
             c.reply.integer(1)
         }
     }
@@ -278,14 +282,18 @@ public enum StringFamily {
 
     private static func setWithExpire(_ c: CommandContext, seconds: Bool, command: String) {
         guard let expireAt = expireTime(c, argument: 2, seconds: seconds, absolute: false, command: command) else { return }
+        let value = c.prepareString(c.args[3])
+        defer { value.release() }
         c.withKey(1) { shard, key, hash in
-            c.storeString(shard, key: key, hash: hash, replacing: c.lookupWrite(shard, key, hash), value: c.args[3],
+            c.storeString(shard, key: key, hash: hash, replacing: c.lookupWrite(shard, key, hash), value: value,
                           encoding: .automatic, expireAt: expireAt)
             c.reply.ok()
         }
     }
 
     static func getset(_ c: CommandContext) {
+        let value = c.prepareString(c.args[2])
+        defer { value.release() }
         c.withKey(1) { shard, key, hash in
             let link = c.lookupWrite(shard, key, hash)
             if let link {
@@ -295,7 +303,7 @@ public enum StringFamily {
             } else {
                 c.reply.nullBulk()
             }
-            c.storeString(shard, key: key, hash: hash, replacing: link, value: c.args[2], encoding: .automatic, expireAt: nil)
+            c.storeString(shard, key: key, hash: hash, replacing: link, value: value, encoding: .automatic, expireAt: nil)
         }
     }
 
@@ -429,15 +437,15 @@ public enum StringFamily {
         c.withKey(1) { shard, key, hash in
             guard let entry = c.lookupRead(shard, key, hash) else { return c.reply.bulk([]) }
             if c.rejectNonString(entry) { return }
-            c.withValueBytes(entry) { value in
-                let length = Int64(value.count)
-                if start < 0 && end < 0 && start > end { return c.reply.bulk([]) }
-                if start < 0 { start = length + start }
-                if end < 0 { end = length + end }
-                start = max(start, 0)
-                end = max(end, 0)
-                if end >= length { end = length - 1 }
-                if start > end || length == 0 { return c.reply.bulk([]) }
+            let length = Int64(c.valueLength(entry))
+            if start < 0 && end < 0 && start > end { return c.reply.bulk([]) }
+            if start < 0 { start = length + start }
+            if end < 0 { end = length + end }
+            start = max(start, 0)
+            end = max(end, 0)
+            if end >= length { end = length - 1 }
+            if start > end || length == 0 { return c.reply.bulk([]) }
+            c.withValueBytes(entry, prefix: Int(end) + 1) { value in
                 c.reply.bulk(value.baseAddress! + Int(start), Int(end - start + 1))
             }
         }
