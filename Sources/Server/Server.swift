@@ -301,8 +301,6 @@ public final class Server: ServerControl {
 
     // MARK: Cron
 
-    private var expireShardCursor = 0
-
     func serverCron(now: Int64) {
         context.refreshClocks()
         let processed = context.workerStats.reduce(0) { $0 + $1.commandsProcessed }
@@ -310,7 +308,7 @@ public final class Server: ServerControl {
             context.instantaneousOps = max(0, (processed - lastOpsSample.count) * 1000 / Int(now - lastOpsSample.time))
         }
         lastOpsSample = (now, processed)
-        if context.config.activeExpireEnabled && !context.isReplica { activeExpireCycle(now: now) }
+        if context.config.activeExpireEnabled && !context.isReplica { runExpiryCycle(.slow, now: now) }
         let shards = context.keyspace.shards
         // Table upkeep: a slice of the shards per tick keeps each tick short.
         let slice = max(1, shards.count / max(context.config.hz, 1))
@@ -323,24 +321,39 @@ public final class Server: ServerControl {
 
     private var tableCursor = 0
 
-    /// Visits shards round-robin removing expired keys, within a time budget of 25% of a
-    /// tick (Redis's slow cycle), scaled by `active-expire-effort`.
-    private func activeExpireCycle(now: Int64) {
-        let shards = context.keyspace.shards
-        let effort = max(1, min(context.config.activeExpireEffort, 10))
-        let budgetMicros = Int64(1_000_000 / max(context.config.hz, 1)) * Int64(25 + 2 * (effort - 1)) / 100
-        let started = Clock.monotonicMicroseconds()
-        var visited = 0
-        while visited < shards.count && Clock.monotonicMicroseconds() - started < budgetMicros {
-            let shard = shards[expireShardCursor]
-            expireShardCursor = (expireShardCursor + 1) % shards.count
-            visited += 1
-            shard.withLock {
-                for db in 0..<shard.databaseCount {
-                    _ = shard.expireCycle(db: db, now: now, budget: 20 * effort)
-                }
-            }
+    /// Worker 0's timer for fast expiry cycles, armed while slow cycles run out of time.
+    private var fastExpiryTimer: OpaquePointer?
+
+    func fastExpiryTick() {
+        guard context.config.activeExpireEnabled && !context.isReplica else { return updateFastExpiryTimer() }
+        runExpiryCycle(.fast, now: Clock.milliseconds())
+    }
+
+    /// Runs an expiry cycle (the slow one once per tick), then arms or disarms the fast ones.
+    private func runExpiryCycle(_ mode: ActiveExpiry.Mode, now: Int64) {
+        let config = context.config
+        context.activeExpiry.run(mode, hz: config.hz, effort: config.activeExpireEffort, now: now,
+                                 clock: Clock.monotonicMicroseconds)
+        updateFastExpiryTimer()
+    }
+
+    /// Fast cycles start every two fast-cycle durations, Redis's spacing; the timer exists
+    /// only while the last cycle hit its time limit, so an idle server wakes up no more than
+    /// `hz` times a second.
+    private func updateFastExpiryTimer() {
+        let wanted = context.activeExpiry.wantsFastCycles && context.config.activeExpireEnabled && !context.isReplica
+        if wanted == (fastExpiryTimer != nil) { return }
+        if let timer = fastExpiryTimer {
+            event_free(timer)
+            fastExpiryTimer = nil
+            return
         }
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        let timer = event_new(workers[0].base, -1, Int16(EV_PERSIST), serverFastExpiry, me)
+        let micros = ActiveExpiry.Tuning(effort: context.config.activeExpireEffort).fastDurationMicros
+        var interval = timeval(tv_sec: 0, tv_usec: suseconds_t(2 * micros))
+        event_add(timer, &interval)
+        fastExpiryTimer = timer
     }
 
     // MARK: Signals, pidfile
@@ -387,6 +400,10 @@ enum InfoMemoryBaseline {
 
 let serverAccept: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { fd, _, arg in
     Unmanaged<Server>.fromOpaque(arg!).takeUnretainedValue().acceptReady(fd: fd)
+}
+
+let serverFastExpiry: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
+    Unmanaged<Server>.fromOpaque(arg!).takeUnretainedValue().fastExpiryTick()
 }
 
 let serverSignal: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { signal, _, arg in

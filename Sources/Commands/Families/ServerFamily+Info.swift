@@ -165,6 +165,7 @@ enum InfoReport {
             let stats = server.keyspace.aggregateStats()
             let processed = server.workerStats.reduce(0) { $0 + $1.commandsProcessed }
             let errors = server.errorStats.snapshot()
+            let expiry = server.activeExpiry.stats
             return lines("Stats", [
                 ("total_connections_received", String(network.totalConnectionsReceived)),
                 ("total_commands_processed", String(processed)), ("instantaneous_ops_per_sec", String(server.instantaneousOps)),
@@ -175,8 +176,9 @@ enum InfoReport {
                 ("instantaneous_input_repl_kbps", "0.00"), ("instantaneous_output_repl_kbps", "0.00"),
                 ("rejected_connections", String(network.rejectedConnections)), ("sync_full", "0"),
                 ("sync_partial_ok", "0"), ("sync_partial_err", "0"), ("expired_keys", String(stats.expiredKeys)),
-                ("expired_stale_perc", "0.00"), ("expired_time_cap_reached_count", "0"),
-                ("expire_cycle_cpu_milliseconds", "0"), ("evicted_keys", "0"), ("evicted_clients", "0"),
+                ("expired_stale_perc", format2(expiry.staleRatio * 100)),
+                ("expired_time_cap_reached_count", String(expiry.timeCapReachedCount)),
+                ("expire_cycle_cpu_milliseconds", String(expiry.cycleMicroseconds / 1000)), ("evicted_keys", "0"), ("evicted_clients", "0"),
                 ("total_eviction_exceeded_time", "0"), ("current_eviction_exceeded_time", "0"),
                 ("keyspace_hits", String(stats.keyspaceHits)), ("keyspace_misses", String(stats.keyspaceMisses)),
                 ("pubsub_channels", "0"), ("pubsub_patterns", "0"), ("pubsubshard_channels", "0"),
@@ -241,7 +243,7 @@ enum InfoReport {
                 let keys = server.keyspace.keyCount(db: db)
                 guard keys > 0 else { continue }
                 let expires = server.keyspace.volatileCount(db: db)
-                fields.append(("db\(db)", "keys=\(keys),expires=\(expires),avg_ttl=\(server.keyspace.averageTTL(db: db, now: now))"))
+                fields.append(("db\(db)", "keys=\(keys),expires=\(expires),avg_ttl=\(server.activeExpiry.averageTTL(db: db))"))
             }
             return lines("Keyspace", fields)
         default:

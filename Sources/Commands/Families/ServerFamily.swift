@@ -145,6 +145,7 @@ public enum ServerFamily {
 
     static func configResetStat(_ c: CommandContext) {
         c.keyspace.resetStats()
+        c.server.activeExpiry.resetStats()
         c.server.errorStats.reset()
         for stats in c.server.workerStats { stats.reset() }
         c.server.control?.resetNetworkStats()
