@@ -72,7 +72,7 @@ public final class Server: ServerControl {
             return 1
         }
         writePidFile()
-        log(.notice, "Running mode=standalone, port=\(port), server-threads=\(threadCount).")
+        announce(threads: threadCount)
         warnAboutInertSettings()
         installSignalHandlers()
         context.baselineMemory = InfoMemoryBaseline.current()
@@ -93,6 +93,27 @@ public final class Server: ServerControl {
         removePidFile()
         log(.warning, "Swiftlet is now ready to exit, bye bye...")
         return 0
+    }
+
+    /// Like Redis: a banner (which names the port and PID; Redis's test harness waits for its
+    /// " PID: <pid>" line) when `always-show-logo` is set or the log goes to a terminal, else
+    /// one log line.
+    private func announce(threads: Int) {
+        let toTerminal = context.config.logfile.isEmpty && isatty(STDOUT_FILENO) != 0
+        guard context.config.alwaysShowLogo || toTerminal else {
+            return log(.notice, "Running mode=standalone, port=\(port), server-threads=\(threads).")
+        }
+        let indent = "        "
+        Logger.shared.logRaw(.notice, """
+
+            \(indent)  __
+            \(indent) (  `   Swiftlet \(ServerIdentity.swiftletVersion) (Redis \(ServerIdentity.redisVersion) compatible), 64 bit
+            \(indent)  `-.   Running in standalone mode, \(threads) server threads
+            \(indent) (__)   Port: \(port)
+            \(indent)        PID: \(getpid())
+
+
+            """)
     }
 
     private var shouldNotifySystemd: Bool {
