@@ -342,8 +342,10 @@ public final class Server: ServerControl {
 
     private var tableCursor = 0
 
-    /// Worker 0's timer for fast expiry cycles, armed while slow cycles run out of time.
+    /// Worker 0's timer for fast expiry cycles (made on first use), pending while slow
+    /// cycles run out of time.
     private var fastExpiryTimer: OpaquePointer?
+    private var fastExpiryArmed = false
 
     func fastExpiryTick() {
         guard context.config.activeExpireEnabled && !context.isReplica else { return updateFastExpiryTimer() }
@@ -358,23 +360,24 @@ public final class Server: ServerControl {
         updateFastExpiryTimer()
     }
 
-    /// Fast cycles start every two fast-cycle durations, Redis's spacing; the timer exists
+    /// Fast cycles start every two fast-cycle durations, Redis's spacing; the timer is pending
     /// only while the last cycle hit its time limit, so an idle server wakes up no more than
     /// `hz` times a second.
     private func updateFastExpiryTimer() {
         let wanted = context.activeExpiry.wantsFastCycles && context.config.activeExpireEnabled && !context.isReplica
-        if wanted == (fastExpiryTimer != nil) { return }
-        if let timer = fastExpiryTimer {
-            event_free(timer)
-            fastExpiryTimer = nil
+        if wanted == fastExpiryArmed { return }
+        fastExpiryArmed = wanted
+        guard wanted else {
+            event_del(fastExpiryTimer)
             return
         }
-        let me = Unmanaged.passUnretained(self).toOpaque()
-        let timer = event_new(workers[0].base, -1, Int16(EV_PERSIST), serverFastExpiry, me)
+        if fastExpiryTimer == nil {
+            let me = Unmanaged.passUnretained(self).toOpaque()
+            fastExpiryTimer = event_new(workers[0].base, -1, Int16(EV_PERSIST), serverFastExpiry, me)
+        }
         let micros = ActiveExpiry.Tuning(effort: context.config.activeExpireEffort).fastDurationMicros
         var interval = timeval(tv_sec: 0, tv_usec: suseconds_t(2 * micros))
-        event_add(timer, &interval)
-        fastExpiryTimer = timer
+        event_add(fastExpiryTimer, &interval)
     }
 
     // MARK: Signals, pidfile

@@ -63,6 +63,9 @@ public final class ActiveExpiry {
     private var currentStats = Stats()
     /// Per database, the running estimate of the remaining TTL (ms) of keys that have one,
     /// from the live keys of each sample (2% weight per sample, as Redis); INFO's avg_ttl.
+    /// DIVERGENCE: SWAPDB and FLUSHDB leave the estimates to the next samples (a database
+    /// left without keys with a TTL drops to 0 at the next cycle) where Redis swaps and
+    /// zeroes them at once; the estimate is approximate in both.
     private var averageTTLs: [Int64]
 
     public init(keyspace: Keyspace) {
@@ -98,9 +101,9 @@ public final class ActiveExpiry {
     /// Runs one cycle at `now` (ms since the epoch); `clock` reads monotonic microseconds.
     /// A fast cycle does nothing unless the previous cycle hit its time limit.
     public func run(_ mode: Mode, hz: Int, effort: Int, now: Int64, clock: () -> Int64) {
+        if mode == .fast && !lastCycleHitTimeLimit { return }
         let tuning = Tuning(effort: effort)
         let start = clock()
-        if mode == .fast && !lastCycleHitTimeLimit { return }
         let deadline = start + tuning.timeLimitMicros(mode, hz: hz)
         let withVolatileKeys = keyspace.databasesWithVolatileKeys()
         var sampled = 0, expired = 0
