@@ -97,6 +97,8 @@ public final class ServerContext {
     public let keyspace: Keyspace
     /// The cron's active expiry cycle and its statistics.
     public let activeExpiry: ActiveExpiry
+    /// The background thread freeing what UNLINK and FLUSH ... ASYNC drop.
+    public let lazyFreer = LazyFreer()
     public let config: ServerConfig
     public let table: CommandTable
     public let errorStats = ErrorStats()

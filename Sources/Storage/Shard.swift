@@ -118,9 +118,11 @@ public final class Shard {
         stats.dirty += 1
     }
 
-    /// Unlinks and frees the entry at `link`.
-    public func remove(db: Int, at link: EntryLink, hash: UInt64) {
-        detach(db: db, at: link, hash: hash).free()
+    /// Unlinks and frees the entry at `link`; with a `freer`, a large value is freed in the
+    /// background (UNLINK).
+    public func remove(db: Int, at link: EntryLink, hash: UInt64, freer: LazyFreer? = nil) {
+        let entry = detach(db: db, at: link, hash: hash)
+        if let freer { entry.free(deferringTo: freer) } else { entry.free() }
     }
 
     /// Unlinks the entry at `link` without freeing it (RENAME/MOVE hand it on).
@@ -134,14 +136,23 @@ public final class Shard {
         return entry
     }
 
-    /// Drops every key of `db`, returning how many there were.
+    /// Drops every key of `db`, returning how many there were; with a `freer`, the detached
+    /// table is freed in the background (FLUSHDB ASYNC).
     @discardableResult
-    public func clear(db: Int) -> Int {
+    public func clear(db: Int, freer: LazyFreer? = nil) -> Int {
         let count = dicts[db].count
         var freed = dicts[db].bucketBytes
-        dicts[db].removeAll { entry in
-            freed += entry.allocationSize
-            entry.free()
+        if let freer, count > 0 {
+            // Only sizes are read under the lock; the frees happen in the background.
+            dicts[db].forEach { freed += $0.allocationSize }
+            var detached = dicts[db]
+            dicts[db] = Dict()
+            freer.submit(objects: count) { detached.removeAll { $0.free() } }
+        } else {
+            dicts[db].removeAll { entry in
+                freed += entry.allocationSize
+                entry.free()
+            }
         }
         usedMemory -= freed
         expiryCursors[db] = 0

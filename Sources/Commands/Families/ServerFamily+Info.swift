@@ -144,7 +144,8 @@ enum InfoReport {
                 ("mem_not_counted_for_evict", "0"), ("mem_replication_backlog", "0"),
                 ("mem_clients_slaves", "0"), ("mem_clients_normal", String(network.clientBufferBytes)),
                 ("mem_aof_buffer", "0"), ("mem_allocator", "libc"), ("active_defrag_running", "0"),
-                ("lazyfree_pending_objects", "0"), ("lazyfreed_objects", "0"),
+                ("lazyfree_pending_objects", String(server.lazyFreer.pendingObjects)),
+                ("lazyfreed_objects", String(server.lazyFreer.freedObjects)),
             ])
         case "persistence":
             let stats = server.keyspace.aggregateStats()
