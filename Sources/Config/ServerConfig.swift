@@ -143,6 +143,8 @@ public final class ServerConfig: @unchecked Sendable {
         if limitsChanged {
             names.append("client-output-buffer-limit (output buffer limits are not enforced yet)")
         }
+        if lazyfreeLazyExpire { names.append("lazyfree-lazy-expire (expired keys are freed on the spot)") }
+        if lazyfreeLazyServerDel { names.append("lazyfree-lazy-server-del (overwritten values are freed on the spot)") }
         if propagationErrorBehavior != "ignore" {
             names.append("propagation-error-behavior (replication is not implemented yet)")
         }
