@@ -114,6 +114,10 @@ public final class ErrorStats {
 
 public final class ServerContext {
     public let keyspace: Keyspace
+    /// The cron's active expiry cycle and its statistics.
+    public let activeExpiry: ActiveExpiry
+    /// The background thread freeing what UNLINK and FLUSH ... ASYNC drop.
+    public let lazyFreer = LazyFreer()
     public let config: ServerConfig
     public let table: CommandTable
     public let errorStats = ErrorStats()
@@ -148,6 +152,7 @@ public final class ServerContext {
     public init(config: ServerConfig, shardCount: Int = 1024) {
         self.config = config
         keyspace = Keyspace(databases: config.databases, shardCount: shardCount)
+        activeExpiry = ActiveExpiry(keyspace: keyspace)
         table = CommandTable.standard
         runID = ServerContext.randomHexID()
         replicationID = ServerContext.randomHexID()

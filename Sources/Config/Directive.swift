@@ -140,6 +140,20 @@ struct Directive {
                       config.maxmemoryPolicy = policy
                       return nil
                   }),
+        Directive(name: "maxmemory-clients", aliases: [], immutable: false, multiArgument: false,
+                  format: { $0.maxmemoryClients < 0 ? "\(-$0.maxmemoryClients)%" : String($0.maxmemoryClients) },
+                  apply: { config, args in
+                      if let bytes = MemoryUnits.parse(args[0]) {
+                          config.maxmemoryClients = bytes
+                      } else if args[0].count > 1, args[0].hasSuffix("%"),
+                                let percent = Numbers.parseInt64(String(args[0].dropLast())), percent >= 0 {
+                          guard percent <= 100 else { return "percentage argument must be less or equal to 100" }
+                          config.maxmemoryClients = -Int(percent)
+                      } else {
+                          return "argument must be a memory or percent value"
+                      }
+                      return nil
+                  }),
         integer("maxmemory-samples", \.maxmemorySamples, 1...intMax),
         integer("maxmemory-eviction-tenacity", \.maxmemoryEvictionTenacity, 0...100),
         integer("lfu-log-factor", \.lfuLogFactor, 0...intMax),
@@ -190,11 +204,36 @@ struct Directive {
         string("appendfilename", \.appendfilename, immutable: true),
         string("appenddirname", \.appenddirname, immutable: true),
         choice("appendfsync", \.appendfsync, ["always", "everysec", "no"]),
+        bool("no-appendfsync-on-rewrite", \.noAppendfsyncOnRewrite),
         bool("replica-read-only", \.replicaReadOnly, aliases: ["slave-read-only"]),
         bool("replica-serve-stale-data", \.replicaServeStaleData, aliases: ["slave-serve-stale-data"]),
         integer("repl-backlog-size", \.replBacklogSize, 1...Int.max, memory: true),
         integer("repl-timeout", \.replTimeout, 1...intMax),
         integer("replica-priority", \.replicaPriority, 0...intMax, aliases: ["slave-priority"]),
+        integer("repl-diskless-sync-delay", \.replDisklessSyncDelay, 0...intMax),
+        choice("propagation-error-behavior", \.propagationErrorBehavior, ["ignore", "panic", "panic-on-replicas"]),
+        Directive(name: "client-output-buffer-limit", aliases: [], immutable: false, multiArgument: true,
+                  format: { config in
+                      zip(["normal", "slave", "pubsub"], config.clientOutputBufferLimits)
+                          .map { "\($0) \($1.hard) \($1.soft) \($1.seconds)" }.joined(separator: " ")
+                  },
+                  apply: { config, args in
+                      guard args.count % 4 == 0 else { return "Wrong number of arguments in buffer limit configuration." }
+                      var limits = config.clientOutputBufferLimits
+                      for group in stride(from: 0, to: args.count, by: 4) {
+                          let classes = ["normal": 0, "slave": 1, "replica": 1, "pubsub": 2]
+                          guard let index = classes[args[group].lowercased()] else {
+                              return "Invalid client class specified in buffer limit configuration."
+                          }
+                          guard let hard = MemoryUnits.parse(args[group + 1]), let soft = MemoryUnits.parse(args[group + 2]),
+                                let seconds = Numbers.parseInt64(args[group + 3]), seconds >= 0, seconds <= Int32.max else {
+                              return "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                          }
+                          limits[index] = (hard, soft, Int(seconds))
+                      }
+                      config.clientOutputBufferLimits = limits
+                      return nil
+                  }),
         Directive(name: "notify-keyspace-events", aliases: [], immutable: false, multiArgument: false,
                   format: { $0.notifyKeyspaceEvents },
                   apply: { config, args in

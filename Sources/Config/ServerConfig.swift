@@ -94,6 +94,7 @@ public final class ServerConfig: @unchecked Sendable {
     @Guarded public var appendfilename = "appendonly.aof"
     @Guarded public var appenddirname = "appendonlydir"
     @Guarded public var appendfsync = "everysec"
+    public var noAppendfsyncOnRewrite = false
 
     // MARK: Replication and monitoring
     public var replicaReadOnly = true
@@ -101,6 +102,15 @@ public final class ServerConfig: @unchecked Sendable {
     public var replBacklogSize = 1024 * 1024
     public var replTimeout = 60
     public var replicaPriority = 100
+    public var replDisklessSyncDelay = 5
+    @Guarded public var propagationErrorBehavior = "ignore"
+    /// Output buffer limits per client class (normal, replica, pubsub): hard bytes, soft
+    /// bytes, soft seconds.
+    @Guarded public var clientOutputBufferLimits = ServerConfig.defaultClientOutputBufferLimits
+    static let defaultClientOutputBufferLimits: [(hard: Int, soft: Int, seconds: Int)] =
+        [(0, 0, 0), (256 << 20, 64 << 20, 60), (32 << 20, 8 << 20, 60)]
+    /// Bytes, or a share of maxmemory when negative (-10 is 10%), as Redis stores it.
+    public var maxmemoryClients = 0
     @Guarded public var notifyKeyspaceEvents = ""
     public var latencyTracking = true
     /// Percentiles INFO latencystats reports for each command.
@@ -135,6 +145,16 @@ public final class ServerConfig: @unchecked Sendable {
         if !unixsocket.isEmpty { names.append("unixsocket (Unix-socket listening is not implemented yet)") }
         if syslogEnabled { names.append("syslog-enabled (logging to syslog is not implemented yet)") }
         if listCompressDepth > 0 { names.append("list-compress-depth (quicklist node compression is not implemented yet)") }
+        if maxmemoryClients != 0 { names.append("maxmemory-clients (client eviction is not implemented yet)") }
+        let limitsChanged = zip(clientOutputBufferLimits, ServerConfig.defaultClientOutputBufferLimits).contains { $0 != $1 }
+        if limitsChanged {
+            names.append("client-output-buffer-limit (output buffer limits are not enforced yet)")
+        }
+        if lazyfreeLazyExpire { names.append("lazyfree-lazy-expire (expired keys are freed on the spot)") }
+        if lazyfreeLazyServerDel { names.append("lazyfree-lazy-server-del (overwritten values are freed on the spot)") }
+        if propagationErrorBehavior != "ignore" {
+            names.append("propagation-error-behavior (replication is not implemented yet)")
+        }
         return names
     }
 

@@ -50,6 +50,12 @@ public final class Logger {
 
     static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
+    /// Writes `text` as it is, without the line prefix (the start-up banner).
+    public func logRaw(_ level: LogLevel, _ text: String) {
+        guard level >= self.level else { return }
+        write(text)
+    }
+
     public func log(_ level: LogLevel, _ message: String) {
         guard level >= self.level else { return }
         var tv = timeval()
@@ -62,7 +68,10 @@ public final class Logger {
         let ms = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
         let stamp = "\(two(parts.tm_mday)) \(Logger.months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(ms)"
-        let line = "\(getpid()):\(role) \(stamp) \(level.marker) \(message)\n"
+        write("\(getpid()):\(role) \(stamp) \(level.marker) \(message)\n")
+    }
+
+    private func write(_ line: String) {
         pthread_mutex_lock(&lock)
         fputs(line, file ?? stdout)
         fflush(file ?? stdout)

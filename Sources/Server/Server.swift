@@ -72,7 +72,7 @@ public final class Server: ServerControl {
             return 1
         }
         writePidFile()
-        log(.notice, "Running mode=standalone, port=\(port), server-threads=\(threadCount).")
+        announce(threads: threadCount)
         warnAboutInertSettings()
         installSignalHandlers()
         context.baselineMemory = InfoMemoryBaseline.current()
@@ -93,6 +93,27 @@ public final class Server: ServerControl {
         removePidFile()
         log(.warning, "Swiftlet is now ready to exit, bye bye...")
         return 0
+    }
+
+    /// Like Redis: a banner (which names the port and PID; Redis's test harness waits for its
+    /// " PID: <pid>" line) when `always-show-logo` is set or the log goes to a terminal, else
+    /// one log line.
+    private func announce(threads: Int) {
+        let toTerminal = context.config.logfile.isEmpty && isatty(STDOUT_FILENO) != 0
+        guard context.config.alwaysShowLogo || toTerminal else {
+            return log(.notice, "Running mode=standalone, port=\(port), server-threads=\(threads).")
+        }
+        let indent = "        "
+        Logger.shared.logRaw(.notice, """
+
+            \(indent)  __
+            \(indent) (  `   Swiftlet \(ServerIdentity.swiftletVersion) (Redis \(ServerIdentity.redisVersion) compatible), 64 bit
+            \(indent)  `-.   Running in standalone mode, \(threads) server threads
+            \(indent) (__)   Port: \(port)
+            \(indent)        PID: \(getpid())
+
+
+            """)
     }
 
     private var shouldNotifySystemd: Bool {
@@ -307,8 +328,6 @@ public final class Server: ServerControl {
 
     // MARK: Cron
 
-    private var expireShardCursor = 0
-
     func serverCron(now: Int64) {
         context.refreshClocks()
         let processed = context.workerStats.reduce(0) { $0 + $1.commandsProcessed }
@@ -319,7 +338,7 @@ public final class Server: ServerControl {
         context.clientBufferBytes = workers.reduce(0) { $0 + $1.bufferBytes }
         // Go on evicting between commands too, so an idle server comes back under its limit.
         _ = context.evictor.makeRoom(context)
-        if context.config.activeExpireEnabled && !context.isReplica { activeExpireCycle(now: now) }
+        if context.config.activeExpireEnabled && !context.isReplica { runExpiryCycle(.slow, now: now) }
         context.sweepFillLocks(now: now)
         let shards = context.keyspace.shards
         // Table upkeep: a slice of the shards per tick keeps each tick short.
@@ -333,24 +352,42 @@ public final class Server: ServerControl {
 
     private var tableCursor = 0
 
-    /// Visits shards round-robin removing expired keys, within a time budget of 25% of a
-    /// tick (Redis's slow cycle), scaled by `active-expire-effort`.
-    private func activeExpireCycle(now: Int64) {
-        let shards = context.keyspace.shards
-        let effort = max(1, min(context.config.activeExpireEffort, 10))
-        let budgetMicros = Int64(1_000_000 / max(context.config.hz, 1)) * Int64(25 + 2 * (effort - 1)) / 100
-        let started = Clock.monotonicMicroseconds()
-        var visited = 0
-        while visited < shards.count && Clock.monotonicMicroseconds() - started < budgetMicros {
-            let shard = shards[expireShardCursor]
-            expireShardCursor = (expireShardCursor + 1) % shards.count
-            visited += 1
-            shard.withLock {
-                for db in 0..<shard.databaseCount {
-                    _ = shard.expireCycle(db: db, now: now, budget: 20 * effort)
-                }
-            }
+    /// Worker 0's timer for fast expiry cycles (made on first use), pending while slow
+    /// cycles run out of time.
+    private var fastExpiryTimer: OpaquePointer?
+    private var fastExpiryArmed = false
+
+    func fastExpiryTick() {
+        guard context.config.activeExpireEnabled && !context.isReplica else { return updateFastExpiryTimer() }
+        runExpiryCycle(.fast, now: Clock.milliseconds())
+    }
+
+    /// Runs an expiry cycle (the slow one once per tick), then arms or disarms the fast ones.
+    private func runExpiryCycle(_ mode: ActiveExpiry.Mode, now: Int64) {
+        let config = context.config
+        context.activeExpiry.run(mode, hz: config.hz, effort: config.activeExpireEffort, now: now,
+                                 clock: Clock.monotonicMicroseconds)
+        updateFastExpiryTimer()
+    }
+
+    /// Fast cycles start every two fast-cycle durations, Redis's spacing; the timer is pending
+    /// only while the last cycle hit its time limit, so an idle server wakes up no more than
+    /// `hz` times a second.
+    private func updateFastExpiryTimer() {
+        let wanted = context.activeExpiry.wantsFastCycles && context.config.activeExpireEnabled && !context.isReplica
+        if wanted == fastExpiryArmed { return }
+        fastExpiryArmed = wanted
+        guard wanted else {
+            event_del(fastExpiryTimer)
+            return
         }
+        if fastExpiryTimer == nil {
+            let me = Unmanaged.passUnretained(self).toOpaque()
+            fastExpiryTimer = event_new(workers[0].base, -1, Int16(EV_PERSIST), serverFastExpiry, me)
+        }
+        let micros = ActiveExpiry.Tuning(effort: context.config.activeExpireEffort).fastDurationMicros
+        var interval = timeval(tv_sec: 0, tv_usec: suseconds_t(2 * micros))
+        event_add(fastExpiryTimer, &interval)
     }
 
     // MARK: Signals, pidfile
@@ -397,6 +434,10 @@ enum InfoMemoryBaseline {
 
 let serverAccept: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { fd, _, arg in
     Unmanaged<Server>.fromOpaque(arg!).takeUnretainedValue().acceptReady(fd: fd)
+}
+
+let serverFastExpiry: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
+    Unmanaged<Server>.fromOpaque(arg!).takeUnretainedValue().fastExpiryTick()
 }
 
 let serverSignal: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { signal, _, arg in

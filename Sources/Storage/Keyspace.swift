@@ -75,18 +75,15 @@ public final class Keyspace {
         return total
     }
 
-    /// Mean of the shards' TTL estimates for `db` (0 when no key has a TTL), in ms.
-    public func averageTTL(db: Int, now: Int64) -> Int64 {
-        var sum: Int64 = 0, shardsWithTTL: Int64 = 0
+    /// For each database, whether any of its keys has a TTL (one lock per shard).
+    public func databasesWithVolatileKeys() -> [Bool] {
+        var found = Array(repeating: false, count: databaseCount)
         for shard in shards {
             shard.withLock {
-                if shard.dicts[db].volatileCount > 0 && shard.averageTTL[db] > 0 {
-                    sum += shard.averageTTL[db]
-                    shardsWithTTL += 1
-                }
+                for db in 0..<databaseCount where shard.dicts[db].volatileCount > 0 { found[db] = true }
             }
         }
-        return shardsWithTTL == 0 ? 0 : sum / shardsWithTTL
+        return found
     }
 
     /// Starts or stops keeping `memoryTally` (with every shard locked, so it starts exact).

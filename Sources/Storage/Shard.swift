@@ -15,6 +15,14 @@ public struct ShardStats {
     public var dirty = 0
 }
 
+/// What one expiry sample of a shard saw: keys with a TTL checked, how many of them had
+/// expired (and were deleted), and the sum of the remaining TTLs (ms) of the others.
+public struct ExpirySample {
+    public var sampled = 0
+    public var expired = 0
+    public var ttlSum: Int64 = 0
+}
+
 public final class Shard {
     /// One cache-aligned block holds the mutex (first line) and the per-database tables,
     /// so taking the lock and reaching a table touch memory that sits together.
@@ -32,9 +40,6 @@ public final class Shard {
     public var stats = ShardStats()
     /// Where the active expiry cycle resumes in each database.
     var expiryCursors: [UInt64]
-    /// Running estimate of the remaining TTL (ms) of volatile keys per database, from the
-    /// keys the expiry cycle samples; INFO's avg_ttl.
-    public private(set) var averageTTL: [Int64]
     /// CACHE.* single-flight state by database (FillTable.swift); empty in most shards.
     var fillTables: [Int: FillTable] = [:]
 
@@ -47,7 +52,6 @@ public final class Shard {
         dicts = (block + 64).bindMemory(to: Dict.self, capacity: databases)
         dicts.initialize(repeating: Dict(), count: databases)
         expiryCursors = Array(repeating: 0, count: databases)
-        averageTTL = Array(repeating: 0, count: databases)
     }
 
     deinit {
@@ -140,9 +144,11 @@ public final class Shard {
         stats.dirty += 1
     }
 
-    /// Unlinks and frees the entry at `link`.
-    public func remove(db: Int, at link: EntryLink, hash: UInt64) {
-        detach(db: db, at: link, hash: hash).free()
+    /// Unlinks and frees the entry at `link`; with a `freer`, a large value is freed in the
+    /// background (UNLINK).
+    public func remove(db: Int, at link: EntryLink, hash: UInt64, freer: LazyFreer? = nil) {
+        let entry = detach(db: db, at: link, hash: hash)
+        if let freer { entry.free(deferringTo: freer) } else { entry.free() }
     }
 
     /// Unlinks the entry at `link` without freeing it (RENAME/MOVE hand it on).
@@ -156,20 +162,31 @@ public final class Shard {
         return entry
     }
 
-    /// Drops every key of `db`, returning how many there were.
+    /// Drops every key of `db`, returning how many there were; with a `freer`, the detached
+    /// table is freed in the background (FLUSHDB ASYNC).
     @discardableResult
-    public func clear(db: Int) -> Int {
+    public func clear(db: Int, freer: LazyFreer? = nil) -> Int {
         let count = dicts[db].count
         var freed = dicts[db].bucketBytes
-        dicts[db].removeAll { entry in
-            freed += entry.allocationSize
-            countCompression(of: entry, -1)
-            entry.free()
+        if let freer, count > 0 {
+            // Only sizes are read under the lock; the frees happen in the background.
+            dicts[db].forEach { entry in
+                freed += entry.allocationSize
+                countCompression(of: entry, -1)
+            }
+            var detached = dicts[db]
+            dicts[db] = Dict()
+            freer.submit(objects: count) { detached.removeAll { $0.free() } }
+        } else {
+            dicts[db].removeAll { entry in
+                freed += entry.allocationSize
+                countCompression(of: entry, -1)
+                entry.free()
+            }
         }
         account(-freed)
         clearFillRecords(db: db)
         expiryCursors[db] = 0
-        averageTTL[db] = 0
         stats.dirty += count
         return count
     }
@@ -180,7 +197,6 @@ public final class Shard {
         dicts[a] = dicts[b]
         dicts[b] = first
         expiryCursors.swapAt(a, b)
-        averageTTL.swapAt(a, b)
         let firstFills = fillTables[a]
         fillTables[a] = fillTables[b]
         fillTables[b] = firstFills
@@ -200,29 +216,27 @@ public final class Shard {
 
     // MARK: Background upkeep (cron)
 
-    /// Removes expired keys of `db` visiting at most `budget` buckets; returns (checked, expired).
-    public func expireCycle(db: Int, now: Int64, budget: Int) -> (checked: Int, expired: Int) {
-        guard dicts[db].volatileCount > 0 else { return (0, 0) }
-        var checked = 0
-        var ttlSum: Int64 = 0
-        var doomed: [Entry] = []
+    /// One sample of the active expiry cycle: checks up to `keys` keys of `db` that have a
+    /// TTL, resuming the table scan where the previous sample stopped and visiting at most
+    /// 20 buckets per wanted key (keys without a TTL share the table), and deletes those
+    /// past their time. `doomed` is scratch space reused between calls.
+    public func expireSample(db: Int, now: Int64, keys: Int, doomed: inout [Entry]) -> ExpirySample {
+        var sample = ExpirySample()
+        let wanted = min(keys, dicts[db].volatileCount)
+        guard wanted > 0 else { return sample }
         var cursor = expiryCursors[db]
-        var steps = 0
+        var buckets = 0
+        doomed.removeAll(keepingCapacity: true)
         repeat {
             cursor = dicts[db].scan(cursor: cursor) { entry in
-                guard entry.hasExpire else { return }
-                checked += 1
-                if Shard.isExpired(entry, now: now) { doomed.append(entry) } else { ttlSum += entry.expireAt! - now }
+                guard let when = entry.expireAt else { return }
+                sample.sampled += 1
+                if when <= now { doomed.append(entry) } else { sample.ttlSum += when - now }
             }
-            steps += 1
-        } while cursor != 0 && steps < budget
+            buckets += 1
+        } while cursor != 0 && sample.sampled < wanted && buckets < wanted * 20
         expiryCursors[db] = cursor
-        let live = checked - doomed.count
-        if live > 0 {
-            // Like Redis, blend each sample into the running average (2% weight per cycle).
-            let sampleAverage = ttlSum / Int64(live)
-            averageTTL[db] = averageTTL[db] == 0 ? sampleAverage : (averageTTL[db] * 49 + sampleAverage) / 50
-        }
+        sample.expired = doomed.count
         for entry in doomed {
             let hash = KeyHash.hash(entry.key)
             if let link = dicts[db].link(entry.key, hash: hash) {
@@ -230,7 +244,7 @@ public final class Shard {
                 stats.expiredKeys += 1
             }
         }
-        return (checked, doomed.count)
+        return sample
     }
 
     /// Incremental rehashing and shrinking of sparse tables.

@@ -87,3 +87,30 @@ import Testing
     #expect(ConfigRewriter.render(Directive.named("latency-tracking-info-percentiles")!, config)
             == "latency-tracking-info-percentiles \"\"")
 }
+
+/// Directives of the Tcl suite's default.conf and unit overrides, with Redis's validation
+/// texts and CONFIG GET forms (checked against redis-server 7.0.15).
+@Test func compatibilityDirectivesValidateLikeRedis() {
+    let config = ServerConfig()
+    func failure(_ name: String, _ value: String) -> String? {
+        let prefix = "ERR CONFIG SET failed (possibly related to argument '\(name)') - "
+        return config.set([(name, value)]).map { $0.hasPrefix(prefix) ? String($0.dropFirst(prefix.count)) : $0 }
+    }
+    #expect(config.set([("client-output-buffer-limit", "replica 100000000 100mb 300")]) == nil)
+    #expect(config.get(patterns: ["client-output-buffer-limit"]).map(\.value)
+            == ["normal 0 0 0 slave 100000000 104857600 300 pubsub 33554432 8388608 60"])
+    #expect(failure("client-output-buffer-limit", "master 1 1 1") == "Invalid client class specified in buffer limit configuration.")
+    #expect(failure("client-output-buffer-limit", "normal 1 1") == "Wrong number of arguments in buffer limit configuration.")
+    #expect(failure("client-output-buffer-limit", "normal 1 1 -1") == "Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+    #expect(config.set([("maxmemory-clients", "10%")]) == nil)
+    #expect(config.get(patterns: ["maxmemory-clients"]).map(\.value) == ["10%"])
+    #expect(failure("maxmemory-clients", "101%") == "percentage argument must be less or equal to 100")
+    #expect(failure("maxmemory-clients", "abc") == "argument must be a memory or percent value")
+    #expect(config.set([("maxmemory-clients", "3mb")]) == nil)
+    #expect(config.get(patterns: ["maxmemory-clients"]).map(\.value) == ["3145728"])
+    #expect(failure("propagation-error-behavior", "x") == "argument(s) must be one of the following: ignore, panic, panic-on-replicas")
+    #expect(config.get(patterns: ["repl-diskless-sync-delay"]).map(\.value) == ["5"])
+    #expect(config.get(patterns: ["no-appendfsync-on-rewrite"]).map(\.value) == ["no"])
+    #expect(config.inertSettings.contains { $0.hasPrefix("client-output-buffer-limit") })
+    #expect(config.inertSettings.contains { $0.hasPrefix("maxmemory-clients") })
+}

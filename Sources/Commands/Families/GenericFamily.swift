@@ -14,12 +14,12 @@ public enum GenericFamily {
                     tips: ["request_policy:multi_shard", "response_policy:agg_sum"], group: .generic, since: "1.0.0",
                     summary: "Remove keys.",
                     complexity: "O(N) for N keys, plus O(M) for a collection of M elements",
-                    arguments: [.key(flags: .multiple)], handler: delete),
+                    arguments: [.key(flags: .multiple)], handler: { delete($0, lazily: $0.server.config.lazyfreeLazyUserDel) }),
         CommandSpec("unlink", arity: -2, flags: [.write, .fast], acl: [.keyspace], keys: [KeySpec.rest([.RM, .delete])],
                     tips: ["request_policy:multi_shard", "response_policy:agg_sum"], group: .generic, since: "4.0.0",
                     summary: "Remove keys, reclaiming their memory in the background.",
                     complexity: "O(1) per key; memory is reclaimed afterwards",
-                    arguments: [.key(flags: .multiple)], handler: delete),
+                    arguments: [.key(flags: .multiple)], handler: { delete($0, lazily: true) }),
         CommandSpec("exists", arity: -2, flags: [.readonly, .fast], acl: [.keyspace], keys: [KeySpec.rest([.RO])],
                     tips: ["request_policy:multi_shard", "response_policy:agg_sum"], group: .generic, since: "1.0.0",
                     summary: "Count how many of the given keys exist.", complexity: "O(N) for N keys",
@@ -128,11 +128,13 @@ public enum GenericFamily {
 
     // MARK: Existence and deletion
 
-    static func delete(_ c: CommandContext) {
+    /// DEL and UNLINK; `lazily` hands large values to the background freer.
+    static func delete(_ c: CommandContext, lazily: Bool) {
         var deleted = 0
+        let freer = lazily ? c.server.lazyFreer : nil
         c.withEachKey(stride(from: 1, to: c.args.count, by: 1)) { shard, key, hash in
             guard let link = c.lookupWrite(shard, key, hash) else { return }
-            shard.remove(db: c.session.db, at: link, hash: hash)
+            shard.remove(db: c.session.db, at: link, hash: hash, freer: freer)
             deleted += 1
         }
         c.reply.integer(deleted)

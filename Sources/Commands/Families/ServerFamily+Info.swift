@@ -146,7 +146,8 @@ enum InfoReport {
                 ("mem_not_counted_for_evict", "0"), ("mem_replication_backlog", "0"),
                 ("mem_clients_slaves", "0"), ("mem_clients_normal", String(overview.clients)),
                 ("mem_aof_buffer", "0"), ("mem_allocator", "libc"), ("active_defrag_running", "0"),
-                ("lazyfree_pending_objects", "0"), ("lazyfreed_objects", "0"),
+                ("lazyfree_pending_objects", String(server.lazyFreer.pendingObjects)),
+                ("lazyfreed_objects", String(server.lazyFreer.freedObjects)),
                 // Our own (value-compression): compressed string values and the bytes saved.
                 ("compressed_values", String(compression.values)),
                 ("compressed_bytes_saved", String(compression.bytesSaved)),
@@ -171,6 +172,7 @@ enum InfoReport {
             let processed = server.workerStats.reduce(0) { $0 + $1.commandsProcessed }
             let errors = server.errorStats.snapshot()
             let evictionTime = server.evictor.exceededTime()
+            let expiry = server.activeExpiry.stats
             return lines("Stats", [
                 ("total_connections_received", String(network.totalConnectionsReceived)),
                 ("total_commands_processed", String(processed)), ("instantaneous_ops_per_sec", String(server.instantaneousOps)),
@@ -181,8 +183,10 @@ enum InfoReport {
                 ("instantaneous_input_repl_kbps", "0.00"), ("instantaneous_output_repl_kbps", "0.00"),
                 ("rejected_connections", String(network.rejectedConnections)), ("sync_full", "0"),
                 ("sync_partial_ok", "0"), ("sync_partial_err", "0"), ("expired_keys", String(stats.expiredKeys)),
-                ("expired_stale_perc", "0.00"), ("expired_time_cap_reached_count", "0"),
-                ("expire_cycle_cpu_milliseconds", "0"), ("evicted_keys", String(server.evictor.evictedKeys)), ("evicted_clients", "0"),
+                ("expired_stale_perc", format2(expiry.staleRatio * 100)),
+                ("expired_time_cap_reached_count", String(expiry.timeCapReachedCount)),
+                ("expire_cycle_cpu_milliseconds", String(expiry.cycleMicroseconds / 1000)),
+                ("evicted_keys", String(server.evictor.evictedKeys)), ("evicted_clients", "0"),
                 ("total_eviction_exceeded_time", String(evictionTime.total)),
                 ("current_eviction_exceeded_time", String(evictionTime.current)),
                 ("keyspace_hits", String(stats.keyspaceHits)), ("keyspace_misses", String(stats.keyspaceMisses)),
@@ -249,7 +253,7 @@ enum InfoReport {
                 let keys = server.keyspace.keyCount(db: db)
                 guard keys > 0 else { continue }
                 let expires = server.keyspace.volatileCount(db: db)
-                fields.append(("db\(db)", "keys=\(keys),expires=\(expires),avg_ttl=\(server.keyspace.averageTTL(db: db, now: now))"))
+                fields.append(("db\(db)", "keys=\(keys),expires=\(expires),avg_ttl=\(server.activeExpiry.averageTTL(db: db))"))
             }
             return lines("Keyspace", fields)
         default:

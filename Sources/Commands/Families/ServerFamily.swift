@@ -145,6 +145,8 @@ public enum ServerFamily {
 
     static func configResetStat(_ c: CommandContext) {
         c.keyspace.resetStats()
+        c.server.activeExpiry.resetStats()
+        c.server.lazyFreer.resetStats()
         c.server.errorStats.reset()
         c.server.evictor.resetStats()
         for stats in c.server.workerStats { stats.reset() }
@@ -165,12 +167,14 @@ public enum ServerFamily {
         guard c.args.count == 1 || (c.args.count == 2 && (c.args.equals(1, "sync") || c.args.equals(1, "async"))) else {
             return c.error(RedisError.syntax)
         }
+        let async = c.args.count == 2 ? c.args.equals(1, "async") : c.server.config.lazyfreeLazyUserFlush
+        let freer = async ? c.server.lazyFreer : nil
         c.keyspace.withAllShardsLocked {
             for shard in c.keyspace.shards {
                 if all {
-                    for db in 0..<c.keyspace.databaseCount { shard.clear(db: db) }
+                    for db in 0..<c.keyspace.databaseCount { shard.clear(db: db, freer: freer) }
                 } else {
-                    shard.clear(db: c.session.db)
+                    shard.clear(db: c.session.db, freer: freer)
                 }
             }
         }
