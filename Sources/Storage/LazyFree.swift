@@ -54,9 +54,10 @@ public final class LazyFreer {
         pthread_detach(thread)
     }
 
-    /// The background thread: runs jobs in order; a job's captures (the values it frees) are
-    /// released here, when it goes out of scope.
-    private func serve() -> Never {
+    /// The background thread (started on first use, it keeps the freer alive for the rest of
+    /// the process): runs jobs in order; a job's captures (the values it frees) are released
+    /// here, when it goes out of scope.
+    private func serve() {
         while true {
             let objects: Int
             do {
