@@ -143,8 +143,9 @@ public final class ServerContext {
     public private(set) var peakMemory = 0
     /// Commands per second over the last cron sample.
     public var instantaneousOps = 0
-    /// Input and output buffer bytes of all connections, refreshed by cron.
-    public var clientBufferBytes = 0
+    /// Input and output buffer bytes of all connections, which each connection keeps current.
+    public let clientBuffers = MemoryTally()
+    public var clientBufferBytes: Int { clientBuffers.bytes }
     /// Bumped by CONFIG RESETSTAT: each worker's prefix summary empties itself when it sees
     /// a generation other than its own.
     public var prefixStatsGeneration = 0

@@ -85,6 +85,26 @@ final class Connection: BlockingHost {
         flush()
     }
 
+    // MARK: Buffer memory (counted in used_memory, as Redis counts client buffers)
+
+    /// Buffer bytes last reported to the server-wide total.
+    private var accountedBufferBytes = 0
+
+    /// Reports a change in this connection's buffer capacity (rare: buffers grow or shrink
+    /// only on bursts), so eviction sees client memory at once.
+    private func accountBuffers() {
+        let bytes = input.capacity + context.reply.buffer.capacity
+        guard bytes != accountedBufferBytes else { return }
+        worker.server.context.clientBuffers.add(bytes - accountedBufferBytes)
+        accountedBufferBytes = bytes
+    }
+
+    /// Takes this connection's buffers out of the total (it is closing).
+    func forgetBuffers() {
+        worker.server.context.clientBuffers.add(-accountedBufferBytes)
+        accountedBufferBytes = 0
+    }
+
     private func processInput() {
         parser.maxBulkLength = worker.server.context.config.protoMaxBulkLen
         parser.unauthenticated = !session.authenticated
@@ -262,6 +282,7 @@ final class Connection: BlockingHost {
                 if errno == EAGAIN {
                     if !writeRegistered { event_add(writeEvent, nil); writeRegistered = true }
                     publishBufferSizes()
+                    accountBuffers()
                     return
                 }
                 return worker.close(self)
@@ -273,6 +294,7 @@ final class Connection: BlockingHost {
         context.reply.buffer.count = 0
         written = 0
         context.reply.buffer.shrinkIfIdle(to: 64 * 1024)
+        accountBuffers()
         if writeRegistered { event_del(writeEvent); writeRegistered = false }
         if closing { worker.close(self) }
     }

@@ -271,8 +271,8 @@ public final class Server: ServerControl {
             metrics.totalNetOutputBytes += worker.bytesOut
             metrics.totalReads += worker.readsProcessed
             metrics.totalWrites += worker.writesProcessed
-            metrics.clientBufferBytes += worker.bufferBytes
         }
+        metrics.clientBufferBytes = context.clientBufferBytes
         metrics.workerThreads = workers.count
         metrics.tcpPort = port
         return metrics
@@ -335,7 +335,6 @@ public final class Server: ServerControl {
             context.instantaneousOps = max(0, (processed - lastOpsSample.count) * 1000 / Int(now - lastOpsSample.time))
         }
         lastOpsSample = (now, processed)
-        context.clientBufferBytes = workers.reduce(0) { $0 + $1.bufferBytes }
         // Go on evicting between commands too, so an idle server comes back under its limit.
         _ = context.evictor.makeRoom(context)
         if context.config.activeExpireEnabled && !context.isReplica { runExpiryCycle(.slow, now: now) }

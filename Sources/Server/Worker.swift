@@ -159,6 +159,7 @@ final class Worker {
         connection.releaseRetryWaiters()
         connection.releaseEvents()
         Glibc.close(connection.fd)
+        connection.forgetBuffers()
         server.unregister(connection.session)
         serveReadyConnections()
     }
@@ -172,9 +173,6 @@ final class Worker {
         }
     }
 
-    /// Buffer memory of this worker's connections, refreshed by its own cron tick so other
-    /// threads (INFO) read a plain integer instead of walking `connections`.
-    private(set) var bufferBytes = 0
     private var cronEvent: OpaquePointer?
 
     /// Starts this worker's periodic upkeep; worker 0 also runs the server-wide cron.
@@ -189,7 +187,6 @@ final class Worker {
     func cronTick() {
         let now = Clock.milliseconds()
         closeIdleConnections(timeout: server.context.config.timeout, now: now)
-        bufferBytes = connections.values.reduce(0) { $0 + $1.input.capacity + $1.context.reply.buffer.capacity }
         if index == 0 {
             server.serverCron(now: now)
             // The cron's sweep of lapsed fill tokens may have woken waiters of this worker.

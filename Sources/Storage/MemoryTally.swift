@@ -1,22 +1,24 @@
-// The server-wide total of the bytes every shard holds, kept while a `maxmemory` limit is
-// set: eviction runs before commands on every worker and must compare used memory with the
-// limit in O(1), not by summing 1024 shards. Shards add their deltas atomically (relaxed:
-// a running total needs no ordering); without a limit nobody pays for it.
+// A running total of bytes that many threads add to: the bytes every shard holds (kept
+// while a `maxmemory` limit is set: eviction runs before commands on every worker and must
+// compare used memory with the limit in O(1), not by summing 1024 shards; without a limit
+// nobody pays for it), and the buffer bytes of all connections. Deltas are added atomically
+// (relaxed: a running total needs no ordering).
 import CSystem
 
 public final class MemoryTally {
     private let counter = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
     /// Whether shards report their deltas; switched only with every shard locked.
+    /// (Connections always report theirs.)
     public internal(set) var isEnabled = false
 
-    init() { counter.initialize(to: 0) }
+    public init() { counter.initialize(to: 0) }
     deinit { counter.deallocate() }
 
     /// Bytes held by all shards (exact while enabled).
     public var bytes: Int { Int(swiftlet_atomic_load(counter)) }
 
     @inline(__always)
-    func add(_ delta: Int) { swiftlet_atomic_add(counter, Int64(delta)) }
+    public func add(_ delta: Int) { swiftlet_atomic_add(counter, Int64(delta)) }
 
     func reset(to bytes: Int) { swiftlet_atomic_store(counter, Int64(bytes)) }
 }
