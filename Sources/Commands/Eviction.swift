@@ -10,6 +10,7 @@ import Glibc
 #endif
 import Config
 import Storage
+import Support
 
 public enum EvictionResult {
     /// Memory is within the limit.

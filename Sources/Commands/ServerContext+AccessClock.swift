@@ -5,6 +5,7 @@
 // lfu-decay-time minutes idle. OBJECT IDLETIME and OBJECT FREQ read them back.
 import Config
 import Storage
+import Support
 
 extension ServerContext {
     static let lfuInitialCounter: UInt32 = 5

@@ -7,6 +7,7 @@
 import Glibc
 #endif
 import CSystem
+import Support
 
 /// Address of the pointer that refers to an entry (a bucket head or a predecessor's `next`).
 public typealias EntryLink = UnsafeMutablePointer<UnsafeMutableRawPointer?>

@@ -2,6 +2,7 @@
 // forward links carry spans (how many elements each link jumps), as in Redis, so the rank of
 // an element, the element at a rank, and the first element past a score or lex bound are all
 // found in O(log n). Members are unique; the member→score dictionary lives in ZSetValue.
+import Support
 
 struct ZSkipNodeHeader {
     let member: [UInt8]

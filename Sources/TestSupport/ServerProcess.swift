@@ -152,3 +152,16 @@ public final class ServerProcess {
 
     deinit { stop() }
 }
+
+extension ServerProcess {
+    /// Polls INFO (up to about `seconds`) until `blocked_clients` reads `count`; false if it never does.
+    public func waitForBlockedClients(_ count: Int, seconds: Double = 5) throws -> Bool {
+        let probe = try RespClient(port: port)
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let info = try probe.call("INFO", "clients").text, info.contains("blocked_clients:\(count)\r\n") { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+}

@@ -9,16 +9,6 @@ import TestSupport
 
 @Suite(.serialized)
 struct BlockingListTests {
-    /// Polls INFO until `blocked_clients` reads `count`.
-    private func waitForBlocked(_ count: Int, port: Int) throws {
-        let probe = try RespClient(port: port)
-        for _ in 0..<200 {
-            if let info = try probe.call("INFO", "clients").text, info.contains("blocked_clients:\(count)\r\n") { return }
-            usleep(10_000)
-        }
-        Issue.record("blocked_clients never reached \(count)")
-    }
-
     private func bulks(_ values: String...) -> RespValue { .array(values.map { .bulk(Array($0.utf8)) }) }
 
     @Test(arguments: [1, 4])
@@ -30,12 +20,12 @@ struct BlockingListTests {
         let blocked = clients[1], pusher = clients[2]
         try blocked.send(["BLPOP", "list", "0"])
         try blocked.send(["PING"])
-        try waitForBlocked(1, port: server.port)
+        #expect(try server.waitForBlockedClients(1))
         #expect(try pusher.call("RPUSH", "list", "x", "y") == .integer(2))
         #expect(try blocked.readReply().value == bulks("list", "x"))
         #expect(try blocked.readReply().value == .simple("PONG"))
         #expect(try pusher.call("LRANGE", "list", "0", "-1") == bulks("y"))
-        try waitForBlocked(0, port: server.port)
+        #expect(try server.waitForBlockedClients(0))
     }
 
     @Test(arguments: [1, 4])
@@ -44,9 +34,9 @@ struct BlockingListTests {
         defer { server.stop() }
         let clients = try (0..<4).map { _ in try RespClient(port: server.port) }
         try clients[1].send(["BZPOPMIN", "board", "0"])
-        try waitForBlocked(1, port: server.port)
+        #expect(try server.waitForBlockedClients(1))
         try clients[2].send(["BZMPOP", "0", "2", "none", "board", "MAX", "COUNT", "2"])
-        try waitForBlocked(2, port: server.port)
+        #expect(try server.waitForBlockedClients(2))
         #expect(try clients[3].call("ZADD", "board", "1", "a", "2", "b", "3", "c", "4", "d") == .integer(4))
         #expect(try clients[1].readReply().value == bulks("board", "a", "1"))
         #expect(try clients[2].readReply().value
@@ -61,7 +51,7 @@ struct BlockingListTests {
         let clients = try (0..<4).map { _ in try RespClient(port: server.port) }
         for (position, client) in clients.prefix(3).enumerated() {
             try client.send(["BRPOP", "other", "queue", "0"])
-            try waitForBlocked(position + 1, port: server.port)
+            #expect(try server.waitForBlockedClients(position + 1))
         }
         #expect(try clients[3].call("LPUSH", "queue", "first", "second", "third") == .integer(3))
         #expect(try clients[0].readReply().value == bulks("queue", "first"))
@@ -79,9 +69,9 @@ struct BlockingListTests {
         let clients = try (0..<4).map { _ in try RespClient(port: server.port) }
         for round in 0..<20 {
             try clients[1].send(["BRPOPLPUSH", "list1", "list2", "0"])
-            try waitForBlocked(1, port: server.port)
+            #expect(try server.waitForBlockedClients(1))
             try clients[2].send(["BRPOPLPUSH", "list2", "list1", "0"])
-            try waitForBlocked(2, port: server.port)
+            #expect(try server.waitForBlockedClients(2))
             try clients[3].send(["RPUSH", "list1", "foo\(round)"])
             try clients[3].send(["LRANGE", "list1", "0", "-1"])
             try clients[3].send(["LRANGE", "list2", "0", "-1"])
@@ -124,12 +114,12 @@ struct BlockingListTests {
         }
         #expect(try other.call("CLIENT", "UNBLOCK", String(id)) == .integer(0))
         try blocked.send(["BLPOP", "k", "0"])
-        try waitForBlocked(1, port: server.port)
+        #expect(try server.waitForBlockedClients(1))
         #expect(try other.call("CLIENT", "LIST", "ID", String(id)).text?.contains("flags=b ") == true)
         #expect(try other.call("CLIENT", "UNBLOCK", String(id)) == .integer(1))
         #expect(try blocked.readReply().raw == Array("*-1\r\n".utf8))
         try blocked.send(["BLMOVE", "k", "d", "LEFT", "LEFT", "0"])
-        try waitForBlocked(1, port: server.port)
+        #expect(try server.waitForBlockedClients(1))
         #expect(try other.call("CLIENT", "UNBLOCK", String(id), "ERROR") == .integer(1))
         #expect(try blocked.readReply().value == .error("UNBLOCKED client unblocked via CLIENT UNBLOCK"))
         #expect(try other.call("CLIENT", "UNBLOCK", String(id), "MAYBE") == .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"))
@@ -143,13 +133,13 @@ struct BlockingListTests {
         let blocked = try RespClient(port: server.port), other = try RespClient(port: server.port)
         _ = try blocked.call("SELECT", "9")
         try blocked.send(["BRPOP", "k", "5"])
-        try waitForBlocked(1, port: server.port)
+        #expect(try server.waitForBlockedClients(1))
         _ = try other.call("SELECT", "1")
         _ = try other.call("RPUSH", "k", "hello")
         #expect(try other.call("SWAPDB", "1", "9") == .simple("OK"))
         #expect(try blocked.readReply().value == bulks("k", "hello"))
         try blocked.send(["BLPOP", "target", "5"])
-        try waitForBlocked(1, port: server.port)
+        #expect(try server.waitForBlockedClients(1))
         _ = try other.call("SELECT", "9")
         _ = try other.call("RPUSH", "source", "moved")
         #expect(try other.call("RENAME", "source", "target") == .simple("OK"))
@@ -163,11 +153,11 @@ struct BlockingListTests {
         var gone: RespClient? = try RespClient(port: server.port)
         let waiting = try RespClient(port: server.port), pusher = try RespClient(port: server.port)
         try gone?.send(["BLPOP", "k", "0"])
-        try waitForBlocked(1, port: server.port)
+        #expect(try server.waitForBlockedClients(1))
         try waiting.send(["BLPOP", "k", "0"])
-        try waitForBlocked(2, port: server.port)
+        #expect(try server.waitForBlockedClients(2))
         gone = nil
-        try waitForBlocked(1, port: server.port)
+        #expect(try server.waitForBlockedClients(1))
         #expect(try pusher.call("RPUSH", "k", "a", "b") == .integer(2))
         #expect(try waiting.readReply().value == bulks("k", "a"))
         #expect(try pusher.call("LRANGE", "k", "0", "-1") == bulks("b"))

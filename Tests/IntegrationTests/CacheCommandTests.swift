@@ -9,15 +9,6 @@ import TestSupport
 
 @Suite(.serialized)
 struct CacheCommandTests {
-    private func waitForBlocked(_ count: Int, port: Int) throws {
-        let probe = try RespClient(port: port)
-        for _ in 0..<500 {
-            if let info = try probe.call("INFO", "clients").text, info.contains("blocked_clients:\(count)\r\n") { return }
-            usleep(10_000)
-        }
-        Issue.record("blocked_clients never reached \(count)")
-    }
-
     private func text(_ value: RespValue) -> String? {
         if case .bulk(let bytes?) = value { return String(decoding: bytes, as: UTF8.self) }
         return nil
@@ -87,7 +78,7 @@ struct CacheCommandTests {
                     let reply = try client.call("CACHE.GET", "page", "LOCK", "5000", "WAIT", "10")
                     if let token = self.token(reply) {
                         // Fill only once every other client is waiting.
-                        try self.waitForBlocked(49, port: server.port)
+                        #expect(try server.waitForBlockedClients(49))
                         let stored = try client.call("CACHE.FILL", "page", token, "rendered", "EX", "60")
                         tally.record(stored == .simple("OK") ? "fill" : "\(stored)")
                     } else {
@@ -100,7 +91,7 @@ struct CacheCommandTests {
         }
         #expect(done.wait(timeout: .now() + 30) == .success)
         #expect(tally.counts == ["fill": 1, "hit": 49])
-        try waitForBlocked(0, port: server.port)
+        #expect(try server.waitForBlockedClients(0))
     }
 
     @Test(arguments: [1, 4])
@@ -110,14 +101,14 @@ struct CacheCommandTests {
         let clients = try (0..<3).map { _ in try RespClient(port: server.port) }
         let first = try #require(token(try clients[0].call("CACHE.GET", "k", "LOCK", "200")))
         try clients[1].send(["CACHE.GET", "k", "LOCK", "5000", "WAIT", "5"])
-        try waitForBlocked(1, port: server.port)
+        #expect(try server.waitForBlockedClients(1))
         try clients[2].send(["CACHE.GET", "k", "LOCK", "5000", "WAIT", "5"])
-        try waitForBlocked(2, port: server.port)
+        #expect(try server.waitForBlockedClients(2))
         let started = Date()
         let second = try #require(token(try clients[1].readReply().value))
         #expect(Date().timeIntervalSince(started) < 2)
         #expect(second != first)
-        try waitForBlocked(1, port: server.port)
+        #expect(try server.waitForBlockedClients(1))
         #expect(try clients[0].call("CACHE.FILL", "k", first, "late") == .bulk(nil))
         #expect(try clients[1].call("CACHE.FILL", "k", second, "fresh") == .simple("OK"))
         #expect(try clients[2].readReply().value == bulks("hit", "fresh"))
@@ -131,7 +122,7 @@ struct CacheCommandTests {
         // RELEASE: the first waiter takes the fill over.
         let token = try #require(self.token(try clients[0].call("CACHE.GET", "r", "LOCK", "60000")))
         try clients[1].send(["CACHE.GET", "r", "LOCK", "60000", "WAIT", "0"])
-        try waitForBlocked(1, port: server.port)
+        #expect(try server.waitForBlockedClients(1))
         #expect(try clients[0].call("CACHE.RELEASE", "r", token) == .integer(1))
         #expect(self.token(try clients[1].readReply().value) != nil)
         #expect(try clients[0].call("CACHE.RELEASE", "r", token) == .integer(0))
@@ -140,9 +131,9 @@ struct CacheCommandTests {
             let key = "s\(index)"
             #expect(self.token(try clients[0].call("CACHE.GET", key, "LOCK", "60000")) != nil)
             try clients[1].send(["CACHE.GET", key, "LOCK", "60000", "WAIT", "0"])
-            try waitForBlocked(1, port: server.port)
+            #expect(try server.waitForBlockedClients(1))
             try clients[2].send(["CACHE.GET", key, "LOCK", "60000", "WAIT", "0"])
-            try waitForBlocked(2, port: server.port)
+            #expect(try server.waitForBlockedClients(2))
             _ = try clients[3].call(write)
             #expect(try clients[1].readReply().value == bulks("hit", "v"))
             #expect(try clients[2].readReply().value == bulks("hit", "v"))
@@ -151,7 +142,7 @@ struct CacheCommandTests {
         #expect(self.token(try clients[0].call("CACHE.GET", "l", "LOCK", "60000")) != nil)
         try clients[1].send(["CACHE.GET", "l", "LOCK", "60000", "WAIT", "0"])
         try clients[2].send(["BLPOP", "b", "0"])
-        try waitForBlocked(2, port: server.port)
+        #expect(try server.waitForBlockedClients(2))
         _ = try clients[3].call("RPUSH", "l", "x")
         #expect(try clients[1].readReply().value.text?.hasPrefix("WRONGTYPE") == true)
         _ = try clients[3].call("SET", "b", "string")

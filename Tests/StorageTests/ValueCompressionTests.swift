@@ -6,6 +6,7 @@ import Glibc
 #endif
 import Testing
 @testable import Storage
+import Support
 
 /// Text-like bytes from a small alphabet with repeats: compresses well, like JSON or HTML.
 private func compressible<G: RandomNumberGenerator>(_ count: Int, _ random: inout G) -> [UInt8] {
@@ -43,19 +44,8 @@ private func copied(_ entry: Entry) -> [UInt8] {
     }
 }
 
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Test func compressibleValuesRoundTrip() throws {
-    var random = SeededGenerator(state: 5)
+    var random = Xorshift64(seed: 5)
     for _ in 0..<200 {
         let size = [200, 4096, 65536, 300_000][Int.random(in: 0..<4, using: &random)] + Int.random(in: 0..<50, using: &random)
         let value = compressible(size, &random)
@@ -86,7 +76,7 @@ private struct SeededGenerator: RandomNumberGenerator {
 }
 
 @Test func incompressibleValuesStayPlain() {
-    var random = SeededGenerator(state: 11)
+    var random = Xorshift64(seed: 11)
     for size in [0, 1, 15, 16, 64, 1000, 4097, 70_000] {
         let value = randomBytes(size, &random)
         #expect(compressedEntry(Array("k".utf8), value) == nil, "random \(size) bytes")
@@ -99,7 +89,7 @@ private struct SeededGenerator: RandomNumberGenerator {
 }
 
 @Test func compressedEntriesAreNeverOverwrittenInPlace() throws {
-    var random = SeededGenerator(state: 3)
+    var random = Xorshift64(seed: 3)
     let value = compressible(5000, &random)
     let entry = try #require(compressedEntry(Array("k".utf8), value))
     let plain = Array(repeating: UInt8(66), count: entry.valueLength)
@@ -112,7 +102,7 @@ private struct SeededGenerator: RandomNumberGenerator {
 }
 
 @Test func shardCountsCompressedValues() throws {
-    var random = SeededGenerator(state: 9)
+    var random = Xorshift64(seed: 9)
     let shard = Shard(databases: 2)
     var expectedSaved = 0
     var keys: [[UInt8]] = []

@@ -6,17 +6,6 @@
 import Testing
 @testable import Support
 
-private struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Test func histogramBucketsAreContiguousAndTight() {
     var previousBucket = -1
     for value in UInt64(0)..<100_000 {
@@ -26,7 +15,7 @@ private struct SplitMix {
         let highest = LatencyHistograms.highestValue(inBucket: bucket)
         #expect(highest >= value && Double(highest - value) <= Double(value) / 128)
     }
-    var random = SplitMix(state: 7)
+    var random = Xorshift64(seed: 7)
     for _ in 0..<10_000 {
         let value = random.next() >> (random.next() % 64)
         let highest = LatencyHistograms.highestValue(inBucket: LatencyHistograms.bucket(of: value))
@@ -35,7 +24,7 @@ private struct SplitMix {
 }
 
 @Test func histogramPercentilesMatchTheExactOnesWithinOnePercent() {
-    var random = SplitMix(state: 42)
+    var random = Xorshift64(seed: 42)
     let workers = (0..<3).map { _ in LatencyHistograms(slots: 4, maxValue: 1 << 40) }
     var values: [UInt64] = []
     for index in 0..<20_000 {
@@ -74,7 +63,7 @@ private func label(_ row: PrefixStats.Row) -> String {
 }
 
 @Test func prefixSummaryIsExactWhilePrefixesFit() {
-    var random = SplitMix(state: 3)
+    var random = Xorshift64(seed: 3)
     let stats = PrefixStats()
     let prefixes = ["user", "session", "", "a", "page", "cart", "user2", "x"]
     var model: [String: (hits: UInt64, misses: UInt64)] = [:]
@@ -96,7 +85,7 @@ private func label(_ row: PrefixStats.Row) -> String {
 }
 
 @Test func prefixSummaryKeepsHeavyHittersAmongManyPrefixes() {
-    var random = SplitMix(state: 11)
+    var random = Xorshift64(seed: 11)
     let stats = PrefixStats()
     let capacity = 32
     var truth: [String: UInt64] = [:]

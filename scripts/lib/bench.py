@@ -69,11 +69,11 @@ class Server:
                 self.proc.kill()
 
 
-def run_benchmark(server, test, pipeline, requests):
+def run_benchmark(server, test, pipeline, requests, keyspace=100000, value_size=3):
     before = cpu_seconds(server.proc.pid)
     out = subprocess.run(
         ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port), "-t", test, "-n", str(requests),
-         "-c", "50", "-P", str(pipeline), "-r", "100000", "--csv"],
+         "-c", "50", "-P", str(pipeline), "-r", str(keyspace), "-d", str(value_size), "--csv"],
         capture_output=True, text=True, check=True).stdout
     cpu = cpu_seconds(server.proc.pid) - before
     row = next(r for r in csv.DictReader(io.StringIO(out)) if r["test"].startswith(test.upper()))
@@ -130,7 +130,7 @@ def zipf_keys(count, keyspace, exponent, seed):
     return [names[bisect.bisect_left(cumulative, generator.random() * total)] for _ in range(count)]
 
 
-def cache_aside(server, keys, value, batch=64):
+def cache_aside(server, keys, value, batch=256):
     """Cache-aside over `keys`: GET each; on a miss, SET it. Returns (hit ratio, ops per CPU-s)
     of the second half (the first half warms the cache)."""
     client = Pipeline(server.port)
@@ -154,31 +154,51 @@ def cache_aside(server, keys, value, batch=64):
 
 
 def hit_ratio_simulation(args, redis_binary, workdir):
-    """Zipf-distributed cache-aside traffic over a keyspace 10x what fits in maxmemory, at
-    the same maxmemory for both servers, under allkeys-lru and allkeys-lfu."""
-    megabytes, value_size = (8 if args.quick else 32), 100
+    """Both servers at the same maxmemory under allkeys-lru and allkeys-lfu: Zipf-distributed
+    cache-aside traffic over a keyspace 10x larger than fits (hit ratio, ops per CPU-second),
+    for small and 100-byte values, then redis-benchmark SET over 10M random keys (every
+    write evicts), at -P 1 and -P 16."""
+    megabytes = 8 if args.quick else 32
     maxmemory = megabytes << 20
-    keyspace = 10 * maxmemory // value_size
     requests = 300_000 if args.quick else 2_000_000
-    print(f"\nCache simulation: maxmemory {megabytes}mb, {value_size}-byte values, {keyspace:,} keys "
-          f"(10x {megabytes}mb of values), "
-          f"Zipf 0.99 cache-aside (GET, SET on miss), {requests:,} requests, second half measured")
-    keys = zipf_keys(requests, keyspace, 0.99, seed=7)
-    value = b"x" * value_size
-    print(f"  {'policy':<12} {'server':<9} {'hit ratio':>9} {'ops/cpu-s':>11} {'evicted':>9}")
+    print(f"\nCache simulation at maxmemory {megabytes}mb: Zipf 0.99 cache-aside (GET, SET on a miss) over "
+          f"a keyspace of 10x {megabytes}mb of values, {requests:,} requests (second half measured); "
+          f"then redis-benchmark SET -r 10000000 -d 100 -c 50 (every write evicts)")
+    print(f"  {'policy':<12} {'workload':<19} {'server':<9} {'hit ratio':>9} {'ops/cpu-s':>11} {'evicted':>9}")
+    argv = {"swiftlet": [args.swiftlet, "--server-threads", str(args.threads)], "redis": [redis_binary]}
     for policy in ["allkeys-lru", "allkeys-lfu"]:
-        results = {}
-        for name, argv in [("swiftlet", [args.swiftlet, "--server-threads", str(args.threads)]), ("redis", [redis_binary])]:
-            server = Server(name, argv + ["--maxmemory", str(maxmemory), "--maxmemory-policy", policy], workdir)
-            try:
-                ratio, per_cpu = cache_aside(server, keys, value)
-                evicted = server.cli("INFO", "stats").split("evicted_keys:")[1].split()[0]
-            finally:
+        servers = [Server(name, command + ["--maxmemory", str(maxmemory), "--maxmemory-policy", policy], workdir)
+                   for name, command in argv.items()]
+        try:
+            for value_size in [16, 100]:
+                keyspace = 10 * maxmemory // value_size
+                keys = zipf_keys(requests, keyspace, 0.99, seed=value_size)
+                results = {}
+                for server in servers:
+                    server.cli("FLUSHALL")
+                    server.cli("CONFIG", "RESETSTAT")
+                    results[server.name] = cache_aside(server, keys, b"x" * value_size)
+                    evicted = server.cli("INFO", "stats").split("evicted_keys:")[1].split()[0]
+                    print(f"  {policy:<12} {f'Zipf, {value_size}-byte values':<19} {server.name:<9} "
+                          f"{results[server.name][0]:>9.4f} {results[server.name][1]:>11,.0f} {evicted:>9}")
+                print(f"  {'':<12} {'':<19} ratio     hit ratio {results['swiftlet'][0] - results['redis'][0]:+.4f}   "
+                      f"ops/cpu-s x{results['swiftlet'][1] / results['redis'][1]:.2f}")
+            for pipeline in [1, 16]:
+                requests_set = (50_000 if pipeline == 1 else 300_000) if args.quick else (200_000 if pipeline == 1 else 2_000_000)
+                runs = {server.name: [] for server in servers}
+                for _ in range(args.rounds):
+                    for server in servers:
+                        runs[server.name].append(run_benchmark(server, "set", pipeline, requests_set,
+                                                               keyspace=10_000_000, value_size=100)["per_cpu"])
+                median = {name: sorted(values)[len(values) // 2] for name, values in runs.items()}
+                for server in servers:
+                    evicted = server.cli("INFO", "stats").split("evicted_keys:")[1].split()[0]
+                    print(f"  {policy:<12} {f'SET -P {pipeline}, 100 bytes':<19} {server.name:<9} {'':>9} "
+                          f"{median[server.name]:>11,.0f} {evicted:>9}")
+                print(f"  {'':<12} {'':<19} ratio     ops/cpu-s x{median['swiftlet'] / median['redis']:.2f}")
+        finally:
+            for server in servers:
                 server.stop()
-            results[name] = (ratio, per_cpu)
-            print(f"  {policy:<12} {name:<9} {ratio:>9.4f} {per_cpu:>11,.0f} {evicted:>9}")
-        print(f"  {'':<12} ratio     hit ratio {results['swiftlet'][0] - results['redis'][0]:+.4f}   "
-              f"ops/cpu-s x{results['swiftlet'][1] / results['redis'][1]:.2f}")
 
 
 def memory_per_key(server):
