@@ -41,16 +41,18 @@ public final class Evictor {
     /// Database the random policies try next in a shard (Redis rotates them too).
     private var nextRandomDB = 0
     private var random = Xorshift64()
-    /// The next two sample positions, chosen ahead so that their memory loads while other
-    /// work runs: the shard's tables two samples ahead, the first buckets one ahead.
-    private var upcoming: (Probe, Probe)
+    /// The next three sample positions, chosen ahead so that their memory loads while other
+    /// work runs: the shard's tables three samples ahead, the first buckets two ahead, and
+    /// the entries those buckets point to one ahead (each step reads what the previous one
+    /// brought into cache).
+    private var upcoming: (Probe, Probe, Probe)
     public private(set) var evictedKeys = 0
     /// When memory last went over the limit (monotonic µs), 0 while within it.
     private var overLimitSince: Int64 = 0
     private var exceededMicroseconds: Int64 = 0
 
     init() {
-        upcoming = (Probe(shard: 0, start: 0), Probe(shard: 0, start: 0))
+        upcoming = (Probe(shard: 0, start: 0), Probe(shard: 0, start: 0), Probe(shard: 0, start: 0))
         pthread_mutex_init(&mutex, nil)
         pool.reserveCapacity(Evictor.poolSize)
     }
@@ -151,10 +153,10 @@ public final class Evictor {
     /// The planned probe, planning (and prefetching for) the ones after it.
     private func nextProbe(_ shards: [Shard]) -> Probe {
         let due = upcoming.0
-        upcoming.0 = upcoming.1
-        upcoming.1 = Probe(shard: Int(random.next() % UInt64(shards.count)), start: random.next())
-        shards[upcoming.1.shard].prefetchTables()
-        shards[upcoming.0.shard].prefetchSample(start: upcoming.0.start)
+        upcoming = (upcoming.1, upcoming.2, Probe(shard: Int(random.next() % UInt64(shards.count)), start: random.next()))
+        shards[upcoming.2.shard].prefetchTables()
+        shards[upcoming.1.shard].prefetchSampleBuckets(start: upcoming.1.start)
+        shards[upcoming.0.shard].prefetchSampleEntries(start: upcoming.0.start)
         return due
     }
 

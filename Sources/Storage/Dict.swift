@@ -241,16 +241,13 @@ public struct Dict {
         guard self.count > 0 else { return }
         var taken = 0
         var index = Int(truncatingIfNeeded: start)
-        let batch = 8
-        for _ in 0..<max(1, maxBuckets / batch) {
+        for _ in 0..<max(1, maxBuckets / Dict.sampleBatch) {
             for t in 0..<(isRehashing ? 2 : 1) {
                 // (Buckets of table 0 that rehashing has moved are empty.)
                 let table = t == 0 ? tables.0 : tables.1
                 guard let buckets = table.buckets else { continue }
-                let width = min(batch, table.size), mask = Int(table.mask)
-                for step in 0..<width {
-                    if let head = buckets[(index &+ step) & mask] { swiftlet_prefetch(head) }
-                }
+                let width = min(Dict.sampleBatch, table.size), mask = Int(table.mask)
+                Dict.prefetchHeads(buckets, from: index, width: width, mask: mask)
                 for step in 0..<width {
                     var raw = buckets[(index &+ step) & mask]
                     while let current = raw {
@@ -261,8 +258,24 @@ public struct Dict {
                     }
                 }
             }
-            index &+= batch
+            index &+= Dict.sampleBatch
         }
+    }
+
+    static let sampleBatch = 8
+
+    private static func prefetchHeads(_ buckets: UnsafeMutablePointer<UnsafeMutableRawPointer?>, from index: Int,
+                                      width: Int, mask: Int) {
+        for step in 0..<width {
+            if let head = buckets[(index &+ step) & mask] { swiftlet_prefetch(head) }
+        }
+    }
+
+    /// Starts loading the entries of the first buckets a sample from `start` reads.
+    public func prefetchSampleEntries(start: UInt64) {
+        guard count > 0, let buckets = tables.0.buckets else { return }
+        Dict.prefetchHeads(buckets, from: Int(truncatingIfNeeded: start), width: min(Dict.sampleBatch, tables.0.size),
+                           mask: Int(tables.0.mask))
     }
 
     /// One SCAN step from `cursor`: calls `visit` for each entry of the visited bucket(s)

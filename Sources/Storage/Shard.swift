@@ -210,8 +210,16 @@ public final class Shard {
 
     /// Starts loading the buckets a sample from `start` will read first, in every database
     /// that holds keys.
-    public func prefetchSample(start: UInt64) {
+    public func prefetchSampleBuckets(start: UInt64) {
         for db in 0..<databaseCount where dicts[db].count > 0 { dicts[db].prefetchBucket(hash: start) }
+    }
+
+    /// Starts loading the entries those buckets point to. Reading a bucket needs the lock
+    /// (the table could be freed meanwhile), so nothing happens when the shard is busy.
+    public func prefetchSampleEntries(start: UInt64) {
+        guard tryLock() else { return }
+        for db in 0..<databaseCount where dicts[db].count > 0 { dicts[db].prefetchSampleEntries(start: start) }
+        unlock()
     }
 
     // MARK: Background upkeep (cron)
