@@ -46,6 +46,10 @@ public final class Evictor {
     /// the entries those buckets point to one ahead (each step reads what the previous one
     /// brought into cache).
     private var upcoming: (Probe, Probe, Probe)
+    /// Databases that held keys when last looked at (refreshed by cron, and at once when
+    /// sampling them finds nothing): sampling and prefetching visit only these tables
+    /// instead of all 16 of every shard they touch.
+    private var databasesInUse: [Int] = [0]
     public private(set) var evictedKeys = 0
     /// When memory last went over the limit (monotonic µs), 0 while within it.
     private var overLimitSince: Int64 = 0
@@ -147,7 +151,27 @@ public final class Evictor {
         let shards = server.keyspace.shards
         let planned = nextProbe(shards)
         if sample(shards[planned.shard], server, policy: policy, start: planned.start) > 0 { return true }
-        return probeShards(count: shards.count) { sample(shards[$0], server, policy: policy, start: random.next()) > 0 }
+        if probeShards(count: shards.count, found: { sample(shards[$0], server, policy: policy, start: random.next()) > 0 }) {
+            return true
+        }
+        // Keys may have appeared in another database since the list was made.
+        let known = databasesInUse
+        databasesInUse = Evictor.databasesWithKeys(server.keyspace)
+        return databasesInUse != known && populatePool(server, policy: policy)
+    }
+
+    /// Refreshes the list of databases that hold keys (cron, while a limit is set).
+    public func refreshDatabasesInUse(_ keyspace: Keyspace) {
+        let found = Evictor.databasesWithKeys(keyspace)
+        pthread_mutex_lock(&mutex)
+        databasesInUse = found
+        pthread_mutex_unlock(&mutex)
+    }
+
+    /// Databases with at least one key in some shard. Counts are read without the shard
+    /// locks: a stale answer only steers sampling, which checks again under the lock.
+    private static func databasesWithKeys(_ keyspace: Keyspace) -> [Int] {
+        (0..<keyspace.databaseCount).filter { db in keyspace.shards.contains { $0.dicts[db].count > 0 } }
     }
 
     /// The planned probe, planning (and prefetching for) the ones after it.
@@ -155,8 +179,8 @@ public final class Evictor {
         let due = upcoming.0
         upcoming = (upcoming.1, upcoming.2, Probe(shard: Int(random.next() % UInt64(shards.count)), start: random.next()))
         shards[upcoming.2.shard].prefetchTables()
-        shards[upcoming.1.shard].prefetchSampleBuckets(start: upcoming.1.start)
-        shards[upcoming.0.shard].prefetchSampleEntries(start: upcoming.0.start)
+        shards[upcoming.1.shard].prefetchSampleBuckets(start: upcoming.1.start, databases: databasesInUse)
+        shards[upcoming.0.shard].prefetchSampleEntries(start: upcoming.0.start, databases: databasesInUse)
         return due
     }
 
@@ -172,12 +196,12 @@ public final class Evictor {
         return false
     }
 
-    /// Adds the samples of every database of `shard` to the pool; returns how many it saw.
+    /// Adds the samples of every database in use of `shard` to the pool; returns how many it saw.
     private func sample(_ shard: Shard, _ server: ServerContext, policy: MaxmemoryPolicy, start: UInt64) -> Int {
         let samples = server.config.maxmemorySamples
         var seen = 0
         shard.withLock {
-            for db in 0..<shard.databaseCount {
+            for db in databasesInUse {
                 let dict = shard.dicts[db]
                 guard policy.isVolatile ? dict.volatileCount > 0 : dict.count > 0 else { continue }
                 dict.sample(count: samples, maxBuckets: samples * 10, start: start) { entry in

@@ -336,7 +336,10 @@ public final class Server: ServerControl {
         }
         lastOpsSample = (now, processed)
         // Go on evicting between commands too, so an idle server comes back under its limit.
-        _ = context.evictor.makeRoom(context)
+        if context.config.maxmemory > 0 {
+            context.evictor.refreshDatabasesInUse(context.keyspace)
+            _ = context.evictor.makeRoom(context)
+        }
         if context.config.activeExpireEnabled && !context.isReplica { runExpiryCycle(.slow, now: now) }
         context.sweepFillLocks(now: now)
         let shards = context.keyspace.shards

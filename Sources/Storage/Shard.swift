@@ -205,20 +205,19 @@ public final class Shard {
     // MARK: Hints for eviction's next sample (read without the lock: a stale value only
     // makes a useless prefetch, never a fault)
 
-    /// Starts loading the table headers of the first databases.
+    /// Starts loading the table header of the first database.
     public func prefetchTables() { swiftlet_prefetch(dicts) }
 
-    /// Starts loading the buckets a sample from `start` will read first, in every database
-    /// that holds keys.
-    public func prefetchSampleBuckets(start: UInt64) {
-        for db in 0..<databaseCount where dicts[db].count > 0 { dicts[db].prefetchBucket(hash: start) }
+    /// Starts loading the buckets a sample from `start` will read first in `databases`.
+    public func prefetchSampleBuckets(start: UInt64, databases: [Int]) {
+        for db in databases { dicts[db].prefetchBucket(hash: start) }
     }
 
     /// Starts loading the entries those buckets point to. Reading a bucket needs the lock
     /// (the table could be freed meanwhile), so nothing happens when the shard is busy.
-    public func prefetchSampleEntries(start: UInt64) {
+    public func prefetchSampleEntries(start: UInt64, databases: [Int]) {
         guard tryLock() else { return }
-        for db in 0..<databaseCount where dicts[db].count > 0 { dicts[db].prefetchSampleEntries(start: start) }
+        for db in databases { dicts[db].prefetchSampleEntries(start: start) }
         unlock()
     }
 

@@ -107,6 +107,19 @@ struct EvictionTests {
         #expect(keys > 1000 && keys < 2800, "\(keys) keys left")
     }
 
+    @Test func evictsFromWhicheverDatabaseHoldsTheKeys() throws {
+        let server = try limitedServer("allkeys-lru")
+        defer { server.stop() }
+        let client = try RespClient(port: server.port)
+        #expect(try client.call("SELECT", "7") == .simple("OK"))
+        let writes = 3 * EvictionTests.limit / EvictionTests.valueSize
+        let replies = try pipeline(client, (0..<writes).map { ["SET", "k\($0)", EvictionTests.value] })
+        #expect(replies.allSatisfy { $0 == .simple("OK") })
+        #expect(try infoField(client, "memory", "used_memory") <= EvictionTests.limit + EvictionTests.margin)
+        guard case .integer(let keys) = try client.call("DBSIZE") else { Issue.record("DBSIZE"); return }
+        #expect(keys > 1000 && keys < writes / 2, "\(keys) keys left in db 7")
+    }
+
     @Test func noevictionRefusesWritesButServesReads() throws {
         let server = try limitedServer("noeviction")
         defer { server.stop() }
