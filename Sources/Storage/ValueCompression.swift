@@ -29,16 +29,22 @@ public enum ValueCompression {
         let output = malloc(budget)!
         let stream = Streams.current.deflater
         deflateReset(stream)
-        stream.pointee.next_in = UnsafeMutablePointer(mutating: value.baseAddress!.assumingMemoryBound(to: Bytef.self))
-        stream.pointee.avail_in = uInt(value.count)
-        stream.pointee.next_out = output.assumingMemoryBound(to: Bytef.self)
-        stream.pointee.avail_out = uInt(budget)
+        aim(stream, from: value, to: output, capacity: budget)
         // Z_STREAM_END only when everything fit in the budget; Z_OK or Z_BUF_ERROR otherwise.
         guard deflate(stream, Z_FINISH) == Z_STREAM_END else {
             free(output)
             return nil
         }
         return UnsafeMutableRawBufferPointer(start: output, count: budget - Int(stream.pointee.avail_out))
+    }
+
+    /// Points a reset stream at its input and at `capacity` bytes of output.
+    private static func aim(_ stream: UnsafeMutablePointer<z_stream>, from input: UnsafeRawBufferPointer,
+                            to output: UnsafeMutableRawPointer, capacity: Int) {
+        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: Bytef.self))
+        stream.pointee.avail_in = uInt(input.count)
+        stream.pointee.next_out = output.assumingMemoryBound(to: Bytef.self)
+        stream.pointee.avail_out = uInt(capacity)
     }
 
     /// Inflates the first `count` bytes of `compressed`, a value of `length` bytes (the length
@@ -50,10 +56,7 @@ public enum ValueCompression {
         if count == 0 { return }
         let stream = Streams.current.inflater
         inflateReset(stream)
-        stream.pointee.next_in = UnsafeMutablePointer(mutating: compressed.baseAddress!.assumingMemoryBound(to: Bytef.self))
-        stream.pointee.avail_in = uInt(compressed.count)
-        stream.pointee.next_out = destination.assumingMemoryBound(to: Bytef.self)
-        stream.pointee.avail_out = uInt(count)
+        aim(stream, from: compressed, to: destination, capacity: count)
         // Z_FINISH, when the whole value is wanted, spares zlib from keeping a window.
         let whole = count == length
         let status = inflate(stream, whole ? Z_FINISH : Z_NO_FLUSH)
