@@ -149,7 +149,7 @@ public final class Evictor {
     /// nearly empty keyspace) every shard in turn.
     private func populatePool(_ server: ServerContext, policy: MaxmemoryPolicy) -> Bool {
         let shards = server.keyspace.shards
-        let planned = nextProbe(shards)
+        let planned = nextProbe(server.keyspace)
         if sample(shards[planned.shard], server, policy: policy, start: planned.start) > 0 { return true }
         if probeShards(count: shards.count, found: { sample(shards[$0], server, policy: policy, start: random.next()) > 0 }) {
             return true
@@ -175,12 +175,17 @@ public final class Evictor {
     }
 
     /// The planned probe, planning (and prefetching for) the ones after it.
-    private func nextProbe(_ shards: [Shard]) -> Probe {
+    private func nextProbe(_ keyspace: Keyspace) -> Probe {
         let due = upcoming.0
-        upcoming = (upcoming.1, upcoming.2, Probe(shard: Int(random.next() % UInt64(shards.count)), start: random.next()))
-        shards[upcoming.2.shard].prefetchTables()
-        shards[upcoming.1.shard].prefetchSampleBuckets(start: upcoming.1.start, databases: databasesInUse)
-        shards[upcoming.0.shard].prefetchSampleEntries(start: upcoming.0.start, databases: databasesInUse)
+        upcoming = (upcoming.1, upcoming.2, Probe(shard: Int(random.next() % UInt64(keyspace.shardCount)), start: random.next()))
+        let shards = keyspace.unownedShards
+        shards[upcoming.2.shard]._withUnsafeGuaranteedRef { $0.prefetchTables() }
+        shards[upcoming.1.shard]._withUnsafeGuaranteedRef {
+            $0.prefetchSampleBuckets(start: upcoming.1.start, databases: databasesInUse)
+        }
+        shards[upcoming.0.shard]._withUnsafeGuaranteedRef {
+            $0.prefetchSampleEntries(start: upcoming.0.start, databases: databasesInUse)
+        }
         return due
     }
 
@@ -223,11 +228,16 @@ public final class Evictor {
     }
 
     /// Inserts a sample into the ascending pool, dropping the weakest when full (and reusing
-    /// its key buffer).
+    /// its key buffer). A key already pooled has the same score, so only equal scores are
+    /// compared byte by byte.
     private func offer(_ entry: Entry, db: Int, score: UInt64) {
         if pool.count == Evictor.poolSize && score <= pool[0].score { return }
-        if pool.contains(where: { $0.db == db && $0.key.elementsEqual(entry.key) }) { return }
-        var position = pool.firstIndex { $0.score > score } ?? pool.count
+        var position = pool.count
+        while position > 0 && pool[position - 1].score >= score {
+            if pool[position - 1].score == score && pool[position - 1].db == db
+                && Evictor.sameKey(pool[position - 1].key, entry.key) { return }
+            position -= 1
+        }
         var candidate = Candidate(key: [], db: db, score: score)
         if pool.count == Evictor.poolSize {
             candidate.key = pool.removeFirst().key
@@ -236,6 +246,11 @@ public final class Evictor {
         }
         candidate.key.append(contentsOf: entry.key)
         pool.insert(candidate, at: position)
+    }
+
+    private static func sameKey(_ pooled: [UInt8], _ key: UnsafeRawBufferPointer) -> Bool {
+        pooled.count == key.count
+            && (key.isEmpty || pooled.withUnsafeBytes { memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 })
     }
 
     private func randomVictim(_ server: ServerContext, volatileOnly: Bool) -> Candidate? {
