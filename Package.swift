@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "TestSupport"),
         .testTarget(name: "SupportTests", dependencies: ["Support"]),
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "Support"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Support", "CSystem"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"]),

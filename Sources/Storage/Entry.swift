@@ -168,8 +168,23 @@ public struct Entry: Equatable {
 
     /// Total bytes this entry holds, its collection included (for memory accounting).
     public var allocationSize: Int {
-        malloc_usable_size(pointer) + (kind.isCollection ? collection.memoryUsage : 0)
+        let requested = Entry.headerSize + (hasExpire ? 8 : 0) + keyLength + valueLength
+        let block = requested < Entry.computedSizeLimit ? Entry.usableSize(forRequest: requested) : malloc_usable_size(pointer)
+        return block + (kind.isCollection ? collection.memoryUsage : 0)
     }
+
+    /// Below this request size glibc serves malloc from its heap (its mmap threshold starts
+    /// at 128 KB), where the usable size follows from the request alone.
+    static let computedSizeLimit = 64 * 1024
+
+    /// glibc's usable size for a heap request of `size` bytes: a chunk is the request plus its
+    /// 8-byte size field rounded up to 16 (at least 32), and all of it but that field is
+    /// usable. Computed instead of asking malloc_usable_size, which reads the chunk header —
+    /// one more memory access for every store and delete (about 5% of the CPU of SET under
+    /// eviction). When glibc reuses a free chunk too small to split, the real chunk is up to
+    /// 16 bytes larger than this; the accounting stays consistent because stores and
+    /// deletes use the same figure.
+    static func usableSize(forRequest size: Int) -> Int { max(32, (size + 8 + 15) & ~15) - 8 }
 
     func keyEquals(_ other: UnsafeRawBufferPointer) -> Bool {
         let length = keyLength
