@@ -38,7 +38,7 @@ public final class Evictor {
     private var mutex = pthread_mutex_t()
     /// Best candidates seen so far, ascending by score (the last one is evicted first).
     private var pool: [Candidate] = []
-    /// Database the random policies try next in a shard (Redis rotates them too).
+    /// Position in `databasesInUse` the random policies try next (Redis rotates databases too).
     private var nextRandomDB = 0
     private var random = Xorshift64()
     /// The next three sample positions, chosen ahead so that their memory loads while other
@@ -151,13 +151,19 @@ public final class Evictor {
         let shards = server.keyspace.shards
         let planned = nextProbe(server.keyspace)
         if sample(shards[planned.shard], server, policy: policy, start: planned.start) > 0 { return true }
-        if probeShards(count: shards.count, found: { sample(shards[$0], server, policy: policy, start: random.next()) > 0 }) {
-            return true
-        }
-        // Keys may have appeared in another database since the list was made.
+        return withCurrentDatabases(server) {
+            probeShards(count: shards.count) { sample(shards[$0], server, policy: policy, start: random.next()) > 0 }
+                ? true : nil
+        } ?? false
+    }
+
+    /// Runs `attempt`; when it finds nothing, refreshes the databases in use (keys may have
+    /// appeared in another database since the list was made) and, if they changed, tries again.
+    private func withCurrentDatabases<Found>(_ server: ServerContext, _ attempt: () -> Found?) -> Found? {
+        if let found = attempt() { return found }
         let known = databasesInUse
         databasesInUse = Evictor.databasesWithKeys(server.keyspace)
-        return databasesInUse != known && populatePool(server, policy: policy)
+        return databasesInUse != known ? attempt() : nil
     }
 
     /// Refreshes the list of databases that hold keys (cron, while a limit is set).
@@ -255,28 +261,29 @@ public final class Evictor {
 
     private func randomVictim(_ server: ServerContext, volatileOnly: Bool) -> Candidate? {
         let shards = server.keyspace.shards
-        var victim: Candidate?
-        _ = probeShards(count: shards.count) { index in
-            let shard = shards[index]
-            victim = shard.withLock {
-                for offset in 0..<shard.databaseCount {
-                    let db = (nextRandomDB + offset) % shard.databaseCount
-                    var pick: Candidate?
-                    shard.dicts[db].sample(count: 1, maxBuckets: 64, start: random.next()) { entry in
-                        guard !volatileOnly || entry.hasExpire else { return false }
-                        pick = Candidate(key: Array(entry.key), db: db, score: 0)
-                        return true
+        return withCurrentDatabases(server) {
+            var victim: Candidate?
+            _ = probeShards(count: shards.count) { index in
+                victim = shards[index].withLock {
+                    for offset in 0..<databasesInUse.count {
+                        let db = databasesInUse[(nextRandomDB + offset) % databasesInUse.count]
+                        var pick: Candidate?
+                        shards[index].dicts[db].sample(count: 1, maxBuckets: 64, start: random.next()) { entry in
+                            guard !volatileOnly || entry.hasExpire else { return false }
+                            pick = Candidate(key: Array(entry.key), db: db, score: 0)
+                            return true
+                        }
+                        if let pick {
+                            nextRandomDB = (nextRandomDB + offset + 1) % databasesInUse.count
+                            return pick
+                        }
                     }
-                    if let pick {
-                        nextRandomDB = (db + 1) % shard.databaseCount
-                        return pick
-                    }
+                    return nil
                 }
-                return nil
+                return victim != nil
             }
-            return victim != nil
+            return victim
         }
-        return victim
     }
 
     // MARK: Deleting

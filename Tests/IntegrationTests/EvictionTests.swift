@@ -107,8 +107,9 @@ struct EvictionTests {
         #expect(keys > 1000 && keys < 2800, "\(keys) keys left")
     }
 
-    @Test func evictsFromWhicheverDatabaseHoldsTheKeys() throws {
-        let server = try limitedServer("allkeys-lru")
+    @Test(arguments: ["allkeys-lru", "allkeys-random"])
+    func evictsFromWhicheverDatabaseHoldsTheKeys(policy: String) throws {
+        let server = try limitedServer(policy)
         defer { server.stop() }
         let client = try RespClient(port: server.port)
         #expect(try client.call("SELECT", "7") == .simple("OK"))
