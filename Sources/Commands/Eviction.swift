@@ -308,11 +308,10 @@ public final class Evictor {
 extension ServerContext {
     /// Used memory as eviction counts it (Redis's used_memory minus what it does not count
     /// for eviction, of which we have none yet): the dataset, start-up heap and client buffers.
-    public var usedMemoryForEviction: Int {
-        keyspace.memoryTally.bytes + baselineMemory + clientBufferBytes
-    }
+    public var usedMemoryForEviction: Int { usedMemory(dataset: keyspace.memoryTally.bytes) }
 
-    /// Used memory as INFO reports it, from an exact sum of the shards.
+    /// Used memory with `dataset` bytes of keys and values: plus the start-up heap and client
+    /// buffers (INFO passes the shards' exact sum, eviction the running total).
     public func usedMemory(dataset: Int) -> Int { dataset + baselineMemory + clientBufferBytes }
 
     /// Called when `maxmemory` changed: keep the total eviction needs only while a limit is set.

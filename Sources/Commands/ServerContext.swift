@@ -26,7 +26,6 @@ public struct NetworkMetrics {
     public var rejectedConnections = 0
     public var totalNetInputBytes = 0
     public var totalNetOutputBytes = 0
-    public var clientBufferBytes = 0
     public var totalReads = 0
     public var totalWrites = 0
     public var workerThreads = 1

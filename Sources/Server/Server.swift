@@ -272,7 +272,6 @@ public final class Server: ServerControl {
             metrics.totalReads += worker.readsProcessed
             metrics.totalWrites += worker.writesProcessed
         }
-        metrics.clientBufferBytes = context.clientBufferBytes
         metrics.workerThreads = workers.count
         metrics.tcpPort = port
         return metrics
