@@ -23,6 +23,8 @@ public final class CommandContext {
     /// connection owns this context, so the back reference needs no counting; a weak one
     /// would move every retain of the connection onto Swift's slow side-table path.
     public unowned(unsafe) var blockingHost: BlockingHost?
+    /// The connection that receives pushed messages (pub/sub, tracking); nil in-process.
+    public unowned(unsafe) var pushTarget: PushTarget?
     /// Set while this connection waits in a blocking command; the network layer clears it
     /// when the wait ends.
     public var blockedClient: BlockedClient?

@@ -124,6 +124,8 @@ public final class ServerContext {
     public let blocking = BlockingRegistry()
     /// Frees memory when `maxmemory` is exceeded.
     public let evictor = Evictor()
+    /// Key-modified events and keyspace notifications (tracking, tags, pub/sub observe them).
+    public let keyEvents = KeyEvents()
     public let runID: String
     public let startedAtMilliseconds: Int64
     public weak var control: ServerControl?

@@ -11,7 +11,7 @@ import CLibevent
 import Commands
 import RESP
 
-final class Connection: BlockingHost {
+final class Connection: BlockingHost, PushTarget {
     let fd: Int32
     unowned let worker: Worker
     let context: CommandContext
@@ -35,6 +35,8 @@ final class Connection: BlockingHost {
     private var pausedForRetries = false
     /// Connections whose writes woke this one, told once its retry (and what that woke) ends.
     var retryWaiters: [Connection] = []
+    /// Queued in the worker's list of connections to flush after pushed messages.
+    var flushScheduled = false
 
     init(fd: Int32, worker: Worker, session: Session) {
         self.fd = fd
@@ -42,6 +44,7 @@ final class Connection: BlockingHost {
         context = CommandContext(server: worker.server.context, session: session, stats: worker.stats)
         parser = CommandParser(maxBulkLength: worker.server.context.config.protoMaxBulkLen)
         context.blockingHost = self
+        context.pushTarget = self
     }
 
     deinit {
@@ -83,6 +86,7 @@ final class Connection: BlockingHost {
         processInput()
         if closing { return }
         flush()
+        worker.flushPushed()
     }
 
     // MARK: Buffer memory (counted in used_memory, as Redis counts client buffers)
@@ -271,6 +275,22 @@ final class Connection: BlockingHost {
     }
     func cancelBlocking(withError: Bool) { worker.post(.cancelBlocking(self, withError: withError)) }
 
+    // MARK: Pushed messages
+
+    // PushTarget: called from any thread.
+    func push(_ message: PushMessage) {
+        if worker.isCurrentThread { deliver(message) } else { worker.post(.push(self, message)) }
+    }
+
+    /// Appends a pushed message to the output (on this connection's worker thread).
+    func deliver(_ message: PushMessage) {
+        guard !closing, worker.connections[fd] === self else { return }
+        message.write(into: &context.reply)
+        worker.flushSoon(self)
+    }
+
+    var hasOutput: Bool { context.reply.buffer.count > written }
+
     // MARK: Writing
 
     func flush() {
@@ -310,7 +330,10 @@ let connectionReadable: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) 
 
 let connectionBlockTimedOut: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
     let connection = Unmanaged<Connection>.fromOpaque(arg!).takeUnretainedValue()
-    withExtendedLifetime(connection) { connection.blockTimedOut() }
+    withExtendedLifetime(connection) {
+        connection.blockTimedOut()
+        connection.worker.flushPushed()
+    }
 }
 
 let connectionWritable: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in

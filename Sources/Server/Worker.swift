@@ -21,6 +21,8 @@ final class Worker {
         case retryFinished(Connection)
         /// CLIENT UNBLOCK from another connection.
         case cancelBlocking(Connection, withError: Bool)
+        /// A pub/sub message or tracking invalidation raised on another thread.
+        case push(Connection, PushMessage)
     }
 
     let index: Int
@@ -94,9 +96,35 @@ final class Worker {
                 if connections[connection.fd] === connection { connection.wokenRetryFinished() }
             case .cancelBlocking(let connection, let withError):
                 if connections[connection.fd] === connection { connection.cancelBlocked(withError: withError) }
+            case .push(let connection, let message):
+                connection.deliver(message)
             }
         }
         serveReadyConnections()
+        flushPushed()
+    }
+
+    /// Connections that received pushed messages since the last flush.
+    private var pushedConnections: [Connection] = []
+
+    /// Schedules a write of `connection`'s output after the current event is handled, so a
+    /// burst of messages leaves in one write.
+    func flushSoon(_ connection: Connection) {
+        guard !connection.flushScheduled else { return }
+        connection.flushScheduled = true
+        pushedConnections.append(connection)
+    }
+
+    /// Writes the output of connections that received pushed messages.
+    func flushPushed() {
+        while !pushedConnections.isEmpty {
+            let pending = pushedConnections
+            pushedConnections.removeAll(keepingCapacity: true)
+            for connection in pending {
+                connection.flushScheduled = false
+                if connections[connection.fd] === connection && connection.hasOutput { connection.flush() }
+            }
+        }
     }
 
     /// Queues a blocked connection for a retry: directly when called on this worker's own
@@ -119,7 +147,7 @@ final class Worker {
         }
     }
 
-    private var isCurrentThread: Bool {
+    var isCurrentThread: Bool {
         guard let thread else { return false }
         return pthread_equal(thread, pthread_self()) != 0
     }
@@ -192,6 +220,7 @@ final class Worker {
             // The cron's sweep of lapsed fill tokens may have woken waiters of this worker.
             serveReadyConnections()
         }
+        flushPushed()
     }
 }
 

@@ -1,0 +1,62 @@
+// Out-of-band messages for a client: pub/sub deliveries and client-tracking invalidations.
+// They may be raised on any thread; the client's own worker renders them in the client's
+// protocol (a RESP2 array or a RESP3 push frame) and writes them, so no thread touches
+// another worker's socket. A message pushed to the client running the current command lands
+// before that command's reply, as in Redis.
+import RESP
+
+/// A client that receives pushed messages (implemented by the network layer's connection).
+public protocol PushTarget: AnyObject {
+    /// Queues `message` for this client; callable from any thread.
+    func push(_ message: PushMessage)
+}
+
+public enum PushMessage {
+    public enum DeliveryKind {
+        case message, pmessage, smessage
+    }
+
+    /// A pub/sub delivery; `pattern` is set for `pmessage` only.
+    case pubsub(kind: DeliveryKind, pattern: [UInt8]?, channel: [UInt8], payload: [UInt8])
+    /// A tracking invalidation of `keys`, or of every key (nil) after a flush. RESP2 clients
+    /// get it through their redirect connection as a message on `__redis__:invalidate`.
+    case invalidate(keys: [[UInt8]]?)
+
+    static let invalidateChannel = Array("__redis__:invalidate".utf8)
+
+    /// Appends the message as the receiving client's protocol frames it.
+    public func write(into reply: inout ReplyWriter) {
+        switch self {
+        case .pubsub(let kind, let pattern, let channel, let payload):
+            switch kind {
+            case .message:
+                reply.pushHeader(3)
+                reply.bulk("message")
+            case .pmessage:
+                reply.pushHeader(4)
+                reply.bulk("pmessage")
+                reply.bulk(pattern ?? [])
+            case .smessage:
+                reply.pushHeader(3)
+                reply.bulk("smessage")
+            }
+            reply.bulk(channel)
+            reply.bulk(payload)
+        case .invalidate(let keys):
+            if reply.resp3 {
+                reply.pushHeader(2)
+                reply.bulk("invalidate")
+            } else {
+                reply.arrayHeader(3)
+                reply.bulk("message")
+                reply.bulk(PushMessage.invalidateChannel)
+            }
+            if let keys {
+                reply.arrayHeader(keys.count)
+                for key in keys { reply.bulk(key) }
+            } else {
+                reply.nullBulk()
+            }
+        }
+    }
+}
