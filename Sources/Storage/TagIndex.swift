@@ -37,6 +37,13 @@ public struct TagIndex {
     public func keys(of tag: UnsafeRawBufferPointer) -> [[UInt8]] { TagIndex.members(of: tag, in: keysByTag) }
     public func tags(of key: UnsafeRawBufferPointer) -> [[UInt8]] { TagIndex.members(of: key, in: tagsByKey) }
 
+    /// Calls `body` with each key carrying `tag` (the index must not change meanwhile).
+    public func forEachKey(of tag: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        guard let slot = keysByTag.slot(of: tag) else { return }
+        let members = keysByTag.value(at: slot)
+        members.forEach { members.key(at: $0).withUnsafeBytes(body) }
+    }
+
     public func hasTags(key: UnsafeRawBufferPointer) -> Bool { tagsByKey.slot(of: key) != nil }
 
     public func keyCount(of tag: UnsafeRawBufferPointer) -> Int {
@@ -176,6 +183,12 @@ extension Shard {
     /// Keys of `db` in this shard that carry `tag`.
     public func taggedKeys(_ tag: UnsafeRawBufferPointer, db: Int) -> [[UInt8]] {
         tagIndexes[db]?.keys(of: tag) ?? []
+    }
+
+    /// Calls `body` with each key of `db` in this shard that carries `tag`; `body` must not
+    /// change the shard's tags (collect the keys with `taggedKeys` for that).
+    public func forEachTaggedKey(_ tag: UnsafeRawBufferPointer, db: Int, _ body: (UnsafeRawBufferPointer) -> Void) {
+        tagIndexes[db]?.forEachKey(of: tag, body)
     }
 
     /// How many keys of `db` in this shard carry `tag`.

@@ -85,10 +85,13 @@ public enum TagFamily {
     // MARK: TAG.KEYS / TAG.COUNT tag
 
     static func keys(_ c: CommandContext) {
-        var found: [[UInt8]] = []
-        forEachLiveKey(c, tag: c.args[1]) { found.append($0) }
-        c.reply.setHeader(found.count)
-        for key in found { c.reply.bulk(key) }
+        let start = c.reply.deferredStart()
+        var found = 0
+        forEachLiveKey(c, tag: c.args[1]) { key in
+            c.reply.bulk(key)
+            found += 1
+        }
+        c.reply.deferredSet(at: start, count: found)
     }
 
     static func count(_ c: CommandContext) {
@@ -99,15 +102,13 @@ public enum TagFamily {
 
     /// Calls `body` with every key of the selected database carrying `tag` that has not
     /// expired (expired ones are left for expiry to delete: these commands only read).
-    private static func forEachLiveKey(_ c: CommandContext, tag: UnsafeRawBufferPointer, _ body: ([UInt8]) -> Void) {
+    private static func forEachLiveKey(_ c: CommandContext, tag: UnsafeRawBufferPointer,
+                                       _ body: (UnsafeRawBufferPointer) -> Void) {
         let db = c.session.db
         for shard in c.keyspace.shards {
             shard.withLock {
-                for key in shard.taggedKeys(tag, db: db) {
-                    let live = key.withUnsafeBytes { bytes in
-                        shard.find(db: db, key: bytes, hash: KeyHash.hash(bytes), now: c.now, expireKeys: false) != nil
-                    }
-                    if live { body(key) }
+                shard.forEachTaggedKey(tag, db: db) { key in
+                    if shard.find(db: db, key: key, hash: KeyHash.hash(key), now: c.now, expireKeys: false) != nil { body(key) }
                 }
             }
         }
