@@ -50,11 +50,6 @@ public struct TagIndex {
         keysByTag.slot(of: tag).map { keysByTag.value(at: $0).count } ?? 0
     }
 
-    public func contains(tag: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer) -> Bool {
-        guard let slot = tagsByKey.slot(of: key) else { return false }
-        return tagsByKey.value(at: slot).slot(of: tag) != nil
-    }
-
     private static func members(of name: UnsafeRawBufferPointer, in table: ByteTable<Members>) -> [[UInt8]] {
         guard let slot = table.slot(of: name) else { return [] }
         let members = table.value(at: slot)
@@ -191,19 +186,9 @@ extension Shard {
         tagIndexes[db]?.forEachKey(of: tag, body)
     }
 
-    /// How many keys of `db` in this shard carry `tag`.
-    public func taggedKeyCount(_ tag: UnsafeRawBufferPointer, db: Int) -> Int {
-        tagIndexes[db]?.keyCount(of: tag) ?? 0
-    }
-
     /// Tags of `key` in `db`.
     public func tags(of key: UnsafeRawBufferPointer, db: Int) -> [[UInt8]] {
         tagIndexes[db]?.tags(of: key) ?? []
-    }
-
-    /// Whether `key` in `db` carries `tag`.
-    public func hasTag(_ tag: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer, db: Int) -> Bool {
-        tagIndexes[db]?.contains(tag: tag, key: key) ?? false
     }
 
     /// Adds this shard's tag figures to `totals`.

@@ -99,7 +99,7 @@ struct TagIndexTests {
         #expect(tags("a").isEmpty && !isTagged("a"))
         #expect(Set(bytes("t").withUnsafeBytes { shard.taggedKeys($0, db: 0) }) == [bytes("b")])
         remove("b")
-        #expect(bytes("t").withUnsafeBytes { shard.taggedKeyCount($0, db: 0) } == 0)
+        #expect(bytes("t").withUnsafeBytes { shard.taggedKeys($0, db: 0) }.isEmpty)
         remove("a")
         #expect(memoryBesidesBuckets == baseline && shard.tagIndexes.isEmpty)
     }
