@@ -291,6 +291,59 @@ struct TagCommandTests {
     }
 }
 
+/// Whether the built server has pub/sub and client tracking (the pubsub and tracking work of
+/// issue 6), which the end-to-end invalidation test needs to observe TAG.INVALIDATE's events.
+private let invalidationObservable: Bool = {
+    guard let server = try? ServerProcess.swiftlet() else { return false }
+    defer { server.stop() }
+    guard let client = try? RespClient(port: server.port),
+          case .array(let infos?)? = try? client.call("COMMAND", "INFO", "PSUBSCRIBE", "CLIENT|TRACKING") else { return false }
+    return infos.allSatisfy { $0 != .array(nil) && $0 != .bulk(nil) }
+}()
+
+@Suite(.serialized, .enabled(if: invalidationObservable, "needs PSUBSCRIBE and CLIENT TRACKING in the server"))
+struct TagInvalidationEventTests {
+    /// TAG.INVALIDATE on one worker reaches a keyspace-event subscriber and a tracking client
+    /// (RESP3 pushes) on other workers, one "del" event and one invalidation per deleted key.
+    @Test(arguments: [1, 4])
+    func invalidationNotifiesSubscribersAndTrackingClients(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        let writer = try RespClient(port: server.port)
+        let subscriber = try RespClient(port: server.port)
+        let tracker = try RespClient(port: server.port)
+        #expect(try writer.call("CONFIG", "SET", "notify-keyspace-events", "Eg") == .simple("OK"))
+        _ = try writer.call("MSET", "a", "1", "b", "2", "c", "3")
+        #expect(try writer.call("TAG.ADD", "t", "a", "b") == .integer(2))
+        _ = try subscriber.call("PSUBSCRIBE", "__keyevent@0__:*")
+        _ = try tracker.call("HELLO", "3")
+        #expect(try tracker.call("CLIENT", "TRACKING", "ON") == .simple("OK"))
+        _ = try tracker.call("MGET", "a", "b", "c")
+        #expect(try writer.call("TAG.INVALIDATE", "t") == .integer(2))
+        var deleted = Set<String>()
+        for _ in 0..<2 {
+            guard case .array(let message?) = try subscriber.readReply().value, message.count == 4 else {
+                Issue.record("no pmessage")
+                return
+            }
+            #expect(message[2].text == "__keyevent@0__:del")
+            if let key = message[3].text { deleted.insert(key) }
+        }
+        #expect(deleted == ["a", "b"])
+        var invalidated = Set<String>()
+        while invalidated.count < 2 {
+            guard case .other(">", let push, _) = try tracker.readReply().value, push.count == 2,
+                  push[0].text == "invalidate", case .array(let keys?) = push[1] else {
+                Issue.record("no invalidate push")
+                return
+            }
+            for key in keys { if let key = key.text { invalidated.insert(key) } }
+        }
+        #expect(invalidated == ["a", "b"])
+        #expect(try tracker.call("GET", "c") == .bulk(Array("3".utf8)))
+    }
+}
+
 private final class FailureLog: @unchecked Sendable {
     private let lock = NSLock()
     private var list: [String] = []
