@@ -418,7 +418,8 @@ public enum StringFamily {
             }
             if c.failed { return }
             combined.withUnsafeBytes { bytes in
-                c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .raw, expireAt: existing.expireAt, keepTags: true)
+                c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .raw, expireAt: existing.expireAt,
+                              keepTags: true)
             }
             c.reply.integer(combined.count)
         }
