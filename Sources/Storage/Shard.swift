@@ -42,6 +42,8 @@ public final class Shard {
     var expiryCursors: [UInt64]
     /// CACHE.* single-flight state by database (FillTable.swift); empty in most shards.
     var fillTables: [Int: FillTable] = [:]
+    /// Tag membership by database (TagIndex.swift); empty unless keys here are tagged.
+    var tagIndexes: [Int: TagIndex] = [:]
 
     init(databases: Int, tally: MemoryTally = MemoryTally()) {
         self.tally = tally
@@ -113,11 +115,16 @@ public final class Shard {
         return Entry(link.pointee!)
     }
 
-    /// Stores `entry` for its key: replaces the entry at `link` when given, else inserts.
-    public func store(db: Int, _ entry: Entry, hash: UInt64, replacing link: EntryLink?) {
+    /// Stores `entry` for its key: replaces the entry at `link` when given, else inserts. A
+    /// replaced key keeps its tags only with `keepTags` (the value was modified, as by APPEND
+    /// or INCR, rather than replaced by a whole new one, as by SET).
+    public func store(db: Int, _ entry: Entry, hash: UInt64, replacing link: EntryLink?, keepTags: Bool = false) {
         let bucketsBefore = dicts[db].bucketBytes
         if let link {
             let old = dicts[db].replace(at: link, with: entry)
+            if old.isTagged {
+                if keepTags { entry.isTagged = true } else { dropTags(db: db, of: old) }
+            }
             account(-old.allocationSize)
             countCompression(of: old, -1)
             old.free()
@@ -151,11 +158,13 @@ public final class Shard {
         if let freer { entry.free(deferringTo: freer) } else { entry.free() }
     }
 
-    /// Unlinks the entry at `link` without freeing it (RENAME/MOVE hand it on).
+    /// Unlinks the entry at `link` without freeing it (RENAME/MOVE hand it on) and drops its
+    /// tags: tags belong to the key where it was, they do not follow it.
     @discardableResult
     public func detach(db: Int, at link: EntryLink, hash: UInt64) -> Entry {
         let bucketsBefore = dicts[db].bucketBytes
         let entry = dicts[db].remove(at: link, hash: hash)
+        dropTags(db: db, of: entry)
         account(dicts[db].bucketBytes - bucketsBefore - entry.allocationSize)
         countCompression(of: entry, -1)
         stats.dirty += 1
@@ -186,6 +195,7 @@ public final class Shard {
         }
         account(-freed)
         clearFillRecords(db: db)
+        clearTags(db: db)
         expiryCursors[db] = 0
         stats.dirty += count
         return count
@@ -200,6 +210,9 @@ public final class Shard {
         let firstFills = fillTables[a]
         fillTables[a] = fillTables[b]
         fillTables[b] = firstFills
+        let firstTags = tagIndexes[a]
+        tagIndexes[a] = tagIndexes[b]
+        tagIndexes[b] = firstTags
     }
 
     // MARK: Hints for eviction's next sample (read without the lock: a stale value only

@@ -418,7 +418,8 @@ public enum StringFamily {
             }
             if c.failed { return }
             combined.withUnsafeBytes { bytes in
-                c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .raw, expireAt: existing.expireAt)
+                c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .raw, expireAt: existing.expireAt,
+                              keepTags: true)
             }
             c.reply.integer(combined.count)
         }
@@ -513,7 +514,7 @@ public enum StringFamily {
             } else {
                 c.signalStringWritten(key)
                 shard.store(db: c.session.db, c.integerEntry(key: key, value: result, expireAt: expireAt),
-                            hash: hash, replacing: link)
+                            hash: hash, replacing: link, keepTags: true)
             }
             c.reply.integer(result)
         }
@@ -538,7 +539,8 @@ public enum StringFamily {
             if result.isNaN || result.isInfinite { return c.error(RedisError.nanOrInfinity) }
             let text = Numbers.humanLongDouble(result)
             text.withUnsafeBytes { bytes in
-                c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .plain, expireAt: expireAt)
+                c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .plain, expireAt: expireAt,
+                              keepTags: true)
             }
             c.reply.bulk(text)
         }
