@@ -180,6 +180,7 @@ public enum ServerFamily {
                     shard.clear(db: c.session.db, freer: freer)
                 }
             }
+            c.signalFlushedDB(all ? nil : c.session.db)
         }
         c.reply.ok()
     }
