@@ -97,6 +97,9 @@ public final class WatchRegistry {
         }
     }
 
+    /// The keys `watcher` watches (other threads update their flags under the lock).
+    func keys(of watcher: Watcher) -> [Watcher.WatchedKey] { locked { watcher.keys } }
+
     /// Forgets every key `watcher` watches.
     func unwatchAll(_ watcher: Watcher) {
         locked {

@@ -68,11 +68,17 @@ enum TransactionFamily {
 
     static func exec(_ c: CommandContext) {
         guard let transaction = c.transaction else { return c.error("ERR EXEC without MULTI") }
-        let aborted = transaction.refusedCommand || watchedKeysChanged(c)
-        c.endTransaction()
         if transaction.refusedCommand {
+            c.endTransaction()
             return c.error("EXECABORT Transaction discarded because of previous errors.")
         }
+        // The watched keys are checked with their shards held too: no rival write can slip
+        // in between the check and the commands.
+        let shards = shardsToLock(transaction, c)
+        for index in shards { c.keyspace.shards[index].lock() }
+        defer { for index in shards.reversed() { c.keyspace.shards[index].unlock() } }
+        let aborted = watchedKeysChanged(c)
+        c.endTransaction()
         if aborted { return c.reply.nullArray() }
         run(transaction, c)
     }
@@ -88,11 +94,8 @@ enum TransactionFamily {
         }
     }
 
-    /// Runs the queued commands with the shards of all their keys held.
+    /// Runs the queued commands (the shards of all their keys are held).
     private static func run(_ transaction: Transaction, _ c: CommandContext) {
-        let shards = shardsToLock(transaction, c)
-        for index in shards { c.keyspace.shards[index].lock() }
-        defer { for index in shards.reversed() { c.keyspace.shards[index].unlock() } }
         let execArgs = c.args, execSpec = c.command, execIndex = c.session.lastCommandIndex
         c.executingTransaction = true
         c.reply.arrayHeader(transaction.queue.count)
@@ -110,11 +113,14 @@ enum TransactionFamily {
         c.failed = false
     }
 
-    /// The shards of every key the queued commands declare, ascending; every shard when one
-    /// of them may touch keys it does not declare (keyless commands that are not O(1), and
-    /// commands whose keys move with their arguments).
+    /// The shards of every watched key and every key the queued commands declare, ascending;
+    /// every shard when a command may touch keys it does not declare (keyless commands that
+    /// are not O(1), and commands whose keys move with their arguments).
     private static func shardsToLock(_ transaction: Transaction, _ c: CommandContext) -> [Int] {
         var shards = Set<Int>()
+        for watched in c.watcher.map(c.server.watches.keys) ?? [] {
+            watched.key.withUnsafeBytes { shards.insert(c.keyspace.shardIndex(for: $0)) }
+        }
         for queued in transaction.queue {
             let spec = queued.spec
             let positions = queued.withArgs { args in
