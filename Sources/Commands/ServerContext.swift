@@ -126,6 +126,8 @@ public final class ServerContext {
     public let evictor = Evictor()
     /// Key-modified events and keyspace notifications (tracking, tags, pub/sub observe them).
     public let keyEvents = KeyEvents()
+    /// Keys clients WATCH for their next EXEC.
+    public let watches = WatchRegistry()
     public let runID: String
     public let startedAtMilliseconds: Int64
     public weak var control: ServerControl?
@@ -163,6 +165,18 @@ public final class ServerContext {
         pthread_mutex_init(&statsLock, nil)
         refreshClocks()
         maxmemoryChanged()
+        observeWatchedKeys()
+    }
+
+    /// Marks the watchers of every modified key (their EXEC will abort).
+    private func observeWatchedKeys() {
+        let watches = self.watches, keyspace = self.keyspace
+        keyEvents.observeModified { db, key, _ in
+            guard watches.count > 0 else { return }
+            let shard = keyspace.shard(for: key)
+            let exists = shard.withLock { shard.presence(db: db, key: key, hash: KeyHash.hash(key), now: 0).exists }
+            watches.keyModified(db: db, key: key, stillExists: exists)
+        }
     }
 
     /// 40 random hex characters, like Redis's run ids.

@@ -184,6 +184,7 @@ final class Worker {
     func close(_ connection: Connection) {
         guard connections.removeValue(forKey: connection.fd) != nil else { return }
         connection.leaveBlocked()
+        connection.context.endTransaction()
         connection.releaseRetryWaiters()
         connection.releaseEvents()
         Glibc.close(connection.fd)

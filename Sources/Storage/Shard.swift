@@ -49,7 +49,13 @@ public final class Shard {
         self.tally = tally
         block = .allocate(byteCount: 64 + databases * MemoryLayout<Dict>.stride, alignment: 64)
         mutex = block.bindMemory(to: pthread_mutex_t.self, capacity: 1)
-        pthread_mutex_init(mutex, nil)
+        // Recursive: EXEC and scripts hold the shards of all their keys while the commands
+        // inside lock them again.
+        var attributes = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attributes)
+        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_RECURSIVE))
+        pthread_mutex_init(mutex, &attributes)
+        pthread_mutexattr_destroy(&attributes)
         databaseCount = databases
         dicts = (block + 64).bindMemory(to: Dict.self, capacity: databases)
         dicts.initialize(repeating: Dict(), count: databases)
@@ -107,6 +113,13 @@ public final class Shard {
             return nil
         }
         return link
+    }
+
+    /// Whether `key` is in the table at all, and whether it has expired, without deleting it
+    /// (WATCH bookkeeping needs keys that expired but are still there).
+    public func presence(db: Int, key: UnsafeRawBufferPointer, hash: UInt64, now: Int64) -> (exists: Bool, expired: Bool) {
+        guard let link = dicts[db].link(key, hash: hash) else { return (false, false) }
+        return (true, Shard.isExpired(Entry(link.pointee!), now: now))
     }
 
     public func find(db: Int, key: UnsafeRawBufferPointer, hash: UInt64, now: Int64,
