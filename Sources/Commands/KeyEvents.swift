@@ -8,7 +8,8 @@
 import Storage
 
 /// Redis's notification classes (NOTIFY_* in server.h): which events `notify-keyspace-events`
-/// lets through, and the class each event belongs to.
+/// lets through, and the class each event belongs to. The bits follow Config's
+/// `KeyspaceEventFlags` letters, so the parsed setting converts as is.
 public struct KeyspaceEventClass: OptionSet, Sendable {
     public let rawValue: UInt16
     public init(rawValue: UInt16) { self.rawValue = rawValue }
