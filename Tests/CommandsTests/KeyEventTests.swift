@@ -26,6 +26,7 @@ final class KeyEventRecorder {
             modified.append(String(decoding: key, as: UTF8.self) + (db == 0 ? "" : " @\(db)"))
         }
         events.observeFlush { [unowned self] db in modified.append(db.map { "flush @\($0)" } ?? "flush all") }
+        events.observeSwap { [unowned self] first, second in modified.append("swap \(first) \(second)") }
         configure(enabled)
     }
 
@@ -168,6 +169,8 @@ final class KeyEventRecorder {
         #expect(r.modified == ["flush @0"])
         #expect(r.events("FLUSHALL") == [])
         #expect(r.modified == ["flush all"])
+        #expect(r.events("SWAPDB", "0", "3") == [])
+        #expect(r.modified == ["swap 0 3"])
     }
 
     @Test func missesAndClasses() {
@@ -239,5 +242,33 @@ final class KeyEventRecorder {
             "-ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.\r\n")
         #expect(KeyspaceEventFlags.parse("KEA").map { KeyspaceEventClass(rawValue: UInt16($0)) } ==
             [.keyspace, .keyevent, .all])
+    }
+}
+
+extension KeyEventTests {
+    /// Which lookups report "keymiss": Redis's read lookups do, write lookups, OBJECT and
+    /// MEMORY USAGE do not (the keys below are those Redis 7.0.15 reported for this script).
+    @Test func keyMissesFollowRedisReadLookups() {
+        let r = KeyEventRecorder(classes: "Em")
+        let script = ["EXISTS e1 e2", "TYPE t1", "TTL t2", "PTTL t3", "EXPIRETIME t4", "TOUCH t5", "OBJECT ENCODING o1",
+                      "MEMORY USAGE m1", "STRLEN s1", "MGET g1 g2", "RENAME r1 r2", "COPY c1 c2", "SORT so1", "LLEN ll1",
+                      "ZSCORE zs z", "SINTER si1 si2", "SMOVE sm1 sm2 x", "LMOVE lm1 lm2 LEFT LEFT", "BITOP OR bo1 bo2 bo3",
+                      "GETDEL gd1", "GETEX ge1", "HGET hg1 f", "LPOP lp1", "SET sg1 v GET", "SUNIONSTORE su1 su2",
+                      "ZUNIONSTORE zu1 1 zu2", "ZRANGESTORE zr1 zr2 0 -1", "SORT so2 STORE so3", "LCS lc1 lc2",
+                      "RANDOMKEY", "SINTERCARD 1 sc1", "ZINTERCARD 1 zc1", "INCR in1", "APPEND ap1 x", "BITCOUNT bc1",
+                      "LPOS lpo1 x", "ZMPOP 1 zm1 MIN", "LMPOP 1 lmp1 LEFT", "SRANDMEMBER sr1", "HRANDFIELD hr1",
+                      "ZRANDMEMBER zra1", "SCARD sca1", "EXPIRE ex1 10", "PERSIST pe1", "MOVE mo1 1", "SETRANGE sr1 0 x",
+                      "GETRANGE gr1 0 1", "SMISMEMBER smi1 a", "ZMSCORE zms1 a", "HMGET hm1 a", "BITFIELD bf1 GET u8 0",
+                      "BITFIELD_RO bfr1 GET u8 0", "BITPOS bp1 1", "GETBIT gb1 0", "SUBSTR sub1 0 1"]
+        var missed: [String] = []
+        for line in script {
+            r.h.run(line.split(separator: " ").map { Array($0.utf8) })
+            missed += r.notifications.map { String($0.dropFirst("keymiss ".count)) }
+            r.notifications.removeAll()
+        }
+        #expect(missed == ["e1", "e2", "t1", "t2", "t3", "t4", "t5", "s1", "g1", "g2", "c1", "so1", "ll1", "zs", "si1",
+                           "si2", "bo2", "bo3", "gd1", "ge1", "hg1", "sg1", "su2", "zu2", "zr2", "so2", "lc1", "lc2",
+                           "sc1", "zc1", "bc1", "lpo1", "sr1", "hr1", "zra1", "sca1", "gr1", "smi1", "zms1", "hm1",
+                           "bf1", "bfr1", "bp1", "gb1", "sub1"])
     }
 }
