@@ -34,6 +34,8 @@ public final class CommandContext {
     /// Ticks the runs of a command that blocked have taken so far (not the wait itself),
     /// counted in its statistics when it completes.
     public var blockedRunTicks: UInt64 = 0
+    /// The server's key events, held without reference counting: every write raises them.
+    public unowned(unsafe) let keyEvents: KeyEvents
     /// Reused storage for the shard indexes a multi-key command locks.
     var shardScratch: [Int] = []
     /// This connection's generator for LFU counter increments (the system one is a syscall).
@@ -46,6 +48,7 @@ public final class CommandContext {
         self.session = session
         self.stats = stats
         unownedKeyspace = server.keyspace
+        keyEvents = server.keyEvents
         table = server.table
         reply = ReplyWriter(capacity: replyCapacity)
         args = CommandArgs(base: UnsafeRawPointer(CommandContext.emptySlices),

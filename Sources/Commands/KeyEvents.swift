@@ -109,12 +109,12 @@ extension CommandContext {
     /// The running command changed `key` (in the selected database unless `db` is given).
     @inline(__always)
     public func signalModifiedKey(_ key: UnsafeRawBufferPointer, db: Int? = nil) {
-        server.keyEvents.modified(key, db: db ?? session.db, by: session)
+        keyEvents.modified(key, db: db ?? session.db, by: session)
     }
 
     /// The running command emptied `db` (nil: every database): FLUSHDB, FLUSHALL.
     public func signalFlushedDB(_ db: Int?) {
-        server.keyEvents.flushed(db: db)
+        keyEvents.flushed(db: db)
     }
 
     /// The running command changed `key` and raises `event` for it: the usual pair of
@@ -130,6 +130,6 @@ extension CommandContext {
     @inline(__always)
     public func notifyKeyspaceEvent(_ eventClass: KeyspaceEventClass, _ event: StaticString,
                                     _ key: UnsafeRawBufferPointer, db: Int? = nil) {
-        server.keyEvents.notify(eventClass, event, key, db: db ?? session.db)
+        keyEvents.notify(eventClass, event, key, db: db ?? session.db)
     }
 }
