@@ -40,6 +40,8 @@ public final class CommandContext {
     /// Ticks the runs of a command that blocked have taken so far (not the wait itself),
     /// counted in its statistics when it completes.
     public var blockedRunTicks: UInt64 = 0
+    /// The server's key events, held without reference counting: every write raises them.
+    public unowned(unsafe) let keyEvents: KeyEvents
     /// Reused storage for the shard indexes a multi-key command locks.
     var shardScratch: [Int] = []
     /// This connection's generator for LFU counter increments (the system one is a syscall).
@@ -52,6 +54,7 @@ public final class CommandContext {
         self.session = session
         self.stats = stats
         unownedKeyspace = server.keyspace
+        keyEvents = server.keyEvents
         table = server.table
         reply = ReplyWriter(capacity: replyCapacity)
         args = CommandArgs(base: UnsafeRawPointer(CommandContext.emptySlices),
@@ -178,12 +181,16 @@ public final class CommandContext {
             recordAccess(entry)
         } else {
             shard.stats.keyspaceMisses += 1
-            notifyKeyspaceEvent(.keyMiss, "keymiss", key)
+            notifyKeyMiss(key)
         }
         stats.prefixes.record(key, hit: entry != nil, generation: server.prefixStatsGeneration,
                               capacity: server.config.cachestatsPrefixes * 4)
         return entry
     }
+
+    /// A read found no `key`: the "keymiss" notification Redis's read lookups raise.
+    @inline(__always)
+    public func notifyKeyMiss(_ key: UnsafeRawBufferPointer) { notifyKeyspaceEvent(.keyMiss, "keymiss", key) }
 
     /// Looks up a live key for writing (no hit/miss accounting), returning its link.
     @inline(__always)

@@ -166,6 +166,17 @@ public final class ServerContext {
         refreshClocks()
         maxmemoryChanged()
         observeWatchedKeys()
+        let events = keyEvents
+        keyspace.onKeyExpired { db, key in
+            events.notify(.expired, "expired", key, db: db)
+            events.modified(key, db: db, by: nil)
+        }
+        applyKeyspaceEventsConfig()
+    }
+
+    /// Makes `notify-keyspace-events` take effect (at start-up and after CONFIG SET).
+    public func applyKeyspaceEventsConfig() {
+        keyEvents.enabledClasses = KeyspaceEventClass(rawValue: UInt16(config.keyspaceEventFlags))
     }
 
     /// Marks the watchers of every modified key (their EXEC will abort).

@@ -208,6 +208,7 @@ public enum ServerFamily {
                 touchWatchedKeys(c, replacing: Int(second), with: Int(first))
                 for shard in c.keyspace.shards { shard.swap(Int(first), Int(second)) }
                 c.signalDatabasesSwapped(Int(first), Int(second))
+                c.keyEvents.swapped(Int(first), Int(second))
             }
         }
         c.reply.ok()
