@@ -177,6 +177,7 @@ public enum ServerFamily {
                     shard.clear(db: c.session.db, freer: freer)
                 }
             }
+            c.signalFlushedDB(all ? nil : c.session.db)
         }
         c.reply.ok()
     }
@@ -192,6 +193,7 @@ public enum ServerFamily {
             c.keyspace.withAllShardsLocked {
                 for shard in c.keyspace.shards { shard.swap(Int(first), Int(second)) }
                 c.signalDatabasesSwapped(Int(first), Int(second))
+                c.server.keyEvents.swapped(Int(first), Int(second))
             }
         }
         c.reply.ok()
