@@ -11,11 +11,12 @@ public enum Dispatcher {
     public static func execute(_ context: CommandContext) {
         let args = context.args
         let replyStart = context.reply.buffer.count
+        context.pushedUpTo = replyStart
         context.failed = false
         context.blockedThisRun = false
         let started = Clock.ticks()
         context.now = context.server.wallClock(ticks: started)
-        defer { applyReplyMode(context, replyStart: replyStart) }
+        defer { applyReplyMode(context) }
 
         guard let command = context.table.lookupUnowned(args[0]) else {
             context.error(bytes: RedisError.unknownCommand(args))
@@ -72,18 +73,20 @@ public enum Dispatcher {
         context.stats.commandsProcessed += 1
     }
 
-    private static func applyReplyMode(_ context: CommandContext, replyStart: Int) {
+    /// Drops the reply as CLIENT REPLY OFF/SKIP asks, keeping pushed frames (subscription
+    /// confirmations, messages) as Redis does.
+    private static func applyReplyMode(_ context: CommandContext) {
         switch context.session.replyMode {
         case .on:
             return
         case .off:
-            context.reply.buffer.count = replyStart
+            context.reply.buffer.count = context.pushedUpTo
         case .skipThis:
-            context.reply.buffer.count = replyStart
+            context.reply.buffer.count = context.pushedUpTo
             context.session.replyMode = .on
         case .skipNext:
             // CLIENT REPLY SKIP itself replies nothing; the command after it is skipped.
-            context.reply.buffer.count = replyStart
+            context.reply.buffer.count = context.pushedUpTo
             context.session.replyMode = .skipThis
         }
     }
