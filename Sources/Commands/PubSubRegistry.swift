@@ -18,6 +18,8 @@ public struct PubSubMembership {
     /// Patterns in subscription order, as Redis keeps them (a list).
     fileprivate(set) var patterns: [[UInt8]] = []
     fileprivate(set) var shardChannels = Set<[UInt8]>()
+    /// The client's connection while it has subscriptions (the registry's lists hold it).
+    fileprivate var target: PushTarget?
 
     /// Channels and patterns: the count SUBSCRIBE/PSUBSCRIBE confirmations report.
     public var classicCount: Int { channels.count + patterns.count }
@@ -31,15 +33,11 @@ public final class PubSubRegistry {
         case channel, pattern, shardChannel
     }
 
-    private struct Subscriber {
-        let target: PushTarget
-        let sessionID: Int
-    }
-
     private var lock = pthread_rwlock_t()
-    private var channels: [[UInt8]: [Subscriber]] = [:]
-    private var shardChannels: [[UInt8]: [Subscriber]] = [:]
-    private var patterns: [[UInt8]: [Subscriber]] = [:]
+    /// Subscribers in subscription order, as Redis lists them.
+    private var channels: [[UInt8]: [PushTarget]] = [:]
+    private var shardChannels: [[UInt8]: [PushTarget]] = [:]
+    private var patterns: [[UInt8]: [PushTarget]] = [:]
     /// Subscriptions of every kind: zero lets PUBLISH return without locking. A single word
     /// written under the lock; a racing reader sees the old or the new count.
     private var subscriptionTotal = 0
@@ -77,12 +75,12 @@ public final class PubSubRegistry {
             if added { session.pubsub.patterns.append(name) }
         }
         guard added else { return false }
-        let subscriber = Subscriber(target: target, sessionID: session.id)
+        session.pubsub.target = target
         writing {
             switch kind {
-            case .channel: channels[name, default: []].append(subscriber)
-            case .shardChannel: shardChannels[name, default: []].append(subscriber)
-            case .pattern: patterns[name, default: []].append(subscriber)
+            case .channel: channels[name, default: []].append(target)
+            case .shardChannel: shardChannels[name, default: []].append(target)
+            case .pattern: patterns[name, default: []].append(target)
             }
             subscriptionTotal += 1
         }
@@ -105,22 +103,24 @@ public final class PubSubRegistry {
                 removed = false
             }
         }
-        guard removed else { return false }
+        guard removed, let target = session.pubsub.target else { return false }
         writing {
             switch kind {
-            case .channel: Self.remove(session.id, from: name, in: &channels)
-            case .shardChannel: Self.remove(session.id, from: name, in: &shardChannels)
-            case .pattern: Self.remove(session.id, from: name, in: &patterns)
+            case .channel: Self.remove(target, from: name, in: &channels)
+            case .shardChannel: Self.remove(target, from: name, in: &shardChannels)
+            case .pattern: Self.remove(target, from: name, in: &patterns)
             }
             subscriptionTotal -= 1
         }
+        // The last subscription gone, the session lets go of its connection (no cycle left).
+        if !session.pubsub.isSubscribed { session.pubsub.target = nil }
         session.publishSubscriptionCounts()
         return true
     }
 
-    private static func remove(_ sessionID: Int, from name: [UInt8], in table: inout [[UInt8]: [Subscriber]]) {
+    private static func remove(_ target: PushTarget, from name: [UInt8], in table: inout [[UInt8]: [PushTarget]]) {
         guard var subscribers = table.removeValue(forKey: name) else { return }
-        subscribers.removeAll { $0.sessionID == sessionID }
+        subscribers.removeAll { $0 === target }
         // An empty list goes with its entry, so abandoned channels cost nothing.
         if !subscribers.isEmpty { table[name] = subscribers }
     }
@@ -160,14 +160,14 @@ public final class PubSubRegistry {
             if let subscribers = (shard ? shardChannels : channels)[channel] {
                 let message = PushMessage.pubsub(kind: shard ? .smessage : .message, pattern: nil,
                                                  channel: channel, payload: payload)
-                for subscriber in subscribers { subscriber.target.push(message) }
+                type(of: subscribers[0]).push(message, to: subscribers)
                 receivers += subscribers.count
             }
             // Shard channels ignore patterns, as in Redis.
             guard !shard else { return receivers }
             for (pattern, subscribers) in patterns where Glob.matches(pattern: pattern, string: channel) {
                 let message = PushMessage.pubsub(kind: .pmessage, pattern: pattern, channel: channel, payload: payload)
-                for subscriber in subscribers { subscriber.target.push(message) }
+                type(of: subscribers[0]).push(message, to: subscribers)
                 receivers += subscribers.count
             }
             return receivers

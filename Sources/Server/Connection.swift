@@ -286,9 +286,28 @@ final class Connection: BlockingHost, PushTarget {
         if worker.isCurrentThread { deliver(message) } else { worker.post(.push(self, message)) }
     }
 
+    /// PUBLISH's fan-out: connections on this thread get the message at once, every other
+    /// worker gets one inbox message for all of its receivers.
+    static func push(_ message: PushMessage, to targets: [PushTarget]) {
+        var remote: [(worker: Worker, connections: [Connection])] = []
+        for target in targets {
+            let connection = unsafeDowncast(target, to: Connection.self)
+            let worker = connection.worker
+            if worker.isCurrentThread {
+                connection.deliver(message)
+            } else if let index = remote.firstIndex(where: { $0.worker === worker }) {
+                remote[index].connections.append(connection)
+            } else {
+                remote.append((worker, [connection]))
+            }
+        }
+        for (worker, connections) in remote { worker.post(.pushMany(connections, message)) }
+    }
+
     /// Appends a pushed message to the output (on this connection's worker thread).
     func deliver(_ message: PushMessage) {
-        guard !closing, worker.connections[fd] === self else { return }
+        // Closed connections have released their events (messages may still be queued).
+        guard !closing, readEvent != nil else { return }
         message.write(into: &context.reply)
         context.pushedUpTo = context.reply.buffer.count
         checkOutputLimits()

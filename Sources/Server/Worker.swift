@@ -23,6 +23,8 @@ final class Worker {
         case cancelBlocking(Connection, withError: Bool)
         /// A pub/sub message or tracking invalidation raised on another thread.
         case push(Connection, PushMessage)
+        /// One message for several of this worker's connections (PUBLISH's fan-out).
+        case pushMany([Connection], PushMessage)
     }
 
     let index: Int
@@ -113,6 +115,8 @@ final class Worker {
                 if connections[connection.fd] === connection { connection.cancelBlocked(withError: withError) }
             case .push(let connection, let message):
                 connection.deliver(message)
+            case .pushMany(let receivers, let message):
+                for connection in receivers { connection.deliver(message) }
             }
         }
         serveReadyConnections()

@@ -113,9 +113,10 @@ struct PubSubRegistryTests {
         let registry = PubSubRegistry(keyEvents: KeyEvents())
         let first = Session(id: 1, peerAddress: "", localAddress: "", fd: -1, now: 0)
         let second = Session(id: 2, peerAddress: "", localAddress: "", fd: -1, now: 0)
-        let target = RecordingTarget()
+        // Each client has a connection of its own.
+        let targets = [1: RecordingTarget(), 2: RecordingTarget()]
         for (session, name) in [(first, "alpha"), (second, "alpha"), (first, "beta")] {
-            _ = bytes(name).withUnsafeBytes { registry.subscribe(session, target: target, to: $0, .channel) }
+            _ = bytes(name).withUnsafeBytes { registry.subscribe(session, target: targets[session.id]!, to: $0, .channel) }
         }
         #expect(Set(registry.channelNames(matching: nil, shard: false)) == [bytes("alpha"), bytes("beta")])
         #expect(bytes("a*").withUnsafeBytes { registry.channelNames(matching: $0, shard: false) } == [bytes("alpha")])
