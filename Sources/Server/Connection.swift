@@ -324,6 +324,8 @@ final class Connection: BlockingHost, PushTarget {
 
     /// Redis's checkClientOutputBufferLimits for pushed output: past the hard limit, or past
     /// the soft limit for longer than its seconds, the connection is scheduled to close.
+    // DIVERGENCE: checked when a message is appended only (Redis's clientsCron also closes a
+    // client that stays above its soft limit without receiving anything more).
     private func checkOutputLimits() {
         let pending = context.reply.buffer.count - written
         let limits = session.subscribed ? worker.outputLimits.pubsub : worker.outputLimits.normal

@@ -314,7 +314,7 @@ public enum ConnectionFamily {
     static func clientClass(of session: Session) -> String { session.subscribed ? "pubsub" : "normal" }
 
     /// A TYPE filter's class name, replicas under one name.
-    private static func clientClass(_ name: UnsafeRawBufferPointer) -> String {
+    private static func clientClass(named name: UnsafeRawBufferPointer) -> String {
         let lowered = String(decoding: name, as: UTF8.self).lowercased()
         return lowered == "slave" ? "replica" : lowered
     }
@@ -330,7 +330,7 @@ public enum ConnectionFamily {
                         || c.args.equals(j + 1, "pubsub") else {
                     return c.error(bytes: Array("ERR Unknown client type '".utf8) + c.args[j + 1] + [39])
                 }
-                typeFilter = clientClass(c.args[j + 1])
+                typeFilter = clientClass(named: c.args[j + 1])
                 j += 2
             } else if c.args.equals(j, "id") && j + 1 < c.args.count {
                 var selected = ids ?? []
