@@ -143,7 +143,7 @@ public final class BlockingRegistry {
 extension CommandContext {
     /// False where a command may not block (no connection behind it; later MULTI and
     /// scripts): blocking commands then answer as if they had timed out at once.
-    public var canBlock: Bool { blockingHost != nil }
+    public var canBlock: Bool { blockingHost != nil && !executingTransaction }
 
     /// Argument `index` as a blocking timeout in seconds (a float), returned as the deadline
     /// in wall-clock milliseconds (0: wait forever), or replies Redis's error and returns nil.

@@ -53,11 +53,14 @@ extension CommandContext {
     }
 
     /// Stores a string value for `key` (shard locked), compressing it first when that applies.
+    /// `keepTags`: the value is an edit of the old one (APPEND, INCRBYFLOAT), so the key keeps
+    /// its tags; a whole new value (SET, MSET...) drops them.
     func storeString(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64, replacing link: EntryLink?,
-                     value: UnsafeRawBufferPointer, encoding: StringEncoding, expireAt: Int64?) {
+                     value: UnsafeRawBufferPointer, encoding: StringEncoding, expireAt: Int64?, keepTags: Bool = false) {
         let prepared = prepareString(value)
         defer { prepared.release() }
-        storeString(shard, key: key, hash: hash, replacing: link, value: prepared, encoding: encoding, expireAt: expireAt)
+        storeString(shard, key: key, hash: hash, replacing: link, value: prepared, encoding: encoding, expireAt: expireAt,
+                    keepTags: keepTags)
     }
 
     /// Stores a prepared string value for `key` (shard locked): its compressed form when it has
@@ -65,7 +68,7 @@ extension CommandContext {
     /// or inserting a new entry (raising "new"). Wakes a client waiting for the key's value in
     /// CACHE.GET. The caller raises the command's own key events.
     func storeString(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64, replacing link: EntryLink?,
-                     value prepared: PreparedString, encoding: StringEncoding, expireAt: Int64?) {
+                     value prepared: PreparedString, encoding: StringEncoding, expireAt: Int64?, keepTags: Bool = false) {
         signalStringWritten(key)
         if link == nil { notifyKeyspaceEvent(.newKey, "new", key) }
         let value = prepared.bytes
@@ -73,17 +76,18 @@ extension CommandContext {
             let raw = encoding == .raw || value.count > CommandContext.embstrLimit
             let entry = Entry.make(key: key, payload: .compressed(UnsafeRawBufferPointer(stream), originalLength: value.count),
                                    expireAt: expireAt, rawEncoding: raw, accessClock: server.initialAccessClock)
-            return shard.store(db: session.db, entry, hash: hash, replacing: link)
+            return shard.store(db: session.db, entry, hash: hash, replacing: link, keepTags: keepTags)
         }
         let (payload, raw) = storedForm(value, encoding)
         if let link, Entry(link.pointee!).overwrite(with: payload, expireAt: expireAt, rawEncoding: raw,
                                                     accessClock: server.initialAccessClock) {
+            if !keepTags { shard.dropTags(db: session.db, of: Entry(link.pointee!)) }
             shard.stats.dirty += 1
             return
         }
         let entry = Entry.make(key: key, payload: payload, expireAt: expireAt, rawEncoding: raw,
                                accessClock: server.initialAccessClock)
-        shard.store(db: session.db, entry, hash: hash, replacing: link)
+        shard.store(db: session.db, entry, hash: hash, replacing: link, keepTags: keepTags)
     }
 
     /// Stores an integer value (INCR family always yields the "int" encoding).
@@ -163,7 +167,7 @@ extension CommandContext {
         let result = edit(value, grown)
         let writesBefore = shard.stats.dirty
         storeString(shard, key: key, hash: hash, replacing: link, value: UnsafeRawBufferPointer(value), encoding: .raw,
-                    expireAt: existing?.expireAt)
+                    expireAt: existing?.expireAt, keepTags: true)
         shard.stats.dirty = writesBefore
         return result
     }
@@ -178,6 +182,6 @@ extension CommandContext {
             return
         }
         if expireAt == nil && !entry.hasExpire { return }
-        shard.store(db: session.db, entry.copy(key: entry.key, expireAt: expireAt), hash: hash, replacing: link)
+        shard.store(db: session.db, entry.copy(key: entry.key, expireAt: expireAt), hash: hash, replacing: link, keepTags: true)
     }
 }

@@ -26,6 +26,12 @@ public final class CommandContext {
     /// connection owns this context, so the back reference needs no counting; a weak one
     /// would move every retain of the connection onto Swift's slow side-table path.
     public unowned(unsafe) var blockingHost: BlockingHost?
+    /// The open transaction between MULTI and EXEC/DISCARD.
+    public var transaction: Transaction?
+    /// The keys this client WATCHes (nil when none).
+    public var watcher: Watcher?
+    /// True while EXEC runs the queued commands (blocking commands then time out at once).
+    public var executingTransaction = false
     /// The connection that receives pushed messages (pub/sub, tracking); nil in-process.
     public unowned(unsafe) var pushTarget: PushTarget?
     /// Set while this connection waits in a blocking command; the network layer clears it

@@ -3,7 +3,8 @@
 // honour CLIENT REPLY OFF/SKIP. RESP2 clients with pub/sub subscriptions may run only the
 // subscription commands, PING, QUIT and RESET. Under a memory limit every command first lets eviction make
 // room, and commands that may grow memory are refused with OOM when it cannot. Later stages
-// (ACL, MULTI, READONLY) slot in here.
+// (ACL, READONLY) slot in here. While a transaction is open, commands are queued instead
+// of run (refusals mark it failed); EXEC runs the queue.
 import RESP
 
 public enum Dispatcher {
@@ -20,6 +21,7 @@ public enum Dispatcher {
 
         guard let command = context.table.lookupUnowned(args[0]) else {
             context.error(bytes: RedisError.unknownCommand(args))
+            context.transaction?.refusedCommand = true
             return
         }
         command._withUnsafeGuaranteedRef { run($0, context, started: started) }
@@ -32,36 +34,35 @@ public enum Dispatcher {
         if !command.subcommands.isEmpty && args.count >= 2 {
             guard let sub = command.subcommand(named: args[1]) else {
                 context.error(bytes: RedisError.unknownSubcommand(args))
+                context.transaction?.refusedCommand = true
                 return
             }
             spec = sub
         }
-        let counters = context.stats.counters + spec.statsIndex
-        guard spec.accepts(argumentCount: args.count), let handler = spec.handler else {
-            context.error(RedisError.wrongArity(spec.fullName))
-            counters.pointee.rejectedCalls += 1
-            return
+        guard spec.accepts(argumentCount: args.count), spec.handler != nil else {
+            return reject(spec, context, RedisError.wrongArity(spec.fullName))
         }
         if !context.session.authenticated && !spec.flags.contains(.noAuth) {
-            context.error("NOAUTH Authentication required.")
-            counters.pointee.rejectedCalls += 1
-            return
+            return reject(spec, context, "NOAUTH Authentication required.")
         }
         if context.server.config.maxmemory > 0 && context.server.evictor.makeRoom(context.server) == .failed
-            && spec.flags.contains(.denyoom) {
-            context.error(RedisError.outOfMemory)
-            counters.pointee.rejectedCalls += 1
-            return
+            && mayUseMemory(spec, context) {
+            return reject(spec, context, RedisError.outOfMemory)
         }
         if context.session.inSubscribedMode && !spec.allowedInSubscribedMode {
-            context.error("ERR Can't execute '\(spec.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
-            counters.pointee.rejectedCalls += 1
-            return
+            return reject(spec, context, "ERR Can't execute '\(spec.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
         }
-        context.command = spec
-        context.session.lastCommandIndex = spec.statsIndex
-        handler(context)
-        let elapsed = Clock.ticks() &- started
+        if let transaction = context.transaction {
+            if spec.flags.contains(.noMulti) {
+                return reject(spec, context, "ERR Command not allowed inside a transaction")
+            }
+            if !TransactionFamily.controlsTransaction(spec) {
+                transaction.append(QueuedCommand(args, spec: spec))
+                context.reply.simple("QUEUED")
+                return
+            }
+        }
+        let elapsed = invoke(spec, context, started: started)
         if context.blockedThisRun {
             // Counted when the wait ends, with the time of every run it took (as Redis does).
             context.blockedRunTicks &+= elapsed
@@ -71,6 +72,46 @@ public enum Dispatcher {
                                  trackLatency: context.server.config.latencyTracking)
         context.blockedRunTicks = 0
         context.stats.commandsProcessed += 1
+    }
+
+    /// Runs the handler of `spec`, returning the ticks it took.
+    @inline(__always)
+    private static func invoke(_ spec: CommandSpec, _ context: CommandContext, started: UInt64) -> UInt64 {
+        context.command = spec
+        context.session.lastCommandIndex = spec.statsIndex
+        spec.handler.unsafelyUnwrapped(context)
+        return Clock.ticks() &- started
+    }
+
+    /// Runs one command queued in a transaction (EXEC, with the shards of its keys held).
+    static func runQueued(_ spec: CommandSpec, _ context: CommandContext) {
+        context.failed = false
+        let elapsed = invoke(spec, context, started: Clock.ticks())
+        context.stats.recordCall(spec.statsIndex, ticks: elapsed, failed: context.failed,
+                                 trackLatency: context.server.config.latencyTracking)
+        context.stats.commandsProcessed += 1
+    }
+
+    /// Whether `spec` may grow memory (EXEC: whether a queued command may).
+    private static func mayUseMemory(_ spec: CommandSpec, _ context: CommandContext) -> Bool {
+        if spec.name == "exec", let transaction = context.transaction {
+            return transaction.queuedFlags.contains(.denyoom)
+        }
+        return spec.flags.contains(.denyoom)
+    }
+
+    /// Refuses a command before it runs, as Redis's rejectCommand: the error counts as a
+    /// rejected call, marks an open transaction as failed, and a refused EXEC discards it.
+    private static func reject(_ spec: CommandSpec, _ context: CommandContext, _ message: String) {
+        (context.stats.counters + spec.statsIndex).pointee.rejectedCalls += 1
+        guard spec.name == "exec" else {
+            context.error(message)
+            context.transaction?.refusedCommand = true
+            return
+        }
+        context.endTransaction()
+        let reason = message.hasPrefix("ERR ") ? String(message.dropFirst(4)) : message
+        context.error("EXECABORT Transaction discarded because of: " + reason)
     }
 
     /// Drops the reply as CLIENT REPLY OFF/SKIP asks, keeping pushed frames (subscription

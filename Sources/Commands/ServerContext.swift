@@ -129,6 +129,8 @@ public final class ServerContext {
     /// Channels, patterns and shard channels with their subscribers; publishes keyspace
     /// notifications too.
     public let pubsub: PubSubRegistry
+    /// Keys clients WATCH for their next EXEC.
+    public let watches = WatchRegistry()
     public let runID: String
     public let startedAtMilliseconds: Int64
     public weak var control: ServerControl?
@@ -174,11 +176,23 @@ public final class ServerContext {
             events.modified(key, db: db, by: nil)
         }
         applyKeyspaceEventsConfig()
+        observeWatchedKeys()
     }
 
     /// Makes `notify-keyspace-events` take effect (at start-up and after CONFIG SET).
     public func applyKeyspaceEventsConfig() {
         keyEvents.enabledClasses = KeyspaceEventClass(rawValue: UInt16(config.keyspaceEventFlags))
+    }
+
+    /// Marks the watchers of every modified key (their EXEC will abort).
+    private func observeWatchedKeys() {
+        let watches = self.watches, keyspace = self.keyspace
+        keyEvents.observeModified { db, key, _ in
+            guard watches.count > 0 else { return }
+            let shard = keyspace.shard(for: key)
+            let exists = shard.withLock { shard.presence(db: db, key: key, hash: KeyHash.hash(key), now: 0).exists }
+            watches.keyModified(db: db, key: key, stillExists: exists)
+        }
     }
 
     /// 40 random hex characters, like Redis's run ids.

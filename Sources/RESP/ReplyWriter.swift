@@ -161,6 +161,11 @@ public struct ReplyWriter {
         insertHeader(at: position, prefix: 42, count: count)
     }
 
+    /// Inserts the header of a set (an array in RESP2) started at `position`.
+    public mutating func deferredSet(at position: Int, count: Int) {
+        insertHeader(at: position, prefix: resp3 ? 126 : 42, count: count)
+    }
+
     private mutating func insertHeader(at position: Int, prefix: UInt8, count: Int) {
         var scratch: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         withUnsafeMutableBytes(of: &scratch) { raw in

@@ -209,6 +209,7 @@ final class Worker {
         guard connections.removeValue(forKey: connection.fd) != nil else { return }
         connection.leaveBlocked()
         server.context.pubsub.forget(connection.session)
+        connection.context.endTransaction()
         connection.releaseRetryWaiters()
         connection.releaseEvents()
         Glibc.close(connection.fd)

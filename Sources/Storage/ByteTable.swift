@@ -92,6 +92,12 @@ public struct ByteTable<Value> {
 
     // MARK: Writing
 
+    /// Runs `body` on the value at an occupied `slot` in place (no copy of a value that is
+    /// itself a table).
+    public mutating func modifyValue<Result>(at slot: Int, _ body: (inout Value) -> Result) -> Result {
+        body(&slots[slot].value!)
+    }
+
     /// Sets `key` to `value`; returns the value it replaced, nil when the key is new.
     @discardableResult
     public mutating func insert(_ key: UnsafeRawBufferPointer, _ value: Value) -> Value? {

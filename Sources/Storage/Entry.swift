@@ -39,6 +39,9 @@ public struct EntryFlags: OptionSet {
     /// A string stored zlib-compressed: the value bytes are its original length (4) and the
     /// zlib stream, so it must be read through `withStringBytes`, never `plainStringBytes`.
     public static let compressed = EntryFlags(rawValue: 1 << 2)
+    /// The key has tags in its shard's tag index (TagIndex.swift): removing or replacing the
+    /// entry must drop them. Untagged keys never touch the index.
+    public static let tagged = EntryFlags(rawValue: 1 << 3)
     static let kindMask: UInt8 = 0b1110_0000
     static let kindShift: UInt8 = 5
 }
@@ -63,6 +66,14 @@ public struct Entry: Equatable {
     public var kind: ValueKind { ValueKind(rawValue: flagByte >> EntryFlags.kindShift)! }
     public var hasExpire: Bool { flagByte & EntryFlags.hasExpire.rawValue != 0 }
     public var isCompressed: Bool { flagByte & EntryFlags.compressed.rawValue != 0 }
+
+    /// Whether the key has tags; set and cleared by the shard's tag index.
+    public internal(set) var isTagged: Bool {
+        get { flagByte & EntryFlags.tagged.rawValue != 0 }
+        nonmutating set {
+            flagByte = newValue ? flagByte | EntryFlags.tagged.rawValue : flagByte & ~EntryFlags.tagged.rawValue
+        }
+    }
 
     /// 24-bit LRU clock or LFU data.
     public var accessClock: UInt32 {

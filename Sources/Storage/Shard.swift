@@ -46,12 +46,20 @@ public final class Shard {
     /// the expiry cycle), with the shard locked and before the entry is freed: the upper
     /// layers raise their "expired" events from it. Set once at start-up (`Keyspace`).
     var expiredKeyHook: ExpiredKeyHook?
+    /// Tag membership by database (TagIndex.swift); empty unless keys here are tagged.
+    var tagIndexes: [Int: TagIndex] = [:]
 
     init(databases: Int, tally: MemoryTally = MemoryTally()) {
         self.tally = tally
         block = .allocate(byteCount: 64 + databases * MemoryLayout<Dict>.stride, alignment: 64)
         mutex = block.bindMemory(to: pthread_mutex_t.self, capacity: 1)
-        pthread_mutex_init(mutex, nil)
+        // Recursive: EXEC and scripts hold the shards of all their keys while the commands
+        // inside lock them again.
+        var attributes = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attributes)
+        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_RECURSIVE))
+        pthread_mutex_init(mutex, &attributes)
+        pthread_mutexattr_destroy(&attributes)
         databaseCount = databases
         dicts = (block + 64).bindMemory(to: Dict.self, capacity: databases)
         dicts.initialize(repeating: Dict(), count: databases)
@@ -116,17 +124,29 @@ public final class Shard {
         return link
     }
 
+    /// Whether `key` is in the table at all, and whether it has expired, without deleting it
+    /// (WATCH bookkeeping needs keys that expired but are still there).
+    public func presence(db: Int, key: UnsafeRawBufferPointer, hash: UInt64, now: Int64) -> (exists: Bool, expired: Bool) {
+        guard let link = dicts[db].link(key, hash: hash) else { return (false, false) }
+        return (true, Shard.isExpired(Entry(link.pointee!), now: now))
+    }
+
     public func find(db: Int, key: UnsafeRawBufferPointer, hash: UInt64, now: Int64,
                      expireKeys: Bool = true) -> Entry? {
         guard let link = link(db: db, key: key, hash: hash, now: now, expireKeys: expireKeys) else { return nil }
         return Entry(link.pointee!)
     }
 
-    /// Stores `entry` for its key: replaces the entry at `link` when given, else inserts.
-    public func store(db: Int, _ entry: Entry, hash: UInt64, replacing link: EntryLink?) {
+    /// Stores `entry` for its key: replaces the entry at `link` when given, else inserts. A
+    /// replaced key keeps its tags only with `keepTags` (the value was modified, as by APPEND
+    /// or INCR, rather than replaced by a whole new one, as by SET).
+    public func store(db: Int, _ entry: Entry, hash: UInt64, replacing link: EntryLink?, keepTags: Bool = false) {
         let bucketsBefore = dicts[db].bucketBytes
         if let link {
             let old = dicts[db].replace(at: link, with: entry)
+            if old.isTagged {
+                if keepTags { entry.isTagged = true } else { dropTags(db: db, of: old) }
+            }
             account(-old.allocationSize)
             countCompression(of: old, -1)
             old.free()
@@ -160,11 +180,13 @@ public final class Shard {
         if let freer { entry.free(deferringTo: freer) } else { entry.free() }
     }
 
-    /// Unlinks the entry at `link` without freeing it (RENAME/MOVE hand it on).
+    /// Unlinks the entry at `link` without freeing it (RENAME/MOVE hand it on) and drops its
+    /// tags: tags belong to the key where it was, they do not follow it.
     @discardableResult
     public func detach(db: Int, at link: EntryLink, hash: UInt64) -> Entry {
         let bucketsBefore = dicts[db].bucketBytes
         let entry = dicts[db].remove(at: link, hash: hash)
+        dropTags(db: db, of: entry)
         account(dicts[db].bucketBytes - bucketsBefore - entry.allocationSize)
         countCompression(of: entry, -1)
         stats.dirty += 1
@@ -195,6 +217,7 @@ public final class Shard {
         }
         account(-freed)
         clearFillRecords(db: db)
+        clearTags(db: db)
         expiryCursors[db] = 0
         stats.dirty += count
         return count
@@ -209,6 +232,9 @@ public final class Shard {
         let firstFills = fillTables[a]
         fillTables[a] = fillTables[b]
         fillTables[b] = firstFills
+        let firstTags = tagIndexes[a]
+        tagIndexes[a] = tagIndexes[b]
+        tagIndexes[b] = firstTags
     }
 
     // MARK: Hints for eviction's next sample (read without the lock: a stale value only

@@ -130,6 +130,7 @@ public enum ConnectionFamily {
         session.noEvict = false
         session.replyMode = .on
         session.authenticated = c.server.config.requirepass.isEmpty
+        c.endTransaction()
         c.reply.simple("RESET")
     }
 

@@ -219,19 +219,19 @@ enum CommandIntrospection {
         guard spec.accepts(argumentCount: count) else {
             return c.error("ERR Invalid number of arguments specified for command")
         }
-        var positions: [Int] = []
-        if let finder = spec.keyFinder {
-            positions = finder(count) { c.args[$0 + 2] }
-        } else {
-            for keySpec in spec.keySpecs {
-                positions += keyPositions(keySpec, argumentCount: count) { c.args[$0 + 2] }
-            }
-        }
+        let positions = keyPositions(of: spec, argumentCount: count) { c.args[$0 + 2] }
         guard !positions.isEmpty else {
             return c.error(spec.keySpecs.isEmpty ? "ERR The command has no key arguments" : "ERR Invalid arguments specified for command")
         }
         c.reply.arrayHeader(positions.count)
         for position in positions { c.reply.bulk(c.args[position + 2]) }
+    }
+
+    /// Argument positions (relative to the command name) of the keys of a call of `spec`.
+    static func keyPositions(of spec: CommandSpec, argumentCount count: Int,
+                             argument: (Int) -> UnsafeRawBufferPointer) -> [Int] {
+        if let finder = spec.keyFinder { return finder(count, argument) }
+        return spec.keySpecs.flatMap { keyPositions($0, argumentCount: count, argument: argument) }
     }
 
     /// Argument positions (relative to the command name) that `spec` designates as keys.

@@ -10,12 +10,12 @@ import Storage
 import Support
 
 enum InfoReport {
-    /// What INFO with no argument shows: Redis's default sections plus our Cachestats.
+    /// What INFO with no argument shows: Redis's default sections plus our Cachestats and Tags.
     static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "replication",
-                                  "cpu", "modules", "errorstats", "cluster", "keyspace", "cachestats"]
-    /// Every section, in the order Redis prints them (Cachestats, ours, last).
+                                  "cpu", "modules", "errorstats", "cluster", "keyspace", "cachestats", "tags"]
+    /// Every section, in the order Redis prints them (Cachestats and Tags, ours, last).
     static let allSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
-                              "commandstats", "errorstats", "latencystats", "cluster", "keyspace", "cachestats"]
+                              "commandstats", "errorstats", "latencystats", "cluster", "keyspace", "cachestats", "tags"]
 
     static func command(_ c: CommandContext) {
         var requested: [String] = []
@@ -249,6 +249,11 @@ enum InfoReport {
             return lines("Latencystats", config.latencyTracking ? latencyFields(server) : [])
         case "cachestats":
             return lines("Cachestats", cacheFields(server))
+        case "tags":
+            var totals = TagTotals()
+            for shard in server.keyspace.shards { shard.withLock { shard.addTagTotals(to: &totals) } }
+            return lines("Tags", [("tagged_keys", String(totals.taggedKeys)), ("tag_memberships", String(totals.memberships)),
+                                  ("tag_memory", String(totals.memory))])
         case "keyspace":
             var fields: [(String, String)] = []
             for db in 0..<server.keyspace.databaseCount {

@@ -170,6 +170,9 @@ public enum ServerFamily {
         let async = c.args.count == 2 ? c.args.equals(1, "async") : c.server.config.lazyfreeLazyUserFlush
         let freer = async ? c.server.lazyFreer : nil
         c.keyspace.withAllShardsLocked {
+            for db in all ? Array(0..<c.keyspace.databaseCount) : [c.session.db] {
+                touchWatchedKeys(c, replacing: db, with: nil)
+            }
             for shard in c.keyspace.shards {
                 if all {
                     for db in 0..<c.keyspace.databaseCount { shard.clear(db: db, freer: freer) }
@@ -182,6 +185,16 @@ public enum ServerFamily {
         c.reply.ok()
     }
 
+    /// Marks the watchers of keys in `db` that an emptying (or a swap with `replacement`)
+    /// changes; every shard is locked.
+    private static func touchWatchedKeys(_ c: CommandContext, replacing db: Int, with replacement: Int?) {
+        c.server.watches.databaseReplaced(db, with: replacement) { db, key in
+            key.withUnsafeBytes { key in
+                c.keyspace.shard(for: key).presence(db: db, key: key, hash: KeyHash.hash(key), now: c.now)
+            }
+        }
+    }
+
     static func swapdb(_ c: CommandContext) {
         guard let first = c.integer(1, in: Int64(Int32.min)...Int64(Int32.max), orReply: "ERR invalid first DB index"),
               let second = c.integer(2, in: Int64(Int32.min)...Int64(Int32.max), orReply: "ERR invalid second DB index") else { return }
@@ -191,6 +204,8 @@ public enum ServerFamily {
         }
         if first != second {
             c.keyspace.withAllShardsLocked {
+                touchWatchedKeys(c, replacing: Int(first), with: Int(second))
+                touchWatchedKeys(c, replacing: Int(second), with: Int(first))
                 for shard in c.keyspace.shards { shard.swap(Int(first), Int(second)) }
                 c.signalDatabasesSwapped(Int(first), Int(second))
                 c.server.keyEvents.swapped(Int(first), Int(second))

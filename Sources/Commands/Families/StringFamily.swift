@@ -436,7 +436,8 @@ public enum StringFamily {
             }
             if c.failed { return }
             combined.withUnsafeBytes { bytes in
-                c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .raw, expireAt: existing.expireAt)
+                c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .raw, expireAt: existing.expireAt,
+                              keepTags: true)
             }
             c.keyChanged(key, .string, "append")
             c.reply.integer(combined.count)
@@ -534,7 +535,7 @@ public enum StringFamily {
                 c.signalStringWritten(key)
                 if link == nil { c.notifyKeyspaceEvent(.newKey, "new", key) }
                 shard.store(db: c.session.db, c.integerEntry(key: key, value: result, expireAt: expireAt),
-                            hash: hash, replacing: link)
+                            hash: hash, replacing: link, keepTags: true)
             }
             c.keyChanged(key, .string, "incrby")
             c.reply.integer(result)
@@ -560,7 +561,8 @@ public enum StringFamily {
             if result.isNaN || result.isInfinite { return c.error(RedisError.nanOrInfinity) }
             let text = Numbers.humanLongDouble(result)
             text.withUnsafeBytes { bytes in
-                c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .plain, expireAt: expireAt)
+                c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .plain, expireAt: expireAt,
+                              keepTags: true)
             }
             c.keyChanged(key, .string, "incrbyfloat")
             c.reply.bulk(text)
