@@ -1,6 +1,7 @@
 // Runs one parsed command the way Redis's processCommand does: look the command up, check
 // arity (and subcommand) and authentication, execute, then account calls, time and failures per command and
-// honour CLIENT REPLY OFF/SKIP. Under a memory limit every command first lets eviction make
+// honour CLIENT REPLY OFF/SKIP. RESP2 clients with pub/sub subscriptions may run only the
+// subscription commands, PING, QUIT and RESET. Under a memory limit every command first lets eviction make
 // room, and commands that may grow memory are refused with OOM when it cannot. Later stages
 // (ACL, READONLY) slot in here. While a transaction is open, commands are queued instead
 // of run (refusals mark it failed); EXEC runs the queue.
@@ -11,11 +12,12 @@ public enum Dispatcher {
     public static func execute(_ context: CommandContext) {
         let args = context.args
         let replyStart = context.reply.buffer.count
+        context.pushedUpTo = replyStart
         context.failed = false
         context.blockedThisRun = false
         let started = Clock.ticks()
         context.now = context.server.wallClock(ticks: started)
-        defer { applyReplyMode(context, replyStart: replyStart) }
+        defer { applyReplyMode(context) }
 
         guard let command = context.table.lookupUnowned(args[0]) else {
             context.error(bytes: RedisError.unknownCommand(args))
@@ -46,6 +48,9 @@ public enum Dispatcher {
         if context.server.config.maxmemory > 0 && context.server.evictor.makeRoom(context.server) == .failed
             && mayUseMemory(spec, context) {
             return reject(spec, context, RedisError.outOfMemory)
+        }
+        if context.session.inSubscribedMode && !spec.allowedInSubscribedMode {
+            return reject(spec, context, "ERR Can't execute '\(spec.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
         }
         if let transaction = context.transaction {
             if spec.flags.contains(.noMulti) {
@@ -109,18 +114,20 @@ public enum Dispatcher {
         context.error("EXECABORT Transaction discarded because of: " + reason)
     }
 
-    private static func applyReplyMode(_ context: CommandContext, replyStart: Int) {
+    /// Drops the reply as CLIENT REPLY OFF/SKIP asks, keeping pushed frames (subscription
+    /// confirmations, messages) as Redis does.
+    private static func applyReplyMode(_ context: CommandContext) {
         switch context.session.replyMode {
         case .on:
             return
         case .off:
-            context.reply.buffer.count = replyStart
+            context.reply.buffer.count = context.pushedUpTo
         case .skipThis:
-            context.reply.buffer.count = replyStart
+            context.reply.buffer.count = context.pushedUpTo
             context.session.replyMode = .on
         case .skipNext:
             // CLIENT REPLY SKIP itself replies nothing; the command after it is skipped.
-            context.reply.buffer.count = replyStart
+            context.reply.buffer.count = context.pushedUpTo
             context.session.replyMode = .skipThis
         }
     }

@@ -9,6 +9,15 @@ import RESP
 public protocol PushTarget: AnyObject {
     /// Queues `message` for this client; callable from any thread.
     func push(_ message: PushMessage)
+    /// Queues `message` for every target in `targets` (all of this type), so that the
+    /// implementation can hand it over once per receiving thread (PUBLISH's fan-out).
+    static func push(_ message: PushMessage, to targets: [PushTarget])
+}
+
+extension PushTarget {
+    public static func push(_ message: PushMessage, to targets: [PushTarget]) {
+        for target in targets { target.push(message) }
+    }
 }
 
 public enum PushMessage {
@@ -23,7 +32,15 @@ public enum PushMessage {
     case invalidate(keys: [[UInt8]]?)
 
     static let invalidateChannel = Array("__redis__:invalidate".utf8)
+}
 
+extension ReplyWriter {
+    /// A constant bulk string, written without building an array (one per delivered message).
+    @inline(__always)
+    mutating func bulk(word: StaticString) { bulk(word.utf8Start, word.utf8CodeUnitCount) }
+}
+
+extension PushMessage {
     /// Appends the message as the receiving client's protocol frames it.
     public func write(into reply: inout ReplyWriter) {
         switch self {
@@ -31,21 +48,21 @@ public enum PushMessage {
             switch kind {
             case .message:
                 reply.pushHeader(3)
-                reply.bulk("message")
+                reply.bulk(word: "message")
             case .pmessage:
                 reply.pushHeader(4)
-                reply.bulk("pmessage")
+                reply.bulk(word: "pmessage")
                 reply.bulk(pattern ?? [])
             case .smessage:
                 reply.pushHeader(3)
-                reply.bulk("smessage")
+                reply.bulk(word: "smessage")
             }
             reply.bulk(channel)
             reply.bulk(payload)
         case .invalidate(let keys):
             if reply.resp3 {
                 reply.pushHeader(2)
-                reply.bulk("invalidate")
+                reply.bulk(word: "invalidate")
             } else {
                 reply.arrayHeader(3)
                 reply.bulk("message")

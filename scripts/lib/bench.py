@@ -201,6 +201,54 @@ def hit_ratio_simulation(args, redis_binary, workdir):
                 server.stop()
 
 
+def pubsub_fanout(server, messages, subscribers=50, payload=b"x" * 64, batch=200):
+    """PUBLISH fan-out: one pipelined publisher, `subscribers` clients on one channel, each
+    drained by a reader thread. Returns messages delivered and delivered per server CPU-second."""
+    import selectors
+    import threading
+    server.cli("CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 0 0")
+    frame = b"*3\r\n$7\r\nmessage\r\n$5\r\nfanout\r\n$%d\r\n%s\r\n" % (len(payload), payload)
+    confirmation = b"*3\r\n$9\r\nsubscribe\r\n$6\r\nfanout\r\n:1\r\n"
+    sockets = []
+    for _ in range(subscribers):
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$6\r\nfanout\r\n")
+        got = b""
+        while len(got) < len(confirmation):
+            got += sock.recv(len(confirmation) - len(got))
+        sock.setblocking(False)
+        sockets.append(sock)
+    expected = len(frame) * messages
+    received = {sock: 0 for sock in sockets}
+
+    def drain():
+        selector = selectors.DefaultSelector()
+        for sock in sockets:
+            selector.register(sock, selectors.EVENT_READ)
+        pending = len(sockets)
+        while pending:
+            for key, _ in selector.select(timeout=10):
+                data = key.fileobj.recv(1 << 20)
+                received[key.fileobj] += len(data)
+                if received[key.fileobj] >= expected:
+                    selector.unregister(key.fileobj)
+                    pending -= 1
+    reader = threading.Thread(target=drain)
+    reader.start()
+    publisher = Pipeline(server.port)
+    before = cpu_seconds(server.proc.pid)
+    for sent in range(0, messages, batch):
+        count = min(batch, messages - sent)
+        publisher.run([[b"PUBLISH", b"fanout", payload]] * count)
+    reader.join()
+    cpu = cpu_seconds(server.proc.pid) - before
+    for sock in sockets:
+        sock.close()
+    publisher.sock.close()
+    delivered = messages * subscribers
+    return delivered, delivered / cpu if cpu > 0 else float("inf"), cpu
+
+
 def memory_per_key(server):
     """RSS growth per key of a freshly started server loaded with ~1M keys."""
     before = rss_bytes(server.proc.pid)
@@ -219,6 +267,7 @@ def main():
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-cache", action="store_true", help="skip the hit-ratio simulation")
     parser.add_argument("--only-cache", action="store_true", help="run only the hit-ratio simulation")
+    parser.add_argument("--skip-pubsub", action="store_true", help="skip the PUBLISH fan-out run")
     parser.add_argument("--rounds", type=int, default=3,
                         help="runs per test and server, alternating servers; the median counts")
     args = parser.parse_args()
@@ -261,6 +310,15 @@ def main():
         print("Summary (swiftlet / redis): ops per server CPU-second, p99 latency")
         for test, pipeline, ratio, p99 in ratios:
             print(f"  {test.upper():<5} -P {pipeline:<3} ops/cpu-s x{ratio:.2f}   p99 x{p99:.2f}")
+        if not args.skip_pubsub:
+            messages = 20000 if args.quick else 200000
+            print(f"\nPUBLISH fan-out: 1 pipelined publisher, 50 subscribers, 64-byte messages, {messages:,} published")
+            fanout = {}
+            for server in servers:
+                runs = sorted((pubsub_fanout(server, messages) for _ in range(args.rounds)), key=lambda r: r[1])
+                delivered, per_cpu, cpu = fanout[server.name] = runs[len(runs) // 2]
+                print(f"  {server.name:<9} {delivered:>11,} delivered  {cpu:6.2f} cpu s  {per_cpu:>13,.0f} delivered/cpu-s")
+            print(f"  ratio     delivered/cpu-s x{fanout['swiftlet'][1] / fanout['redis'][1]:.2f}")
         if not args.skip_memory:
             print("\nMemory: redis-benchmark -t set -r 1000000 -n 3000000 -d 3 -P 16 (16-byte keys, 3-byte values)")
             for server in servers:
