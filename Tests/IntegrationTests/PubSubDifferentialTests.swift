@@ -267,6 +267,41 @@ private func readExactly(_ fd: Int32, _ count: Int) throws -> [UInt8] {
     return bytes
 }
 
+/// Reads a subscriber's `message` frames straight from its socket (a frame is seven CRLF
+/// lines; the last is the payload "publisher:sequence") and checks that each publisher's
+/// messages arrive complete and in order. Returns the first problem, or nil.
+private func readMessagesInOrder(_ fd: Int32, publishers: Int, each: Int) -> String? {
+    var next = [Int](repeating: 0, count: publishers)
+    var pending: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    var received = 0, line = 0, lineStart = 0, scanned = 0
+    while received < publishers * each {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { return "connection ended after \(received) messages" }
+        pending.append(contentsOf: chunk[0..<count])
+        while scanned + 1 < pending.count {
+            guard pending[scanned] == 13 && pending[scanned + 1] == 10 else { scanned += 1; continue }
+            line += 1
+            if line == 7 {
+                let text = String(decoding: pending[lineStart..<scanned], as: UTF8.self)
+                let parts = text.split(separator: ":").compactMap { Int($0) }
+                guard parts.count == 2, parts[0] < publishers, parts[1] == next[parts[0]] else {
+                    return "got \(text), expected one of \(next)"
+                }
+                next[parts[0]] += 1
+                received += 1
+                line = 0
+            }
+            scanned += 2
+            lineStart = scanned
+        }
+        pending.removeFirst(lineStart)
+        scanned -= lineStart
+        lineStart = 0
+    }
+    return nil
+}
+
 /// Failures recorded from several reader threads.
 private final class FailureLog: @unchecked Sendable {
     private let lock = NSLock()
@@ -277,17 +312,19 @@ private final class FailureLog: @unchecked Sendable {
 
 @Suite(.serialized)
 struct PubSubDeliveryTests {
-    /// Publishers on several workers, subscribers on every worker: each subscriber receives
-    /// each publisher's messages complete and in order.
+    /// Publishers on several workers, subscribers on every worker: 1M messages, and each
+    /// subscriber receives each publisher's messages complete and in order.
     @Test func messagesCrossWorkersInOrder() throws {
-        let server = try ServerProcess.swiftlet(["--server-threads", "4"])
+        // Without output limits: the readers parse more slowly than publishers send, and the
+        // default 32mb pubsub limit would (rightly) cut them off.
+        let server = try ServerProcess.swiftlet(["--server-threads", "4", "--client-output-buffer-limit", "pubsub 0 0 0"])
         defer { server.stop() }
-        let subscribers = try (0..<4).map { _ in try RespClient(port: server.port, timeoutSeconds: 30) }
+        let subscribers = try (0..<4).map { _ in try RespClient(port: server.port, timeoutSeconds: 60) }
         for subscriber in subscribers {
             try subscriber.send(["SUBSCRIBE", "feed"])
             _ = try subscriber.readReply()
         }
-        let publisherCount = 3, perPublisher = 20_000
+        let publisherCount = 4, perPublisher = 250_000
         let publishers = try (0..<publisherCount).map { _ in try RespClient(port: server.port, timeoutSeconds: 30) }
         let group = DispatchGroup()
         for (index, publisher) in publishers.enumerated() {
@@ -308,19 +345,8 @@ struct PubSubDeliveryTests {
         let readers = DispatchGroup()
         for (number, subscriber) in subscribers.enumerated() {
             DispatchQueue.global().async(group: readers) {
-                var next = [Int](repeating: 0, count: publisherCount)
-                for _ in 0..<(publisherCount * perPublisher) {
-                    guard case .array(let items?)? = try? subscriber.readReply().value, items.count == 3,
-                          let text = items[2].text else {
-                        failures.add("subscriber \(number): bad or missing frame")
-                        return
-                    }
-                    let parts = text.split(separator: ":").compactMap { Int($0) }
-                    guard parts.count == 2, parts[1] == next[parts[0]] else {
-                        failures.add("subscriber \(number): got \(text), expected \(next)")
-                        return
-                    }
-                    next[parts[0]] += 1
+                if let failure = readMessagesInOrder(subscriber.fd, publishers: publisherCount, each: perPublisher) {
+                    failures.add("subscriber \(number): \(failure)")
                 }
             }
         }
