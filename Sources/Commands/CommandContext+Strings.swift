@@ -66,6 +66,7 @@ extension CommandContext {
     func storeString(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64, replacing link: EntryLink?,
                      value prepared: PreparedString, encoding: StringEncoding, expireAt: Int64?) {
         signalStringWritten(key)
+        signalModifiedKey(key)
         let value = prepared.bytes
         if let stream = prepared.compressed {
             let raw = encoding == .raw || value.count > CommandContext.embstrLimit

@@ -14,7 +14,11 @@ public enum Dispatcher {
         context.blockedThisRun = false
         let started = Clock.ticks()
         context.now = context.server.wallClock(ticks: started)
-        defer { applyReplyMode(context, replyStart: replyStart) }
+        defer {
+            applyReplyMode(context, replyStart: replyStart)
+            // A tracking client's own invalidations follow its reply, as in Redis.
+            if !context.session.pendingInvalidations.isEmpty { context.server.tracking.sendPending(context.session) }
+        }
 
         guard let command = context.table.lookupUnowned(args[0]) else {
             context.error(bytes: RedisError.unknownCommand(args))
@@ -54,6 +58,7 @@ public enum Dispatcher {
         context.command = spec
         context.session.lastCommandIndex = spec.statsIndex
         handler(context)
+        if !context.session.trackingFlags.isEmpty { context.server.tracking.afterCommand(context, spec) }
         let elapsed = Clock.ticks() &- started
         if context.blockedThisRun {
             // Counted when the wait ends, with the time of every run it took (as Redis does).

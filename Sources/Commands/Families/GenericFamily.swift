@@ -135,6 +135,7 @@ public enum GenericFamily {
         c.withEachKey(stride(from: 1, to: c.args.count, by: 1)) { shard, key, hash in
             guard let link = c.lookupWrite(shard, key, hash) else { return }
             shard.remove(db: c.session.db, at: link, hash: hash, freer: freer)
+            c.signalModifiedKey(key)
             deleted += 1
         }
         c.reply.integer(deleted)

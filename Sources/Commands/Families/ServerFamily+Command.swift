@@ -219,19 +219,19 @@ enum CommandIntrospection {
         guard spec.accepts(argumentCount: count) else {
             return c.error("ERR Invalid number of arguments specified for command")
         }
-        var positions: [Int] = []
-        if let finder = spec.keyFinder {
-            positions = finder(count) { c.args[$0 + 2] }
-        } else {
-            for keySpec in spec.keySpecs {
-                positions += keyPositions(keySpec, argumentCount: count) { c.args[$0 + 2] }
-            }
-        }
+        let positions = keyArguments(of: spec, count: count) { c.args[$0 + 2] }
         guard !positions.isEmpty else {
             return c.error(spec.keySpecs.isEmpty ? "ERR The command has no key arguments" : "ERR Invalid arguments specified for command")
         }
         c.reply.arrayHeader(positions.count)
         for position in positions { c.reply.bulk(c.args[position + 2]) }
+    }
+
+    /// Positions (relative to the command name) of the keys among `count` arguments of a
+    /// `spec` command: its key finder's, or those of all its key specs.
+    static func keyArguments(of spec: CommandSpec, count: Int, argument: (Int) -> UnsafeRawBufferPointer) -> [Int] {
+        if let finder = spec.keyFinder { return finder(count, argument) }
+        return spec.keySpecs.flatMap { keyPositions($0, argumentCount: count, argument: argument) }
     }
 
     /// Argument positions (relative to the command name) that `spec` designates as keys.

@@ -178,6 +178,7 @@ public enum ServerFamily {
                 }
             }
         }
+        c.server.tracking.flushed(by: c.session)
         c.reply.ok()
     }
 

@@ -507,6 +507,7 @@ public enum StringFamily {
             }
             let (result, overflow) = current.addingReportingOverflow(increment)
             if overflow { return c.error(RedisError.overflow) }
+            c.signalModifiedKey(key)
             if let link, Entry(link.pointee!).kind == .integer {
                 Entry(link.pointee!).updateInteger(result)
                 shard.stats.dirty += 1
