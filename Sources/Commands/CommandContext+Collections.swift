@@ -33,10 +33,11 @@ extension CommandContext {
     }
 
     /// Runs `body` on the collection at `key` for writing (shard locked). A missing key is
-    /// created with `create` when given (waking clients blocked on it, as Redis does when a
-    /// key is added), else `missing` runs and nil is returned; a key of another type gets
-    /// WRONGTYPE and nil. Afterwards the key is deleted if `body` emptied the
-    /// collection, or the change in size is charged to the shard.
+    /// created with `create` when given (raising "new" first and waking clients blocked on
+    /// it, as Redis's dbAdd does; so pass `create` only when `body` will add), else `missing`
+    /// runs and nil is returned; a key of another type gets WRONGTYPE and nil. `body` raises
+    /// its own key events. Afterwards the key is deleted (raising "del") if `body` emptied
+    /// the collection, or the change in size is charged to the shard.
     @discardableResult
     public func modifyCollection<Object: CollectionObject, Result>(
         _ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64, _ type: Object.Type,
@@ -48,6 +49,7 @@ extension CommandContext {
                 return nil
             }
             let object = create()
+            notifyKeyspaceEvent(.newKey, "new", key)
             let result = body(object)
             if object.count > 0 {
                 shard.store(db: session.db, Entry.make(key: key, payload: .collection(object), expireAt: nil,
@@ -67,6 +69,7 @@ extension CommandContext {
         let result = body(object)
         if object.count == 0 {
             shard.remove(db: session.db, at: link, hash: hash)
+            notifyKeyspaceEvent(.generic, "del", key)
         } else {
             shard.collectionResized(by: object.memoryUsage - sizeBefore)
         }
@@ -75,16 +78,23 @@ extension CommandContext {
 
     /// Makes `object` the value of `key` (shard locked), replacing whatever the key held and
     /// dropping its TTL, or deletes the key when `object` is empty: the STORE variants
-    /// (SINTERSTORE, ZUNIONSTORE, SORT ... STORE) and the destinations of moves.
-    public func storeCollection(_ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64, _ object: CollectionObject) {
+    /// (SINTERSTORE, ZUNIONSTORE, SORT ... STORE). Raises `event` for a stored result, "del"
+    /// for a deleted destination, and nothing when an empty result meets no key, as Redis.
+    public func storeCollection(_ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64, _ object: CollectionObject,
+                                event: (KeyspaceEventClass, StaticString)) {
         let existing = lookupWrite(shard, key, hash)
         guard object.count > 0 else {
-            if let existing { shard.remove(db: session.db, at: existing, hash: hash) }
+            if let existing {
+                shard.remove(db: session.db, at: existing, hash: hash)
+                keyChanged(key, .generic, "del")
+            }
             return
         }
+        if existing == nil { notifyKeyspaceEvent(.newKey, "new", key) }
         shard.store(db: session.db, Entry.make(key: key, payload: .collection(object), expireAt: nil,
                                                rawEncoding: false, accessClock: server.initialAccessClock),
                     hash: hash, replacing: existing)
         signalKeyReady(key)
+        keyChanged(key, event.0, event.1)
     }
 }

@@ -62,11 +62,12 @@ extension CommandContext {
 
     /// Stores a prepared string value for `key` (shard locked): its compressed form when it has
     /// one, else overwriting the existing entry in place when the layouts match, else replacing
-    /// or inserting a new entry. Wakes a client waiting for the key's value in CACHE.GET.
+    /// or inserting a new entry (raising "new"). Wakes a client waiting for the key's value in
+    /// CACHE.GET. The caller raises the command's own key events.
     func storeString(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64, replacing link: EntryLink?,
                      value prepared: PreparedString, encoding: StringEncoding, expireAt: Int64?) {
         signalStringWritten(key)
-        signalModifiedKey(key)
+        if link == nil { notifyKeyspaceEvent(.newKey, "new", key) }
         let value = prepared.bytes
         if let stream = prepared.compressed {
             let raw = encoding == .raw || value.count > CommandContext.embstrLimit

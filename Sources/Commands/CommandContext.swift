@@ -172,6 +172,7 @@ public final class CommandContext {
             recordAccess(entry)
         } else {
             shard.stats.keyspaceMisses += 1
+            notifyKeyspaceEvent(.keyMiss, "keymiss", key)
         }
         stats.prefixes.record(key, hit: entry != nil, generation: server.prefixStatsGeneration,
                               capacity: server.config.cachestatsPrefixes * 4)

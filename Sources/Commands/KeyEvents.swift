@@ -40,7 +40,11 @@ public final class KeyEvents {
     public typealias NotificationSink = (_ eventClass: KeyspaceEventClass, _ event: StaticString,
                                          _ key: UnsafeRawBufferPointer, _ db: Int) -> Void
 
+    /// Told when a whole database (`db`) or every database (nil) is emptied at once.
+    public typealias FlushObserver = (_ db: Int?) -> Void
+
     private(set) var modifiedObservers: [ModifiedObserver] = []
+    private(set) var flushObservers: [FlushObserver] = []
     private(set) var notificationSink: NotificationSink?
     /// The classes `notify-keyspace-events` enables (empty: notifications off). Written by
     /// CONFIG SET on any thread, read on every write: a single word, so a racing reader sees
@@ -54,6 +58,11 @@ public final class KeyEvents {
         modifiedObservers.append(observer)
     }
 
+    /// Registers an observer of flushed databases (only while the server starts).
+    public func observeFlush(_ observer: @escaping FlushObserver) {
+        flushObservers.append(observer)
+    }
+
     /// Installs the publisher of keyspace notifications (only while the server starts).
     public func publishNotifications(through sink: @escaping NotificationSink) {
         notificationSink = sink
@@ -64,6 +73,11 @@ public final class KeyEvents {
     public func modified(_ key: UnsafeRawBufferPointer, db: Int, by session: Session?) {
         guard !modifiedObservers.isEmpty else { return }
         for observer in modifiedObservers { observer(db, key, session) }
+    }
+
+    /// Raises the "database flushed" event for `db` (nil: every database).
+    public func flushed(db: Int?) {
+        for observer in flushObservers { observer(db) }
     }
 
     /// Raises a keyspace notification, published when its class and K or E are enabled.
@@ -81,6 +95,20 @@ extension CommandContext {
     @inline(__always)
     public func signalModifiedKey(_ key: UnsafeRawBufferPointer, db: Int? = nil) {
         server.keyEvents.modified(key, db: db ?? session.db, by: session)
+    }
+
+    /// The running command emptied `db` (nil: every database): FLUSHDB, FLUSHALL.
+    public func signalFlushedDB(_ db: Int?) {
+        server.keyEvents.flushed(db: db)
+    }
+
+    /// The running command changed `key` and raises `event` for it: the usual pair of
+    /// signalModifiedKey and notifyKeyspaceEvent every write emits, in Redis's order.
+    @inline(__always)
+    public func keyChanged(_ key: UnsafeRawBufferPointer, _ eventClass: KeyspaceEventClass, _ event: StaticString,
+                           db: Int? = nil) {
+        signalModifiedKey(key, db: db)
+        notifyKeyspaceEvent(eventClass, event, key, db: db)
     }
 
     /// The running command raised `event` of `eventClass` on `key`.

@@ -139,7 +139,10 @@ public enum BitmapFamily {
             let wasSet = c.editString(shard, key: key, hash: hash, link: link, minimumLength: byte + 1) { bytes, grown in
                 let wasSet = bytes[byte] & mask != 0
                 bytes[byte] = value == 1 ? bytes[byte] | mask : bytes[byte] & ~mask
-                if grown || wasSet != (value == 1) { shard.stats.dirty += 1 }
+                if grown || wasSet != (value == 1) {
+                    shard.stats.dirty += 1
+                    c.keyChanged(key, .string, "setbit")
+                }
                 return wasSet
             }
             c.reply.integer(wasSet ? 1 : 0)
@@ -231,7 +234,10 @@ public enum BitmapFamily {
             let link = c.lookupWrite(shard, destination, hash)
             guard length > 0 else {
                 // An empty result deletes the destination, as Redis does.
-                if let link { shard.remove(db: c.session.db, at: link, hash: hash) }
+                if let link {
+                    shard.remove(db: c.session.db, at: link, hash: hash)
+                    c.keyChanged(destination, .generic, "del")
+                }
                 return c.reply.integer(0)
             }
             var result = [UInt8](repeating: 0, count: length)
@@ -248,6 +254,7 @@ public enum BitmapFamily {
             result.withUnsafeBytes { bytes in
                 c.storeString(shard, key: destination, hash: hash, replacing: link, value: bytes, encoding: .raw, expireAt: nil)
             }
+            c.keyChanged(destination, .string, "set")
             c.reply.integer(length)
         }
     }
@@ -325,16 +332,20 @@ public enum BitmapFamily {
         c.withKey(1) { shard, key, hash in
             let link = c.lookupWrite(shard, key, hash)
             if let link, c.rejectNonString(Entry(link.pointee!)) { return }
-            c.editString(shard, key: key, hash: hash, link: link, minimumLength: lastBit >> 3 + 1) { bytes, grown in
+            let changes = c.editString(shard, key: key, hash: hash, link: link, minimumLength: lastBit >> 3 + 1) { bytes, grown in
+                var changes = 0
                 c.reply.arrayHeader(operations.count)
                 for operation in operations {
                     if operation.kind == .get {
                         replyField(c, operation, UnsafeRawBufferPointer(bytes))
                     } else if writeField(c, operation, bytes, grown: grown) {
-                        shard.stats.dirty += 1
+                        changes += 1
                     }
                 }
+                return changes
             }
+            shard.stats.dirty += changes
+            if changes > 0 { c.keyChanged(key, .string, "setbit") }
         }
     }
 

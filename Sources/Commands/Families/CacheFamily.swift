@@ -206,6 +206,7 @@ public enum CacheFamily {
             guard var record = currentRecord(c, shard, key) else { return c.reply.nullBulk() }
             c.storeString(shard, key: key, hash: hash, replacing: c.lookupWrite(shard, key, hash), value: c.args[3],
                           encoding: .automatic, expireAt: expireAt)
+            StringFamily.stored(c, key, expiring: expireAt != nil)
             record.token = 0
             record.delta = delta ?? 0
             record.deltaExpireAt = expireAt ?? 0

@@ -237,7 +237,7 @@ extension GenericFamily {
                     (lookup(c, pattern: pattern, element: element) ?? []).withUnsafeBytes { list.pushBack($0) }
                 }
             }
-            c.withKey(storeIndex) { shard, key, hash in c.storeCollection(shard, key, hash, list) }
+            c.withKey(storeIndex) { shard, key, hash in c.storeCollection(shard, key, hash, list, event: (.list, "sortstore")) }
             return c.reply.integer(list.count)
         }
         c.reply.arrayHeader(options.gets.isEmpty ? window.count : window.count * options.gets.count)

@@ -135,7 +135,7 @@ public enum GenericFamily {
         c.withEachKey(stride(from: 1, to: c.args.count, by: 1)) { shard, key, hash in
             guard let link = c.lookupWrite(shard, key, hash) else { return }
             shard.remove(db: c.session.db, at: link, hash: hash, freer: freer)
-            c.signalModifiedKey(key)
+            c.keyChanged(key, .generic, "del")
             deleted += 1
         }
         c.reply.integer(deleted)
@@ -316,10 +316,16 @@ public enum GenericFamily {
             // Removing the target may have moved the source's link; look it up again.
             let link = c.lookupWrite(sourceShard, source, sourceHash) ?? sourceLink
             let entry = sourceShard.detach(db: c.session.db, at: link, hash: sourceHash)
+            // Redis re-adds the value under the new name, so the target is always "new".
+            c.notifyKeyspaceEvent(.newKey, "new", target)
             targetShard.store(db: c.session.db, entry.copy(key: target, expireAt: entry.expireAt),
                               hash: targetHash, replacing: nil)
             entry.free()
             c.signalKeyReady(target)
+            c.signalModifiedKey(source)
+            c.signalModifiedKey(target)
+            c.notifyKeyspaceEvent(.generic, "rename_from", source)
+            c.notifyKeyspaceEvent(.generic, "rename_to", target)
             onlyIfAbsent ? c.reply.integer(1) : c.reply.ok()
         }
     }
@@ -343,8 +349,13 @@ public enum GenericFamily {
             guard let link = c.lookupWrite(shard, key, hash) else { return c.reply.integer(0) }
             if c.lookupWrite(shard, key, hash, db: target) != nil { return c.reply.integer(0) }
             let entry = shard.detach(db: c.session.db, at: link, hash: hash)
+            c.notifyKeyspaceEvent(.newKey, "new", key, db: target)
             shard.store(db: target, entry, hash: hash, replacing: nil)
             c.signalKeyReady(key, db: target)
+            c.signalModifiedKey(key)
+            c.signalModifiedKey(key, db: target)
+            c.notifyKeyspaceEvent(.generic, "move_from", key)
+            c.notifyKeyspaceEvent(.generic, "move_to", key, db: target)
             c.reply.integer(1)
         }
     }
@@ -373,8 +384,11 @@ public enum GenericFamily {
             guard let entry = c.lookupRead(sourceShard, source, KeyHash.hash(source)) else { return c.reply.integer(0) }
             let existing = c.lookupWrite(targetShard, target, targetHash, db: targetDB)
             if existing != nil && !replace { return c.reply.integer(0) }
+            // Redis deletes a replaced target and adds the copy, so the target is always "new".
+            c.notifyKeyspaceEvent(.newKey, "new", target, db: targetDB)
             targetShard.store(db: targetDB, entry.duplicate(key: target), hash: targetHash, replacing: existing)
             c.signalKeyReady(target, db: targetDB)
+            c.keyChanged(target, .generic, "copy_to", db: targetDB)
             c.reply.integer(1)
         }
     }
@@ -474,8 +488,10 @@ public enum GenericFamily {
             if lt, let current, when >= current { return c.reply.integer(0) }
             if when <= c.now && c.expiresKeys {
                 shard.remove(db: c.session.db, at: link, hash: hash)
+                c.keyChanged(key, .generic, "del")
             } else {
                 c.setExpire(shard, link: link, hash: hash, expireAt: when)
+                c.keyChanged(key, .generic, "expire")
             }
             c.reply.integer(1)
         }
@@ -499,6 +515,7 @@ public enum GenericFamily {
                 return c.reply.integer(0)
             }
             c.setExpire(shard, link: link, hash: hash, expireAt: nil)
+            c.keyChanged(key, .generic, "persist")
             c.reply.integer(1)
         }
     }

@@ -126,6 +126,7 @@ public enum HashFamily {
             for index in stride(from: 2, to: c.args.count, by: 2) where store(c, object, c.args[index], c.args[index + 1]) {
                 created += 1
             }
+            c.keyChanged(c.args[1], .hash, "hset")
             replyCreated ? c.reply.integer(created) : c.reply.ok()
         }
     }
@@ -135,6 +136,7 @@ public enum HashFamily {
             if object.contains(c.args[2]) { return c.reply.integer(0) }
             convertForLongArguments(c, object, from: 2)
             store(c, object, c.args[2], c.args[3])
+            c.keyChanged(c.args[1], .hash, "hset")
             c.reply.integer(1)
         }
     }
@@ -166,6 +168,7 @@ public enum HashFamily {
                     deleted += 1
                     if object.count == 0 { break }
                 }
+                if deleted > 0 { c.keyChanged(key, .hash, "hdel") }
                 c.reply.integer(deleted)
             }
         }
@@ -210,6 +213,7 @@ public enum HashFamily {
             let (result, overflow) = current.addingReportingOverflow(increment)
             if overflow { return c.error(RedisError.overflow) }
             _ = Numbers.decimalBytes(result).withUnsafeBytes { store(c, object, c.args[2], $0) }
+            c.keyChanged(c.args[1], .hash, "hincrby")
             c.reply.integer(result)
         }
     }
@@ -227,6 +231,7 @@ public enum HashFamily {
             if result.isNaN || result.isInfinite { return c.error(RedisError.nanOrInfinity) }
             let text = Numbers.humanLongDouble(result)
             _ = text.withUnsafeBytes { store(c, object, c.args[2], $0) }
+            c.keyChanged(c.args[1], .hash, "hincrbyfloat")
             c.reply.bulk(text)
         }
     }

@@ -114,11 +114,30 @@ public enum ListFamily {
         return nil
     }
 
-    /// Pops up to `count` elements from one end, replying them as an array.
-    static func popReply(_ c: CommandContext, _ list: ListValue, atHead: Bool, count: Int) {
+    /// Pops up to `count` elements from one end of the list at `key`, replying them as an
+    /// array (and raising "lpop"/"rpop" when any were popped).
+    static func popReply(_ c: CommandContext, _ key: UnsafeRawBufferPointer, _ list: ListValue, atHead: Bool, count: Int) {
         let popped = min(count, list.count)
         c.reply.arrayHeader(popped)
         for _ in 0..<popped { list.pop(atHead: atHead) { c.reply.bulk($0) } }
+        if popped > 0 { poppedEvent(c, key, atHead: atHead) }
+    }
+
+    /// Pops one element from the list at `key`, replying it as a bulk string.
+    static func popOne(_ c: CommandContext, _ key: UnsafeRawBufferPointer, _ list: ListValue, atHead: Bool) {
+        list.pop(atHead: atHead) { c.reply.bulk($0) }
+        poppedEvent(c, key, atHead: atHead)
+    }
+
+    /// The key events of elements popped from `key` (a key left empty also gets "del", from
+    /// `modifyCollection`).
+    static func poppedEvent(_ c: CommandContext, _ key: UnsafeRawBufferPointer, atHead: Bool) {
+        c.keyChanged(key, .list, atHead ? "lpop" : "rpop")
+    }
+
+    /// The key events of elements pushed onto `key`.
+    static func pushedEvent(_ c: CommandContext, _ key: UnsafeRawBufferPointer, atHead: Bool) {
+        c.keyChanged(key, .list, atHead ? "lpush" : "rpush")
     }
 
     // MARK: Handlers
@@ -128,6 +147,7 @@ public enum ListFamily {
             let length = c.modifyCollection(shard, key, hash, ListValue.self, create: existingOnly ? nil : { newList(c) },
                                             missing: { c.reply.integer(0) }) { list -> Int in
                 for index in 2..<c.args.count { list.push(c.args[index], atHead: atHead) }
+                pushedEvent(c, key, atHead: atHead)
                 return list.count
             }
             if let length { c.reply.integer(length) }
@@ -145,9 +165,9 @@ public enum ListFamily {
             c.modifyCollection(shard, key, hash, ListValue.self,
                                missing: { count == nil ? c.reply.nullBulk() : c.reply.nullArray() }) { list in
                 if let count {
-                    popReply(c, list, atHead: atHead, count: count)
+                    popReply(c, key, list, atHead: atHead, count: count)
                 } else {
-                    list.pop(atHead: atHead) { c.reply.bulk($0) }
+                    popOne(c, key, list, atHead: atHead)
                 }
             }
         }
@@ -197,6 +217,7 @@ public enum ListFamily {
                 guard let index = c.integer(2) else { return }
                 guard let resolved = resolvedIndex(index, in: list) else { return c.error(RedisError.indexOutOfRange) }
                 list.replace(at: resolved, with: c.args[3])
+                c.keyChanged(key, .list, "lset")
                 c.reply.ok()
             }
         }
@@ -221,6 +242,7 @@ public enum ListFamily {
                 }
                 guard let found else { return c.reply.integer(-1) }
                 list.insert(c.args[4], at: after ? found + 1 : found)
+                c.keyChanged(key, .list, "linsert")
                 c.reply.integer(list.count)
             }
         }
@@ -232,7 +254,9 @@ public enum ListFamily {
             c.modifyCollection(shard, key, hash, ListValue.self, missing: { c.reply.integer(0) }) { list in
                 // Redis negates a negative count in a C long: LONG_MIN stays "no limit".
                 let limit = count == Int64.min ? 0 : Int(count.magnitude)
-                c.reply.integer(list.removeAll(equalTo: c.args[3], limit: limit, fromTail: count < 0))
+                let removed = list.removeAll(equalTo: c.args[3], limit: limit, fromTail: count < 0)
+                if removed > 0 { c.keyChanged(key, .list, "lrem") }
+                c.reply.integer(removed)
             }
         }
     }
@@ -251,6 +275,7 @@ public enum ListFamily {
                     list.removeRange(from: Int(keptLast) + 1, length: Int(length - keptLast - 1))
                     list.removeRange(from: 0, length: Int(first))
                 }
+                c.keyChanged(key, .list, "ltrim")
             }
             if trimmed != nil { c.reply.ok() }
         }
@@ -338,18 +363,25 @@ public enum ListFamily {
             c.modifyCollection(sourceShard, source, sourceHash, ListValue.self) { list in
                 guard let value = list.pop(atHead: fromHead) else { return }
                 value.withUnsafeBytes { list.push($0, atHead: toHead) }
+                pushedEvent(c, destination, atHead: toHead)
+                poppedEvent(c, source, atHead: fromHead)
                 c.reply.bulk(value)
             }
             return true
         }
-        guard let popped = c.modifyCollection(sourceShard, source, sourceHash, ListValue.self, { $0.pop(atHead: fromHead) }),
-              let value = popped else { return false }
-        value.withUnsafeBytes { bytes in
-            c.modifyCollection(destinationShard, destination, destinationHash, ListValue.self,
-                               create: { newList(c) }) { $0.push(bytes, atHead: toHead) }
+        // As in Redis, the destination's events come before the source's pop (and its "del").
+        let moved = c.modifyCollection(sourceShard, source, sourceHash, ListValue.self) { list -> Bool in
+            guard let value = list.pop(atHead: fromHead) else { return false }
+            value.withUnsafeBytes { bytes in
+                c.modifyCollection(destinationShard, destination, destinationHash, ListValue.self,
+                                   create: { newList(c) }) { $0.push(bytes, atHead: toHead) }
+            }
+            pushedEvent(c, destination, atHead: toHead)
+            poppedEvent(c, source, atHead: fromHead)
+            c.reply.bulk(value)
+            return true
         }
-        c.reply.bulk(value)
-        return true
+        return moved == true
     }
 
     /// LMPOP/BLMPOP's arguments from `numkeysIndex`: the key positions, the end to pop from
@@ -394,9 +426,9 @@ public enum ListFamily {
                 c.reply.arrayHeader(2)
                 c.reply.bulk(key)
                 if let count {
-                    popReply(c, list, atHead: atHead, count: count)
+                    popReply(c, key, list, atHead: atHead, count: count)
                 } else {
-                    list.pop(atHead: atHead) { c.reply.bulk($0) }
+                    popOne(c, key, list, atHead: atHead)
                 }
             }
             return true

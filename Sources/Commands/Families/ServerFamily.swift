@@ -177,6 +177,7 @@ public enum ServerFamily {
                     shard.clear(db: c.session.db, freer: freer)
                 }
             }
+            c.signalFlushedDB(all ? nil : c.session.db)
         }
         c.server.tracking.flushed(by: c.session)
         c.reply.ok()

@@ -77,15 +77,16 @@ extension SetFamily {
         c.withKeys(positions.map { $0 } + (destination.map { [$0] } ?? []), body)
     }
 
-    /// Replies `result` as a set, or stores it at argument `destination` and replies its size.
-    private static func finish(_ c: CommandContext, _ result: SetValue, store destination: Int?) {
+    /// Replies `result` as a set, or stores it at argument `destination` (raising `event`)
+    /// and replies its size.
+    private static func finish(_ c: CommandContext, _ result: SetValue, store destination: Int?, event: StaticString) {
         guard let destination else {
             c.reply.setHeader(result.count)
             result.forEach { c.reply.bulk($0) }
             return
         }
         let key = c.args[destination]
-        c.storeCollection(c.keyspace.shard(for: key), key, KeyHash.hash(key), result)
+        c.storeCollection(c.keyspace.shard(for: key), key, KeyHash.hash(key), result, event: (.set, event))
         c.reply.integer(result.count)
     }
 
@@ -116,7 +117,7 @@ extension SetFamily {
             guard let loaded = loadSets(c, first..<c.args.count) else { return }
             let sets = loaded.compactMap { $0 }
             let members = sets.count < loaded.count ? [] : intersect(sets, limit: 0)
-            guard destination == nil else { return finish(c, makeSet(c, members), store: destination) }
+            guard destination == nil else { return finish(c, makeSet(c, members), store: destination, event: "sinterstore") }
             c.reply.setHeader(members.count)
             for member in members { c.reply.bulk(member) }
         }
@@ -150,7 +151,8 @@ extension SetFamily {
     static func unionOrDifference(_ c: CommandContext, keysFrom first: Int, store destination: Int?, difference: Bool) {
         withSetKeys(c, first..<c.args.count, store: destination) {
             guard let sets = loadSets(c, first..<c.args.count) else { return }
-            finish(c, difference ? SetFamily.difference(c, sets) : union(c, sets), store: destination)
+            finish(c, difference ? SetFamily.difference(c, sets) : union(c, sets), store: destination,
+                   event: difference ? "sdiffstore" : "sunionstore")
         }
     }
 

@@ -99,6 +99,7 @@ public enum SetFamily {
             c.modifyCollection(shard, key, hash, SetValue.self, create: { SetValue() }) { set in
                 var added = 0
                 for index in 2..<c.args.count where add(c, set, c.args[index]) { added += 1 }
+                if added > 0 { c.keyChanged(key, .set, "sadd") }
                 c.reply.integer(added)
             }
         }
@@ -114,6 +115,7 @@ public enum SetFamily {
                     removed += 1
                     if set.count == 0 { break }
                 }
+                if removed > 0 { c.keyChanged(key, .set, "srem") }
                 c.reply.integer(removed)
             }
         }
@@ -159,12 +161,15 @@ public enum SetFamily {
                 let set = Entry(sourceLink.pointee!).collection(as: SetValue.self)
                 return c.reply.integer(set.contains(bytes, integer: integer) ? 1 : 0)
             }
-            let moved = c.modifyCollection(sourceShard, source, sourceHash, SetValue.self) {
-                $0.remove(bytes, integer: integer)
+            let moved = c.modifyCollection(sourceShard, source, sourceHash, SetValue.self) { set in
+                guard set.remove(bytes, integer: integer) else { return false }
+                c.notifyKeyspaceEvent(.set, "srem", source)
+                return true
             }
             guard moved == true else { return c.reply.integer(0) }
+            c.signalModifiedKey(source)
             c.modifyCollection(destinationShard, destination, destinationHash, SetValue.self, create: { SetValue() }) {
-                add(c, $0, bytes)
+                if add(c, $0, bytes) { c.keyChanged(destination, .set, "sadd") }
             }
             c.reply.integer(1)
         }
@@ -206,6 +211,7 @@ public enum SetFamily {
                 c.modifyCollection(shard, key, hash, SetValue.self, missing: { c.reply.nullBulk() }) { set in
                     let member = set.randomMember()
                     remove(set, member)
+                    c.keyChanged(key, .set, "spop")
                     c.reply.bulk(member)
                 }
             }
@@ -215,6 +221,7 @@ public enum SetFamily {
         }
         c.withKey(1) { shard, key, hash in
             c.modifyCollection(shard, key, hash, SetValue.self, missing: { c.reply.setHeader(0) }) { set in
+                if count > 0 { c.keyChanged(key, .set, "spop") }
                 popMembers(c, set, count: Int(count))
             }
         }

@@ -263,6 +263,7 @@ public enum StringFamily {
             // An EXAT/PXAT in the past is stored as given; the key then expires on next access.
             c.storeString(shard, key: key, hash: hash, replacing: link, value: value, encoding: .automatic,
                           expireAt: expireAt ?? keptExpire)
+            stored(c, key, expiring: expireAt != nil)
             if !options.returnOld { c.reply.ok() }
         }
     }
@@ -273,6 +274,7 @@ public enum StringFamily {
         c.withKey(1) { shard, key, hash in
             if c.lookupWrite(shard, key, hash) != nil { return c.reply.integer(0) }
             c.storeString(shard, key: key, hash: hash, replacing: nil, value: value, encoding: .automatic, expireAt: nil)
+            stored(c, key, expiring: false)
             c.reply.integer(1)
         }
     }
@@ -287,6 +289,7 @@ public enum StringFamily {
         c.withKey(1) { shard, key, hash in
             c.storeString(shard, key: key, hash: hash, replacing: c.lookupWrite(shard, key, hash), value: value,
                           encoding: .automatic, expireAt: expireAt)
+            stored(c, key, expiring: true)
             c.reply.ok()
         }
     }
@@ -304,7 +307,15 @@ public enum StringFamily {
                 c.reply.nullBulk()
             }
             c.storeString(shard, key: key, hash: hash, replacing: link, value: value, encoding: .automatic, expireAt: nil)
+            stored(c, key, expiring: false)
         }
+    }
+
+    /// The key events of a value stored by SET and its relatives (CACHE.FILL too): "set",
+    /// then "expire" when the command gave the key a TTL.
+    static func stored(_ c: CommandContext, _ key: UnsafeRawBufferPointer, expiring: Bool) {
+        c.keyChanged(key, .string, "set")
+        if expiring { c.notifyKeyspaceEvent(.generic, "expire", key) }
     }
 
     static func getdel(_ c: CommandContext) {
@@ -316,6 +327,7 @@ public enum StringFamily {
             if c.rejectNonString(entry) { return }
             c.replyValue(entry)
             shard.remove(db: c.session.db, at: link, hash: hash)
+            c.keyChanged(key, .generic, "del")
         }
     }
 
@@ -337,11 +349,14 @@ public enum StringFamily {
             if let expireAt {
                 if options.absolute && expireAt <= c.now {
                     shard.remove(db: c.session.db, at: link, hash: hash)
+                    c.keyChanged(key, .generic, "del")
                 } else {
                     c.setExpire(shard, link: link, hash: hash, expireAt: expireAt)
+                    c.keyChanged(key, .generic, "expire")
                 }
             } else if options.persist && entry.hasExpire {
                 c.setExpire(shard, link: link, hash: hash, expireAt: nil)
+                c.keyChanged(key, .generic, "persist")
             }
         }
     }
@@ -389,6 +404,7 @@ public enum StringFamily {
             let hash = KeyHash.hash(key)
             c.storeString(shard, key: key, hash: hash, replacing: c.lookupWrite(shard, key, hash), value: c.args[index + 1],
                           encoding: .automatic, expireAt: nil)
+            stored(c, key, expiring: false)
         }
     }
 
@@ -408,6 +424,7 @@ public enum StringFamily {
             let addition = c.args[2]
             guard let link = c.lookupWrite(shard, key, hash) else {
                 c.storeString(shard, key: key, hash: hash, replacing: nil, value: addition, encoding: .automatic, expireAt: nil)
+                c.keyChanged(key, .string, "append")
                 return c.reply.integer(addition.count)
             }
             let existing = Entry(link.pointee!)
@@ -420,6 +437,7 @@ public enum StringFamily {
             combined.withUnsafeBytes { bytes in
                 c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .raw, expireAt: existing.expireAt)
             }
+            c.keyChanged(key, .string, "append")
             c.reply.integer(combined.count)
         }
     }
@@ -472,6 +490,7 @@ public enum StringFamily {
                 return value.count
             }
             shard.stats.dirty += 1
+            c.keyChanged(key, .string, "setrange")
             c.reply.integer(length)
         }
     }
@@ -507,15 +526,16 @@ public enum StringFamily {
             }
             let (result, overflow) = current.addingReportingOverflow(increment)
             if overflow { return c.error(RedisError.overflow) }
-            c.signalModifiedKey(key)
             if let link, Entry(link.pointee!).kind == .integer {
                 Entry(link.pointee!).updateInteger(result)
                 shard.stats.dirty += 1
             } else {
                 c.signalStringWritten(key)
+                if link == nil { c.notifyKeyspaceEvent(.newKey, "new", key) }
                 shard.store(db: c.session.db, c.integerEntry(key: key, value: result, expireAt: expireAt),
                             hash: hash, replacing: link)
             }
+            c.keyChanged(key, .string, "incrby")
             c.reply.integer(result)
         }
     }
@@ -541,6 +561,7 @@ public enum StringFamily {
             text.withUnsafeBytes { bytes in
                 c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .plain, expireAt: expireAt)
             }
+            c.keyChanged(key, .string, "incrbyfloat")
             c.reply.bulk(text)
         }
     }

@@ -51,6 +51,7 @@ extension ZSetFamily {
                         c.reply.double(score)
                     }
                     zset.removeRanks(rank..<rank + 1)
+                    poppedEvent(c, key, fromMax: fromMax)
                 }
                 if popped != nil || !keyMissing { return true }
             }

@@ -7,7 +7,18 @@ import Storage
 import Support
 
 extension ZSetFamily {
-    enum Combination { case union, intersection, difference }
+    enum Combination {
+        case union, intersection, difference
+
+        /// The keyspace event of the STORE variant.
+        var storeEvent: StaticString {
+            switch self {
+            case .union: return "zunionstore"
+            case .intersection: return "zinterstore"
+            case .difference: return "zdiffstore"
+            }
+        }
+    }
     enum Aggregate { case sum, min, max }
 
     static func zunion(_ c: CommandContext) { combine(c, .union, store: false) }
@@ -114,7 +125,8 @@ extension ZSetFamily {
                 let destination = makeZSet(c, sizeHint: result.count, longestMember: longest)
                 for (member, score) in result { member.withUnsafeBytes { insert(c, destination, $0, score) } }
                 let key = c.args[1]
-                c.storeCollection(c.keyspace.shard(for: key), key, KeyHash.hash(key), destination)
+                c.storeCollection(c.keyspace.shard(for: key), key, KeyHash.hash(key), destination,
+                                  event: (.zset, combination.storeEvent))
                 return c.reply.integer(destination.count)
             }
             replyElementsHeader(c, result.count, withScores: withScores)

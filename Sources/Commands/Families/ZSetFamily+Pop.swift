@@ -19,6 +19,7 @@ extension ZSetFamily {
         c.withKey(1) { shard, key, hash in
             c.modifyCollection(shard, key, hash, ZSetValue.self, missing: { c.reply.arrayHeader(0) }) { zset in
                 pop(c, zset, key: nil, fromMax: fromMax, count: count)
+                if count != 0 { poppedEvent(c, key, fromMax: fromMax) }
             }
         }
     }
@@ -45,6 +46,12 @@ extension ZSetFamily {
             c.reply.double(score)
         }
         zset.removeRanks(ranks)
+    }
+
+    /// The key events of members popped from `key` (a key left empty also gets "del", from
+    /// `modifyCollection`).
+    static func poppedEvent(_ c: CommandContext, _ key: UnsafeRawBufferPointer, fromMax: Bool) {
+        c.keyChanged(key, .zset, fromMax ? "zpopmax" : "zpopmin")
     }
 
     static func zmpop(_ c: CommandContext) {
@@ -101,6 +108,7 @@ extension ZSetFamily {
             let popped: Void? = c.modifyCollection(c.keyspace.shard(for: key), key, KeyHash.hash(key), ZSetValue.self,
                                                    missing: { keyMissing = true }) { zset in
                 pop(c, zset, key: key, fromMax: fromMax, count: count)
+                poppedEvent(c, key, fromMax: fromMax)
             }
             if popped != nil || !keyMissing { return true }
         }

@@ -86,7 +86,18 @@ extension ZSetFamily {
         }
     }
 
-    enum RangeKind { case rank, score, lex }
+    enum RangeKind {
+        case rank, score, lex
+
+        /// The keyspace event of removing a range of this kind.
+        var removalEvent: StaticString {
+            switch self {
+            case .rank: return "zremrangebyrank"
+            case .score: return "zremrangebyscore"
+            case .lex: return "zremrangebylex"
+            }
+        }
+    }
 
     /// A parsed interval of one of the three kinds.
     enum Interval {
@@ -199,7 +210,8 @@ extension ZSetFamily {
             let destination = makeZSet(c, sizeHint: rangeKind == .rank ? window.count : 0)
             source?.forEach(ranks: window, reverse: descending) { insert(c, destination, $0, $1) }
             let destinationKey = c.args[1]
-            c.storeCollection(c.keyspace.shard(for: destinationKey), destinationKey, KeyHash.hash(destinationKey), destination)
+            c.storeCollection(c.keyspace.shard(for: destinationKey), destinationKey, KeyHash.hash(destinationKey), destination,
+                              event: (.zset, "zrangestore"))
             c.reply.integer(destination.count)
         }
     }
@@ -238,6 +250,7 @@ extension ZSetFamily {
             let removed = c.modifyCollection(shard, key, hash, ZSetValue.self, missing: { c.reply.integer(0) }) { zset in
                 let ranks = interval.ranks(in: zset, reverse: false)
                 zset.removeRanks(ranks)
+                if !ranks.isEmpty { c.keyChanged(key, .zset, kind.removalEvent) }
                 return ranks.count
             }
             if let removed { c.reply.integer(removed) }

@@ -433,6 +433,7 @@ public enum ZSetFamily {
                     processed += 1
                     lastScore = newScore
                 }
+                if added + updated > 0 { c.keyChanged(key, .zset, incr ? "zincr" : "zadd") }
             }
             if done == nil && !keyMissing { return }
             if resultIsNaN { return c.error(RedisError.scoreNaN) }
@@ -454,6 +455,7 @@ public enum ZSetFamily {
                     removed += 1
                     if zset.count == 0 { break }
                 }
+                if removed > 0 { c.keyChanged(key, .zset, "zrem") }
                 return removed
             }
             if let removed { c.reply.integer(removed) }
