@@ -35,8 +35,8 @@ public struct CommandFlags: OptionSet, Hashable {
         (.write, "write"), (.readonly, "readonly"), (.denyoom, "denyoom"), (.admin, "admin"),
         (.pubsub, "pubsub"), (.noscript, "noscript"), (.blocking, "blocking"), (.loading, "loading"),
         (.stale, "stale"), (.skipMonitor, "skip_monitor"), (.skipSlowlog, "skip_slowlog"),
-        (.asking, "asking"), (.fast, "fast"), (.noAuth, "no_auth"), (.mayReplicate, "may_replicate"),
-        (.sentinel, "sentinel"), (.onlySentinel, "only_sentinel"), (.noMandatoryKeys, "no_mandatory_keys"),
+        // may_replicate, sentinel and only_sentinel are hidden from COMMAND INFO, as in Redis.
+        (.asking, "asking"), (.fast, "fast"), (.noAuth, "no_auth"), (.noMandatoryKeys, "no_mandatory_keys"),
         (.noAsyncLoading, "no_async_loading"), (.noMulti, "no_multi"), (.movableKeys, "movablekeys"),
         (.allowBusy, "allow_busy"),
     ]
@@ -222,6 +222,8 @@ public final class CommandSpec {
     public var keyFinder: KeyFinder?
     /// Legacy (first, last, step) key range, derived from key specs.
     public private(set) var legacyRange = (first: 0, last: 0, step: 0)
+    /// May run while a RESP2 client is subscribed (processCommand's pub/sub context check).
+    public private(set) var allowedInSubscribedMode = false
 
     public init(_ name: String, arity: Int, flags: CommandFlags, acl: ACLCategories = [],
                 keys: [KeySpec] = [], tips: [String] = [], group: CommandGroup, since: String,
@@ -255,6 +257,8 @@ public final class CommandSpec {
         self.subcommands = subcommands
         self.handler = handler
         self.fullName = name
+        allowedInSubscribedMode = ["ping", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe",
+                                   "sunsubscribe", "quit", "reset"].contains(name)
         deriveLegacyRange()
         for sub in subcommands { sub.fullName = name + "|" + sub.name }
     }

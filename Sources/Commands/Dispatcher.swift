@@ -1,6 +1,7 @@
 // Runs one parsed command the way Redis's processCommand does: look the command up, check
 // arity (and subcommand) and authentication, execute, then account calls, time and failures per command and
-// honour CLIENT REPLY OFF/SKIP. Under a memory limit every command first lets eviction make
+// honour CLIENT REPLY OFF/SKIP. RESP2 clients with pub/sub subscriptions may run only the
+// subscription commands, PING, QUIT and RESET. Under a memory limit every command first lets eviction make
 // room, and commands that may grow memory are refused with OOM when it cannot. Later stages
 // (ACL, MULTI, READONLY) slot in here.
 import RESP
@@ -52,6 +53,11 @@ public enum Dispatcher {
         if context.server.config.maxmemory > 0 && context.server.evictor.makeRoom(context.server) == .failed
             && spec.flags.contains(.denyoom) {
             context.error(RedisError.outOfMemory)
+            counters.pointee.rejectedCalls += 1
+            return
+        }
+        if context.session.inSubscribedMode && !spec.allowedInSubscribedMode {
+            context.error("ERR Can't execute '\(spec.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
             counters.pointee.rejectedCalls += 1
             return
         }

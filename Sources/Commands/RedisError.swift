@@ -76,6 +76,12 @@ public enum RedisError {
             + args[0].map { $0 &- 97 < 26 ? $0 - 32 : $0 } + Array(" HELP.".utf8)
     }
 
+    /// Redis's addReplySubcommandSyntaxError: a known subcommand with the wrong arguments.
+    public static func subcommandSyntax(_ args: CommandArgs) -> [UInt8] {
+        Array("ERR unknown subcommand or wrong number of arguments for '".utf8) + args[1].prefix(128)
+            + Array("'. Try ".utf8) + args[0].map { $0 &- 97 < 26 ? $0 - 32 : $0 } + Array(" HELP.".utf8)
+    }
+
     public static func wrongArity(_ fullName: String) -> String {
         "ERR wrong number of arguments for '\(fullName)' command"
     }

@@ -125,7 +125,10 @@ public final class ServerContext {
     /// Frees memory when `maxmemory` is exceeded.
     public let evictor = Evictor()
     /// Key-modified events and keyspace notifications (tracking, tags, pub/sub observe them).
-    public let keyEvents = KeyEvents()
+    public let keyEvents: KeyEvents
+    /// Channels, patterns and shard channels with their subscribers; publishes keyspace
+    /// notifications too.
+    public let pubsub: PubSubRegistry
     /// Client-side caching: who read which keys, and their invalidations.
     public let tracking = ClientTracking()
     public let runID: String
@@ -156,6 +159,8 @@ public final class ServerContext {
     public init(config: ServerConfig, shardCount: Int = 1024) {
         self.config = config
         keyspace = Keyspace(databases: config.databases, shardCount: shardCount)
+        keyEvents = KeyEvents()
+        pubsub = PubSubRegistry(keyEvents: keyEvents)
         activeExpiry = ActiveExpiry(keyspace: keyspace)
         table = CommandTable.standard
         runID = ServerContext.randomHexID()

@@ -42,6 +42,10 @@ public final class Session {
     public var queryBufferLength = 0
     public var queryBufferCapacity = 0
     public var outputBufferLength = 0
+    /// Pub/sub subscriptions, changed only on this connection's worker (by the registry).
+    public internal(set) var pubsub = PubSubMembership()
+    /// Subscription counts (channels, patterns, shard channels) for other workers' CLIENT LIST.
+    public private(set) var subscriptionCounts = (channels: 0, patterns: 0, shardChannels: 0)
 
     private let descriptionLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var _name: [UInt8] = []
@@ -57,6 +61,19 @@ public final class Session {
         self.lastInteraction = now
         pthread_mutex_init(descriptionLock, nil)
         killFlag.storeBytes(of: 0, as: Int.self)
+    }
+
+    func publishSubscriptionCounts() {
+        subscriptionCounts = (pubsub.channels.count, pubsub.patterns.count, pubsub.shardChannels.count)
+    }
+
+    /// RESP2 clients with subscriptions accept only the pub/sub commands, PING, QUIT and RESET.
+    @inline(__always)
+    public var inSubscribedMode: Bool { protocolVersion == 2 && subscribed }
+    /// Redis's CLIENT_PUBSUB flag (P in CLIENT LIST, class pubsub for limits and filters).
+    public var subscribed: Bool {
+        let counts = subscriptionCounts
+        return counts.channels + counts.patterns + counts.shardChannels > 0
     }
 
     /// Loopback or Unix-socket peer (for `enable-debug-command local`).

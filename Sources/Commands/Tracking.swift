@@ -278,9 +278,7 @@ public final class ClientTracking {
             if client.session.protocolVersion > 2 { client.target.push(.trackingRedirectBroken(redirect)) }
             return
         }
-        // DIVERGENCE: Redis sends a RESP2 redirect client the message only while it is in
-        // pub/sub mode; we send it whenever the client receives pushed messages at all, and
-        // rely on clients subscribing to `__redis__:invalidate` as the protocol requires.
-        receiver.target.push(message)
+        // A RESP2 receiver gets it as a pub/sub message, and only while it has subscriptions.
+        if receiver.session.protocolVersion > 2 || receiver.session.subscribed { receiver.target.push(message) }
     }
 }

@@ -83,6 +83,10 @@ final class Connection: BlockingHost, PushTarget {
         worker.bytesIn += count
         worker.readsProcessed += 1
         session.lastInteraction = Clock.milliseconds()
+        if worker.inboxPending {
+            worker.drainInbox()
+            guard !closing, worker.connections[fd] === self else { return }
+        }
         processInput()
         if closing { return }
         flush()
@@ -286,7 +290,37 @@ final class Connection: BlockingHost, PushTarget {
     func deliver(_ message: PushMessage) {
         guard !closing, worker.connections[fd] === self else { return }
         message.write(into: &context.reply)
+        checkOutputLimits()
         worker.flushSoon(self)
+    }
+
+    // MARK: Output buffer limits (client-output-buffer-limit)
+
+    /// Set once the output passed its class's limit: the connection is closed without
+    /// writing what is pending, as Redis frees such a client.
+    private(set) var outputLimitReached = false
+    /// When the output first stayed above the soft limit (seconds), 0 while below it.
+    private var softLimitSince: Int64 = 0
+
+    /// Redis's checkClientOutputBufferLimits for pushed output: past the hard limit, or past
+    /// the soft limit for longer than its seconds, the connection is scheduled to close.
+    private func checkOutputLimits() {
+        let pending = context.reply.buffer.count - written
+        let limits = session.subscribed ? worker.outputLimits.pubsub : worker.outputLimits.normal
+        let hard = limits.hard > 0 && pending >= limits.hard
+        var soft = false
+        if limits.soft > 0 && pending >= limits.soft {
+            let now = Clock.milliseconds() / 1000
+            if softLimitSince == 0 { softLimitSince = now } else { soft = now - softLimitSince > Int64(limits.seconds) }
+        } else {
+            softLimitSince = 0
+        }
+        guard hard || soft else { return }
+        session.outputBufferLength = pending
+        let description = ConnectionFamily.describe(session, server: worker.server.context, now: Clock.milliseconds())
+        worker.server.log(.warning, "Client \(description.dropLast()) scheduled to be closed ASAP for overcoming of output buffer limits.")
+        outputLimitReached = true
+        closing = true
     }
 
     var hasOutput: Bool { context.reply.buffer.count > written }
@@ -294,6 +328,7 @@ final class Connection: BlockingHost, PushTarget {
     // MARK: Writing
 
     func flush() {
+        if outputLimitReached { return worker.close(self) }
         let output = context.reply.buffer
         while written < output.count {
             let sent = write(fd, output.base + written, output.count - written)

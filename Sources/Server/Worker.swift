@@ -31,6 +31,10 @@ final class Worker {
     let stats: CommandStats
     private(set) var connections: [Int32: Connection] = [:]
     private var inbox: [Message] = []
+    /// Set while the inbox holds messages: read without the lock before a connection's input
+    /// is handled, so what was posted before a client's command (a message published to it)
+    /// is delivered before that command's reply, as on a single-threaded Redis.
+    private(set) var inboxPending = false
     private var inboxLock = pthread_mutex_t()
     private let wakeFD: Int32
     private var wakeEvent: OpaquePointer?
@@ -38,6 +42,10 @@ final class Worker {
     var bytesOut = 0
     var readsProcessed = 0
     var writesProcessed = 0
+    /// `client-output-buffer-limit` for normal and pub/sub clients, copied from the config
+    /// at every cron tick so that checking a pushed message takes no lock.
+    private(set) var outputLimits: (normal: OutputLimit, pubsub: OutputLimit)
+    typealias OutputLimit = (hard: Int, soft: Int, seconds: Int)
     /// The thread running this worker's loop (set when it starts).
     private var thread: pthread_t?
     /// Blocked connections woken on this thread, served in order after the current command.
@@ -49,6 +57,7 @@ final class Worker {
         self.server = server
         base = event_base_new()
         stats = server.context.makeWorkerStats()
+        outputLimits = Worker.readOutputLimits(server.context)
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         pthread_mutex_init(&inboxLock, nil)
         let me = Unmanaged.passUnretained(self).toOpaque()
@@ -65,8 +74,13 @@ final class Worker {
 
     func post(_ message: Message) {
         pthread_mutex_lock(&inboxLock)
+        let wasEmpty = inbox.isEmpty
         inbox.append(message)
+        inboxPending = true
         pthread_mutex_unlock(&inboxLock)
+        // Only the first message of a batch needs a wake-up: the drain that empties the inbox
+        // reads the eventfd before taking the lock, so it takes every message queued behind.
+        guard wasEmpty else { return }
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
     }
@@ -77,6 +91,7 @@ final class Worker {
         pthread_mutex_lock(&inboxLock)
         let messages = inbox
         inbox.removeAll()
+        inboxPending = false
         pthread_mutex_unlock(&inboxLock)
         for message in messages {
             switch message {
@@ -124,7 +139,12 @@ final class Worker {
             pushedConnections.removeAll(keepingCapacity: true)
             for connection in pending {
                 connection.flushScheduled = false
-                if connections[connection.fd] === connection && connection.hasOutput { connection.flush() }
+                guard connections[connection.fd] === connection else { continue }
+                if connection.outputLimitReached {
+                    close(connection)
+                } else if connection.hasOutput {
+                    connection.flush()
+                }
             }
         }
     }
@@ -187,6 +207,7 @@ final class Worker {
     func close(_ connection: Connection) {
         guard connections.removeValue(forKey: connection.fd) != nil else { return }
         connection.leaveBlocked()
+        server.context.pubsub.forget(connection.session)
         connection.releaseRetryWaiters()
         connection.releaseEvents()
         Glibc.close(connection.fd)
@@ -216,8 +237,14 @@ final class Worker {
         event_add(cronEvent, &interval)
     }
 
+    private static func readOutputLimits(_ context: ServerContext) -> (normal: OutputLimit, pubsub: OutputLimit) {
+        let limits = context.config.clientOutputBufferLimits
+        return (limits[0], limits[2])
+    }
+
     func cronTick() {
         let now = Clock.milliseconds()
+        outputLimits = Worker.readOutputLimits(server.context)
         closeIdleConnections(timeout: server.context.config.timeout, now: now)
         if index == 0 {
             server.serverCron(now: now)

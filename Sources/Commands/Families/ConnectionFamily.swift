@@ -107,7 +107,12 @@ public enum ConnectionFamily {
 
     static func ping(_ c: CommandContext) {
         if c.args.count > 2 { return c.error(RedisError.wrongArity("ping")) }
-        if c.args.count == 2 { c.reply.bulk(c.args[1]) } else { c.reply.simple("PONG") }
+        if c.session.inSubscribedMode {
+            // Subscribed RESP2 clients read every reply as a message-like array.
+            c.reply.arrayHeader(2)
+            c.reply.bulk("pong")
+            if c.args.count == 2 { c.reply.bulk(c.args[1]) } else { c.reply.bulk([]) }
+        } else if c.args.count == 2 { c.reply.bulk(c.args[1]) } else { c.reply.simple("PONG") }
     }
 
     static func quit(_ c: CommandContext) {
@@ -118,6 +123,7 @@ public enum ConnectionFamily {
     static func reset(_ c: CommandContext) {
         let session = c.session
         session.db = 0
+        c.server.pubsub.forget(session)
         session.protocolVersion = 2
         c.reply.resp3 = false
         session.name = []
@@ -279,12 +285,13 @@ public enum ConnectionFamily {
         c.reply.ok()
     }
 
-    static func describe(_ session: Session, server: ServerContext, now: Int64) -> String {
+    public static func describe(_ session: Session, server: ServerContext, now: Int64) -> String {
         let command = session.lastCommandIndex >= 0 ? server.table.all[session.lastCommandIndex].fullName : "NULL"
         let age = (now - session.createdAt) / 1000
         let idle = (now - session.lastInteraction) / 1000
         let queryFree = max(session.queryBufferCapacity - session.queryBufferLength, 0)
         var flags = ""
+        if session.subscribed { flags += "P" }
         if server.blocking.isBlocked(sessionID: session.id) { flags += "b" }
         let tracking = server.tracking.state(of: session)
         flags += tracking.listFlags
@@ -292,10 +299,12 @@ public enum ConnectionFamily {
         if session.noEvict { flags += "e" }
         if flags.isEmpty { flags = "N" }
         let name = String(decoding: session.name, as: UTF8.self)
+        let subscriptions = session.subscriptionCounts
         let libName = String(decoding: session.libName, as: UTF8.self)
         let libVersion = String(decoding: session.libVersion, as: UTF8.self)
         return "id=\(session.id) addr=\(session.peerAddress) laddr=\(session.localAddress) fd=\(session.fd) "
-            + "name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(session.db) sub=0 psub=0 ssub=0 "
+            + "name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(session.db) sub=\(subscriptions.channels) psub=\(subscriptions.patterns) "
+            + "ssub=\(subscriptions.shardChannels) "
             + "multi=-1 qbuf=\(session.queryBufferLength) qbuf-free=\(queryFree) argv-mem=0 multi-mem=0 "
             + "rbs=\(session.queryBufferCapacity) rbp=\(session.queryBufferLength) obl=\(session.outputBufferLength) "
             + "oll=0 omem=0 tot-mem=\(session.queryBufferCapacity + session.outputBufferLength) events=r "
@@ -303,8 +312,19 @@ public enum ConnectionFamily {
             + "lib-name=\(libName) lib-ver=\(libVersion)\n"
     }
 
+    /// Redis's client class: every connection is a normal one or, with subscriptions, a
+    /// pub/sub one, until replication lands.
+    static func clientClass(of session: Session) -> String { session.subscribed ? "pubsub" : "normal" }
+
+    /// A TYPE filter's class name, replicas under one name.
+    private static func clientClass(_ name: UnsafeRawBufferPointer) -> String {
+        let lowered = String(decoding: name, as: UTF8.self).lowercased()
+        return lowered == "slave" ? "replica" : lowered
+    }
+
     static func list(_ c: CommandContext) {
         var ids: Set<Int>?
+        var typeFilter: String?
         var j = 2
         while j < c.args.count {
             if c.args.equals(j, "type") && j + 1 < c.args.count {
@@ -313,8 +333,7 @@ public enum ConnectionFamily {
                         || c.args.equals(j + 1, "pubsub") else {
                     return c.error(bytes: Array("ERR Unknown client type '".utf8) + c.args[j + 1] + [39])
                 }
-                // Every connection is a normal one until replication and pub/sub land.
-                if !c.args.equals(j + 1, "normal") { ids = [] }
+                typeFilter = clientClass(c.args[j + 1])
                 j += 2
             } else if c.args.equals(j, "id") && j + 1 < c.args.count {
                 var selected = ids ?? []
@@ -332,7 +351,8 @@ public enum ConnectionFamily {
             }
         }
         var text = ""
-        for session in c.server.control?.sessions() ?? [c.session] where ids?.contains(session.id) ?? true {
+        for session in c.server.control?.sessions() ?? [c.session]
+        where ids?.contains(session.id) ?? true && typeFilter.map({ $0 == clientClass(of: session) }) ?? true {
             text += describe(session, server: c.server, now: c.now)
         }
         c.reply.verbatim(text)
@@ -367,7 +387,7 @@ public enum ConnectionFamily {
                 guard ["normal", "master", "replica", "slave", "pubsub"].contains(lowered) else {
                     return c.error("ERR Unknown client type '\(value)'")
                 }
-                typeFilter = lowered
+                typeFilter = lowered == "slave" ? "replica" : lowered
             } else if c.args.equals(j, "user") {
                 guard value == "default" else { return c.error("ERR No such user '\(value)'") }
             } else if c.args.equals(j, "skipme") {
@@ -383,7 +403,7 @@ public enum ConnectionFamily {
             if let id, session.id != id { return false }
             if let address, session.peerAddress != address { return false }
             if let localAddress, session.localAddress != localAddress { return false }
-            if let typeFilter, typeFilter != "normal" { return false }
+            if let typeFilter, typeFilter != clientClass(of: session) { return false }
             if skipMe && session.id == me { return false }
             return true
         } ?? 0

@@ -173,6 +173,7 @@ enum InfoReport {
             let errors = server.errorStats.snapshot()
             let evictionTime = server.evictor.exceededTime()
             let expiry = server.activeExpiry.stats
+            let pubsub = server.pubsub.counts
             return lines("Stats", [
                 ("total_connections_received", String(network.totalConnectionsReceived)),
                 ("total_commands_processed", String(processed)), ("instantaneous_ops_per_sec", String(server.instantaneousOps)),
@@ -190,7 +191,8 @@ enum InfoReport {
                 ("total_eviction_exceeded_time", String(evictionTime.total)),
                 ("current_eviction_exceeded_time", String(evictionTime.current)),
                 ("keyspace_hits", String(stats.keyspaceHits)), ("keyspace_misses", String(stats.keyspaceMisses)),
-                ("pubsub_channels", "0"), ("pubsub_patterns", "0"), ("pubsubshard_channels", "0"),
+                ("pubsub_channels", String(pubsub.channels)), ("pubsub_patterns", String(pubsub.patterns)),
+                ("pubsubshard_channels", String(pubsub.shardChannels)),
                 ("latest_fork_usec", "0"), ("total_forks", "0"), ("migrate_cached_sockets", "0"),
                 ("slave_expires_tracked_keys", "0"), ("active_defrag_hits", "0"), ("active_defrag_misses", "0"),
                 ("active_defrag_key_hits", "0"), ("active_defrag_key_misses", "0"), ("total_active_defrag_time", "0"),
