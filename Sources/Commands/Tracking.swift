@@ -246,13 +246,14 @@ public final class ClientTracking {
     }
 
     /// Sends what BCAST clients are owed: per prefix, the keys changed since the last call
-    /// (in byte order, without the client's own changes under NOLOOP). Called by each worker
+    /// (prefixes and keys in byte order, without the client's own changes under NOLOOP). Called by each worker
     /// once the events at hand are handled, as Redis does before its event loop sleeps.
     public func sendBroadcasts() {
         guard pendingBroadcast else { return }
         locked {
             pendingBroadcast = false
-            for state in prefixes.values where !state.changed.isEmpty {
+            let due = prefixes.filter { !$0.value.changed.isEmpty }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            for (_, state) in due {
                 let changed = state.changed.sorted { $0.key.lexicographicallyPrecedes($1.key) }
                 state.changed.removeAll()
                 for id in state.clients {

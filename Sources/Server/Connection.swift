@@ -89,6 +89,9 @@ final class Connection: BlockingHost, PushTarget {
         }
         processInput()
         if closing { return }
+        // BCAST invalidations this input caused are queued before its replies are written, as
+        // Redis does before its event loop sleeps.
+        worker.server.context.tracking.sendBroadcasts()
         flush()
         worker.flushPushed()
     }
