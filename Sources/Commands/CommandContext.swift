@@ -172,12 +172,16 @@ public final class CommandContext {
             recordAccess(entry)
         } else {
             shard.stats.keyspaceMisses += 1
-            notifyKeyspaceEvent(.keyMiss, "keymiss", key)
+            notifyKeyMiss(key)
         }
         stats.prefixes.record(key, hit: entry != nil, generation: server.prefixStatsGeneration,
                               capacity: server.config.cachestatsPrefixes * 4)
         return entry
     }
+
+    /// A read found no `key`: the "keymiss" notification Redis's read lookups raise.
+    @inline(__always)
+    public func notifyKeyMiss(_ key: UnsafeRawBufferPointer) { notifyKeyspaceEvent(.keyMiss, "keymiss", key) }
 
     /// Looks up a live key for writing (no hit/miss accounting), returning its link.
     @inline(__always)

@@ -5,6 +5,9 @@
 // room, and commands that may grow memory are refused with OOM when it cannot. Later stages
 // (ACL, MULTI, READONLY) slot in here.
 import RESP
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public enum Dispatcher {
     /// Executes the command in `context.args`, appending its reply to `context.reply`.
@@ -63,8 +66,13 @@ public enum Dispatcher {
         }
         context.command = spec
         context.session.lastCommandIndex = spec.statsIndex
+        let tracking = !context.session.trackingFlags.isEmpty
+        if tracking { context.session.trackingCommandThread = pthread_self() }
         handler(context)
-        if !context.session.trackingFlags.isEmpty { context.server.tracking.afterCommand(context, spec) }
+        if tracking {
+            context.session.trackingCommandThread = nil
+            context.server.tracking.afterCommand(context, spec)
+        }
         let elapsed = Clock.ticks() &- started
         if context.blockedThisRun {
             // Counted when the wait ends, with the time of every run it took (as Redis does).

@@ -299,7 +299,10 @@ public final class Evictor {
                 if volatileOnly && !Entry(link.pointee!).hasExpire { return nil }
                 let before = shard.usedMemory
                 shard.remove(db: victim.db, at: link, hash: hash)
-                return before - shard.usedMemory
+                let freed = before - shard.usedMemory
+                server.keyEvents.modified(key, db: victim.db, by: nil)
+                server.keyEvents.notify(.evicted, "evicted", key, db: victim.db)
+                return freed
             }
         }
     }

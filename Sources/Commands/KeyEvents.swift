@@ -8,7 +8,8 @@
 import Storage
 
 /// Redis's notification classes (NOTIFY_* in server.h): which events `notify-keyspace-events`
-/// lets through, and the class each event belongs to.
+/// lets through, and the class each event belongs to. The bits follow Config's
+/// `KeyspaceEventFlags` letters, so the parsed setting converts as is.
 public struct KeyspaceEventClass: OptionSet, Sendable {
     public let rawValue: UInt16
     public init(rawValue: UInt16) { self.rawValue = rawValue }
@@ -42,9 +43,13 @@ public final class KeyEvents {
 
     /// Told when a whole database (`db`) or every database (nil) is emptied at once.
     public typealias FlushObserver = (_ db: Int?) -> Void
+    /// Told when SWAPDB exchanges two databases (Redis then touches the WATCHed keys of both;
+    /// tracking is not told, as in Redis).
+    public typealias SwapObserver = (_ first: Int, _ second: Int) -> Void
 
     private(set) var modifiedObservers: [ModifiedObserver] = []
     private(set) var flushObservers: [FlushObserver] = []
+    private(set) var swapObservers: [SwapObserver] = []
     private(set) var notificationSink: NotificationSink?
     /// The classes `notify-keyspace-events` enables (empty: notifications off). Written by
     /// CONFIG SET on any thread, read on every write: a single word, so a racing reader sees
@@ -63,6 +68,11 @@ public final class KeyEvents {
         flushObservers.append(observer)
     }
 
+    /// Registers an observer of swapped databases (only while the server starts).
+    public func observeSwap(_ observer: @escaping SwapObserver) {
+        swapObservers.append(observer)
+    }
+
     /// Installs the publisher of keyspace notifications (only while the server starts).
     public func publishNotifications(through sink: @escaping NotificationSink) {
         notificationSink = sink
@@ -78,6 +88,11 @@ public final class KeyEvents {
     /// Raises the "database flushed" event for `db` (nil: every database).
     public func flushed(db: Int?) {
         for observer in flushObservers { observer(db) }
+    }
+
+    /// Raises the "databases swapped" event.
+    public func swapped(_ first: Int, _ second: Int) {
+        for observer in swapObservers { observer(first, second) }
     }
 
     /// Raises a keyspace notification, published when its class and K or E are enabled.

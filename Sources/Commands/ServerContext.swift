@@ -171,6 +171,17 @@ public final class ServerContext {
         refreshClocks()
         maxmemoryChanged()
         keyEvents.observeModified { [tracking] _, key, session in tracking.keyModified(key, by: session) }
+        let events = keyEvents
+        keyspace.onKeyExpired { db, key in
+            events.notify(.expired, "expired", key, db: db)
+            events.modified(key, db: db, by: nil)
+        }
+        applyKeyspaceEventsConfig()
+    }
+
+    /// Makes `notify-keyspace-events` take effect (at start-up and after CONFIG SET).
+    public func applyKeyspaceEventsConfig() {
+        keyEvents.enabledClasses = KeyspaceEventClass(rawValue: UInt16(config.keyspaceEventFlags))
     }
 
     /// 40 random hex characters, like Redis's run ids.

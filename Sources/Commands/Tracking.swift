@@ -209,7 +209,7 @@ public final class ClientTracking {
         totalItems -= ids.count
         for id in ids {
             guard let client = clients[id], client.state.flags.contains(.on), !client.state.flags.contains(.bcast) else { continue }
-            if id == session?.id {
+            if id == session?.id || (session == nil && isRunningHere(client.session)) {
                 if client.state.flags.contains(.noloop) { continue }
                 // Redis sends the running client's own invalidations after its reply.
                 client.session.pendingInvalidations.append(key)
@@ -217,6 +217,13 @@ public final class ClientTracking {
                 sendLocked(client, .invalidate(keys: [key]))
             }
         }
+    }
+
+    /// True when `session`'s command is running on this thread (only then may its pending
+    /// invalidations be touched here).
+    private func isRunningHere(_ session: Session) -> Bool {
+        guard let thread = session.trackingCommandThread else { return false }
+        return pthread_equal(thread, pthread_self()) != 0
     }
 
     /// FLUSHALL/FLUSHDB: every tracking client hears "everything" (a null) and the table empties.

@@ -236,10 +236,12 @@ struct Directive {
                       return nil
                   }),
         Directive(name: "notify-keyspace-events", aliases: [], immutable: false, multiArgument: false,
-                  format: { $0.notifyKeyspaceEvents },
+                  format: { KeyspaceEventFlags.format($0.keyspaceEventFlags) },
                   apply: { config, args in
-                      guard args[0].allSatisfy({ "AgshzxeKElm$tdn".contains($0) }) else { return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'." }
-                      config.notifyKeyspaceEvents = args[0]
+                      guard let flags = KeyspaceEventFlags.parse(args[0]) else {
+                          return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
+                      }
+                      config.keyspaceEventFlags = flags
                       return nil
                   }),
         bool("latency-tracking", \.latencyTracking),

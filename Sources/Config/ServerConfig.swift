@@ -113,7 +113,8 @@ public final class ServerConfig: @unchecked Sendable {
         [(0, 0, 0), (256 << 20, 64 << 20, 60), (32 << 20, 8 << 20, 60)]
     /// Bytes, or a share of maxmemory when negative (-10 is 10%), as Redis stores it.
     public var maxmemoryClients = 0
-    @Guarded public var notifyKeyspaceEvents = ""
+    /// `notify-keyspace-events` as class bits (see KeyspaceEventFlags); 0 is off.
+    public var keyspaceEventFlags = 0
     public var latencyTracking = true
     /// Percentiles INFO latencystats reports for each command.
     @Guarded public var latencyTrackingInfoPercentiles: [Double] = [50, 99, 99.9]
@@ -143,7 +144,6 @@ public final class ServerConfig: @unchecked Sendable {
         var names: [String] = []
         if !save.isEmpty { names.append("save (snapshots are not implemented yet)") }
         if appendonly { names.append("appendonly (the append-only file is not implemented yet)") }
-        if !notifyKeyspaceEvents.isEmpty { names.append("notify-keyspace-events (keyspace notifications are not implemented yet)") }
         if !unixsocket.isEmpty { names.append("unixsocket (Unix-socket listening is not implemented yet)") }
         if syslogEnabled { names.append("syslog-enabled (logging to syslog is not implemented yet)") }
         if listCompressDepth > 0 { names.append("list-compress-depth (quicklist node compression is not implemented yet)") }

@@ -315,6 +315,7 @@ public final class Server: ServerControl {
         switch name {
         case "hz": for worker in workers { worker.post(.restartCron) }
         case "loglevel": Logger.shared.level = LogLevel(configValue: context.config.loglevel)
+        case "notify-keyspace-events": context.applyKeyspaceEventsConfig()
         case "maxmemory":
             context.maxmemoryChanged()
             let limit = context.config.maxmemory, used = context.usedMemory(dataset: context.keyspace.usedMemory)

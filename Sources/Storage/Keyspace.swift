@@ -3,6 +3,9 @@
 // operations lock every shard in ascending order, the one order all code uses, so they
 // never deadlock with multi-key commands.
 
+/// Called with a database and key the server deleted because the key expired (shard locked).
+public typealias ExpiredKeyHook = (_ db: Int, _ key: UnsafeRawBufferPointer) -> Void
+
 public final class Keyspace {
     public let shards: [Shard]
     /// The same shards without reference counting, for the per-command path: the keyspace
@@ -27,6 +30,12 @@ public final class Keyspace {
     deinit { unownedShards.deallocate() }
 
     public var shardCount: Int { shards.count }
+
+    /// Installs the hook every shard calls when it deletes an expired key (only at start-up,
+    /// before any command runs).
+    public func onKeyExpired(_ hook: @escaping ExpiredKeyHook) {
+        for shard in shards { shard.expiredKeyHook = hook }
+    }
 
     @inline(__always)
     public func shardIndex(for key: UnsafeRawBufferPointer) -> Int {

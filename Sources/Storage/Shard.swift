@@ -42,6 +42,10 @@ public final class Shard {
     var expiryCursors: [UInt64]
     /// CACHE.* single-flight state by database (FillTable.swift); empty in most shards.
     var fillTables: [Int: FillTable] = [:]
+    /// Told of each key this shard deletes because its time has come (lazily on access or by
+    /// the expiry cycle), with the shard locked and before the entry is freed: the upper
+    /// layers raise their "expired" events from it. Set once at start-up (`Keyspace`).
+    var expiredKeyHook: ExpiredKeyHook?
 
     init(databases: Int, tally: MemoryTally = MemoryTally()) {
         self.tally = tally
@@ -91,6 +95,14 @@ public final class Shard {
     @inline(__always)
     public static func isLive(_ entry: Entry, now: Int64) -> Bool { !isExpired(entry, now: now) }
 
+    /// Deletes the expired entry at `link`, counting it and telling `expiredKeyHook`.
+    private func removeExpired(db: Int, at link: EntryLink, hash: UInt64) {
+        let entry = detach(db: db, at: link, hash: hash)
+        stats.expiredKeys += 1
+        expiredKeyHook?(db, entry.key)
+        entry.free()
+    }
+
     /// The link of a live key, deleting it first if it has expired (when `expireKeys`).
     /// Replicas pass `expireKeys: false`: they report expired keys missing but keep them
     /// until the master's DEL arrives.
@@ -98,10 +110,7 @@ public final class Shard {
                      expireKeys: Bool = true) -> EntryLink? {
         guard let link = dicts[db].link(key, hash: hash) else { return nil }
         if Shard.isExpired(Entry(link.pointee!), now: now) {
-            if expireKeys {
-                remove(db: db, at: link, hash: hash)
-                stats.expiredKeys += 1
-            }
+            if expireKeys { removeExpired(db: db, at: link, hash: hash) }
             return nil
         }
         return link
@@ -246,10 +255,7 @@ public final class Shard {
         sample.expired = doomed.count
         for entry in doomed {
             let hash = KeyHash.hash(entry.key)
-            if let link = dicts[db].link(entry.key, hash: hash) {
-                remove(db: db, at: link, hash: hash)
-                stats.expiredKeys += 1
-            }
+            if let link = dicts[db].link(entry.key, hash: hash) { removeExpired(db: db, at: link, hash: hash) }
         }
         return sample
     }

@@ -136,14 +136,15 @@ public enum BitmapFamily {
             if let link, c.rejectNonString(Entry(link.pointee!)) { return }
             let mask = UInt8(0x80) >> UInt8(offset & 7)
             let byte = offset >> 3
-            let wasSet = c.editString(shard, key: key, hash: hash, link: link, minimumLength: byte + 1) { bytes, grown in
+            let (wasSet, changed) = c.editString(shard, key: key, hash: hash, link: link,
+                                                 minimumLength: byte + 1) { bytes, grown in
                 let wasSet = bytes[byte] & mask != 0
                 bytes[byte] = value == 1 ? bytes[byte] | mask : bytes[byte] & ~mask
-                if grown || wasSet != (value == 1) {
-                    shard.stats.dirty += 1
-                    c.keyChanged(key, .string, "setbit")
-                }
-                return wasSet
+                return (wasSet, grown || wasSet != (value == 1))
+            }
+            if changed {
+                shard.stats.dirty += 1
+                c.keyChanged(key, .string, "setbit")
             }
             c.reply.integer(wasSet ? 1 : 0)
         }

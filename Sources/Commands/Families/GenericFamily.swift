@@ -146,7 +146,7 @@ public enum GenericFamily {
         var found = 0
         c.withEachKey(stride(from: 1, to: c.args.count, by: 1)) { shard, key, hash in
             guard let entry = shard.find(db: c.session.db, key: key, hash: hash, now: c.now, expireKeys: c.expiresKeys) else {
-                return
+                return c.notifyKeyMiss(key)
             }
             c.recordAccess(entry)
             found += 1
@@ -170,6 +170,7 @@ public enum GenericFamily {
     static func type(_ c: CommandContext) {
         c.withKey(1) { shard, key, hash in
             guard let entry = shard.find(db: c.session.db, key: key, hash: hash, now: c.now, expireKeys: c.expiresKeys) else {
+                c.notifyKeyMiss(key)
                 return c.reply.simple("none")
             }
             c.reply.simple(typeName(entry))
@@ -500,6 +501,7 @@ public enum GenericFamily {
     static func ttl(_ c: CommandContext, milliseconds: Bool, absolute: Bool) {
         c.withKey(1) { shard, key, hash in
             guard let entry = shard.find(db: c.session.db, key: key, hash: hash, now: c.now, expireKeys: c.expiresKeys) else {
+                c.notifyKeyMiss(key)
                 return c.reply.integer(-2)
             }
             guard let expireAt = entry.expireAt else { return c.reply.integer(-1) }

@@ -194,6 +194,7 @@ public enum ServerFamily {
             c.keyspace.withAllShardsLocked {
                 for shard in c.keyspace.shards { shard.swap(Int(first), Int(second)) }
                 c.signalDatabasesSwapped(Int(first), Int(second))
+                c.server.keyEvents.swapped(Int(first), Int(second))
             }
         }
         c.reply.ok()

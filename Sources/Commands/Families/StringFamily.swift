@@ -252,6 +252,7 @@ public enum StringFamily {
                     if c.rejectNonString(existing) { return }
                     c.replyValue(existing)
                 } else {
+                    c.notifyKeyMiss(key)
                     c.reply.nullBulk()
                 }
             }
