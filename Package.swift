@@ -29,7 +29,8 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Support", "CSystem"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"]),
+        // Python/ holds scripts the tests run with an interpreter of their own.
+        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"], exclude: ["Python"]),
     ],
     swiftLanguageModes: [.v5]
 )

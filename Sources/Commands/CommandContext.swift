@@ -17,6 +17,9 @@ public final class CommandContext {
     public unowned(unsafe) var command: CommandSpec?
     /// The server's command table, held without reference counting for the request path.
     public unowned(unsafe) let table: CommandTable
+    /// End of the pushed frames (pub/sub confirmations and messages) written during the
+    /// running command: CLIENT REPLY OFF/SKIP drop only what follows.
+    public var pushedUpTo = 0
     /// Set when the handler replied with an error (counted as a failed call).
     public var failed = false
     /// The connection that can park this context in a blocking command (nil in-process). The

@@ -14,12 +14,13 @@ public enum Dispatcher {
     public static func execute(_ context: CommandContext) {
         let args = context.args
         let replyStart = context.reply.buffer.count
+        context.pushedUpTo = replyStart
         context.failed = false
         context.blockedThisRun = false
         let started = Clock.ticks()
         context.now = context.server.wallClock(ticks: started)
         defer {
-            applyReplyMode(context, replyStart: replyStart)
+            applyReplyMode(context)
             // A tracking client's own invalidations follow its reply, as in Redis.
             if !context.session.pendingInvalidations.isEmpty { context.server.tracking.sendPending(context.session) }
         }
@@ -85,18 +86,20 @@ public enum Dispatcher {
         context.stats.commandsProcessed += 1
     }
 
-    private static func applyReplyMode(_ context: CommandContext, replyStart: Int) {
+    /// Drops the reply as CLIENT REPLY OFF/SKIP asks, keeping pushed frames (subscription
+    /// confirmations, messages) as Redis does.
+    private static func applyReplyMode(_ context: CommandContext) {
         switch context.session.replyMode {
         case .on:
             return
         case .off:
-            context.reply.buffer.count = replyStart
+            context.reply.buffer.count = context.pushedUpTo
         case .skipThis:
-            context.reply.buffer.count = replyStart
+            context.reply.buffer.count = context.pushedUpTo
             context.session.replyMode = .on
         case .skipNext:
             // CLIENT REPLY SKIP itself replies nothing; the command after it is skipped.
-            context.reply.buffer.count = replyStart
+            context.reply.buffer.count = context.pushedUpTo
             context.session.replyMode = .skipThis
         }
     }

@@ -293,6 +293,7 @@ final class Connection: BlockingHost, PushTarget {
     func deliver(_ message: PushMessage) {
         guard !closing, worker.connections[fd] === self else { return }
         message.write(into: &context.reply)
+        context.pushedUpTo = context.reply.buffer.count
         checkOutputLimits()
         worker.flushSoon(self)
     }

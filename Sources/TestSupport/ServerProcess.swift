@@ -19,8 +19,11 @@ public final class ServerProcess {
     public enum Failure: Error, CustomStringConvertible {
         case missingBinary(String)
         case didNotStart(String)
+        case notRealRedis(String)
         public var description: String {
             switch self {
+            case .notRealRedis(let binary):
+                return "\(binary) is not Redis (its INFO names swiftlet_version): reinstall Debian's redis-server"
             case .missingBinary(let what): return "binary not found: \(what)"
             case .didNotStart(let log): return "server did not start:\n\(log)"
             }
@@ -75,7 +78,15 @@ public final class ServerProcess {
 
     public static func redis(_ arguments: [String] = []) throws -> ServerProcess {
         guard let binary = redisBinary else { throw Failure.missingBinary("redis-server") }
-        return try ServerProcess(binary: binary, arguments: ["--save", "", "--appendonly", "no", "--enable-debug-command", "yes"] + arguments)
+        let server = try ServerProcess(binary: binary, arguments: ["--save", "", "--appendonly", "no", "--enable-debug-command", "yes"] + arguments)
+        // A reference that is really Swiftlet would make every differential test pass by
+        // comparing Swiftlet with itself.
+        if case .bulk(let info?) = try RespClient(port: server.port).call("INFO", "server"),
+           String(decoding: info, as: UTF8.self).contains("swiftlet_version") {
+            server.stop()
+            throw Failure.notRealRedis(binary)
+        }
+        return server
     }
 
     /// Starts `binary [config-file] --port <free> --bind 127.0.0.1 --dir <temp> <arguments>`

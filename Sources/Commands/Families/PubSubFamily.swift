@@ -116,6 +116,7 @@ public enum PubSubFamily {
         c.reply.bulk(verb.utf8Start, verb.utf8CodeUnitCount)
         if let name { c.reply.bulk(name) } else { c.reply.nullBulk() }
         c.reply.integer(kind == .shardChannel ? membership.shardCount : membership.classicCount)
+        c.pushedUpTo = c.reply.buffer.count
     }
 
     static func subscribe(_ c: CommandContext, _ kind: PubSubRegistry.Kind) {
