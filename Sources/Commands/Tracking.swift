@@ -162,16 +162,19 @@ public final class ClientTracking {
             let caching = flags.contains(.caching)
             if !(flags.contains(.optin) && !caching) && !(flags.contains(.optout) && caching) {
                 let positions = CommandIntrospection.keyArguments(of: spec, count: c.args.count) { c.args[$0] }
-                if !positions.isEmpty { remember(positions.map { Array(c.args[$0]) }, by: session.id, c.server.config) }
+                if !positions.isEmpty {
+                    remember(positions.map { Array(c.args[$0]) }, by: session.id, maxKeys: c.server.config.trackingTableMaxKeys)
+                }
             }
         }
         if flags.contains(.caching) && !spec.fullName.hasPrefix("client|") { session.trackingFlags.remove(.caching) }
     }
 
-    private func remember(_ keys: [[UInt8]], by id: Int, _ config: ServerConfig) {
+    /// Records that client `id` may cache `keys`, then keeps the table within `maxKeys`.
+    func remember(_ keys: [[UInt8]], by id: Int, maxKeys: Int) {
         locked {
             for key in keys where table[key, default: []].insert(id).inserted { totalItems += 1 }
-            enforceLimitLocked(config.trackingTableMaxKeys)
+            enforceLimitLocked(maxKeys)
         }
     }
 

@@ -332,6 +332,9 @@ final class Connection: BlockingHost, PushTarget {
     // MARK: Writing
 
     func flush() {
+        // A closing client leaves the tracking registry before its last reply goes out, so a
+        // client that saw that reply finds its redirect gone (Redis frees it right after).
+        if closing { worker.server.context.tracking.disconnected(session) }
         if outputLimitReached { return worker.close(self) }
         let output = context.reply.buffer
         while written < output.count {

@@ -400,40 +400,16 @@ struct TrackingDifferentialTests {
     }
 }
 
-/// redis-py 5 (the venv `scripts/test` makes under .build/redis-py-venv, or
-/// $SWIFTLET_REDIS_PY_PYTHON) drives client-side caching in RESP3 and RESP2.
-enum RedisPy {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-
-    static var python: String? {
-        let candidates = [ProcessInfo.processInfo.environment["SWIFTLET_REDIS_PY_PYTHON"],
-                          packageRoot.appendingPathComponent(".build/redis-py-venv/bin/python").path]
-        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
-    /// Runs `script` (in Tests/IntegrationTests/Python) against `port`; returns its exit status and output.
-    static func run(_ script: String, port: Int) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python!)
-        process.arguments = [packageRoot.appendingPathComponent("Tests/IntegrationTests/Python/\(script)").path, String(port)]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-    }
-}
-
-@Suite(.enabled(if: RedisPy.python != nil, "needs redis-py 5 in .build/redis-py-venv (scripts/test makes it)"))
+/// redis-py 5 (found as PubSubRedisPyTests finds it) drives client-side caching: RESP3
+/// invalidation pushes through its parser, RESP2 ones through a PubSub redirect.
+@Suite(.serialized, .enabled(if: RedisPy.available, "needs redis-py 5 (scripts/test creates .build/redis-py-venv)"))
 struct TrackingRedisPyTests {
     @Test(arguments: [1, 4])
     func redisPyReceivesInvalidations(threads: Int) throws {
         let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
         defer { server.stop() }
-        let (status, output) = try RedisPy.run("tracking_redis_py.py", port: server.port)
-        #expect(status == 0 && output.hasSuffix("OK\n"), "\(output)")
+        let script = RedisPy.packageRoot.appendingPathComponent("Tests/IntegrationTests/Python/tracking_redis_py.py").path
+        let result = try RedisPy.run(RedisPy.interpreter!, [script, String(server.port)])
+        #expect(result.status == 0 && result.output.hasSuffix("OK\n"), "\(result.output)")
     }
 }
