@@ -131,7 +131,8 @@ public final class ClientTracking {
                 }
                 client.state.prefixes.sort { $0.lexicographicallyPrecedes($1) }
             }
-            session.trackingFlags = client.state.flags
+            // A CLIENT CACHING given before stays for the next command, as in Redis.
+            session.trackingFlags = client.state.flags.union(session.trackingFlags.intersection(.caching))
         }
     }
 

@@ -244,6 +244,12 @@ let trackingScripts: [(String, [ClientStep])] = [
     b: set k 4
     a: client caching yes
     a: client tracking on optin
+    a: client tracking off
+    a: client tracking on optin
+    a: client caching yes
+    a: client tracking on optin
+    a: get q
+    b: set q 1
     """)),
     ("mixed protocols and switching to RESP3", clientScript("""
     r: subscribe __redis__:invalidate
