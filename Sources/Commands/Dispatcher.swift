@@ -6,6 +6,9 @@
 // (ACL, READONLY) slot in here. While a transaction is open, commands are queued instead
 // of run (refusals mark it failed); EXEC runs the queue.
 import RESP
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public enum Dispatcher {
     /// Executes the command in `context.args`, appending its reply to `context.reply`.
@@ -17,7 +20,11 @@ public enum Dispatcher {
         context.blockedThisRun = false
         let started = Clock.ticks()
         context.now = context.server.wallClock(ticks: started)
-        defer { applyReplyMode(context) }
+        defer {
+            applyReplyMode(context)
+            // A tracking client's own invalidations follow its reply, as in Redis.
+            if !context.session.pendingInvalidations.isEmpty { context.server.tracking.sendPending(context.session) }
+        }
 
         guard let command = context.table.lookupUnowned(args[0]) else {
             context.error(bytes: RedisError.unknownCommand(args))
@@ -79,7 +86,13 @@ public enum Dispatcher {
     private static func invoke(_ spec: CommandSpec, _ context: CommandContext, started: UInt64) -> UInt64 {
         context.command = spec
         context.session.lastCommandIndex = spec.statsIndex
+        let tracking = !context.session.trackingFlags.isEmpty
+        if tracking { context.session.trackingCommandThread = pthread_self() }
         spec.handler.unsafelyUnwrapped(context)
+        if tracking {
+            context.session.trackingCommandThread = nil
+            context.server.tracking.afterCommand(context, spec)
+        }
         return Clock.ticks() &- started
     }
 

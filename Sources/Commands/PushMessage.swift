@@ -30,6 +30,8 @@ public enum PushMessage {
     /// A tracking invalidation of `keys`, or of every key (nil) after a flush. RESP2 clients
     /// get it through their redirect connection as a message on `__redis__:invalidate`.
     case invalidate(keys: [[UInt8]]?)
+    /// Tells a RESP3 tracking client that its redirect client (this id) went away.
+    case trackingRedirectBroken(Int)
 
     static let invalidateChannel = Array("__redis__:invalidate".utf8)
 }
@@ -74,6 +76,10 @@ extension PushMessage {
             } else {
                 reply.nullBulk()
             }
+        case .trackingRedirectBroken(let id):
+            reply.pushHeader(2)
+            reply.bulk("tracking-redir-broken")
+            reply.integer(id)
         }
     }
 }

@@ -131,6 +131,8 @@ public final class ServerContext {
     public let pubsub: PubSubRegistry
     /// Keys clients WATCH for their next EXEC.
     public let watches = WatchRegistry()
+    /// Client-side caching: who read which keys, and their invalidations.
+    public let tracking = ClientTracking()
     public let runID: String
     public let startedAtMilliseconds: Int64
     public weak var control: ServerControl?
@@ -171,6 +173,7 @@ public final class ServerContext {
         refreshClocks()
         maxmemoryChanged()
         observeWatchedKeys()
+        keyEvents.observeModified { [tracking] _, key, session in tracking.keyModified(key, by: session) }
         let events = keyEvents
         keyspace.onKeyExpired { db, key in
             events.notify(.expired, "expired", key, db: db)

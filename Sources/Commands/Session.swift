@@ -30,6 +30,16 @@ public final class Session {
     public let peerAddress: String
     public let localAddress: String
     public let fd: Int32
+    /// This client's CLIENT TRACKING mode (a copy the tracking registry keeps current, read
+    /// after each command on the client's own thread).
+    public var trackingFlags: TrackingFlags = []
+    /// Invalidations of keys this client's running command changed, sent after its reply
+    /// (nil: everything, after a flush). Only the client's own thread touches them.
+    public var pendingInvalidations: [[UInt8]?] = []
+    /// The thread running this tracking client's current command (nil between commands), so
+    /// that keys the server itself deletes meanwhile (lazy expiry) are invalidated after the
+    /// reply, as Redis does for its current client.
+    public var trackingCommandThread: pthread_t?
     /// Statistics index of the last command run, for CLIENT LIST's `cmd=`.
     public var lastCommandIndex = -1
     /// Query and output buffer sizes, published by the connection for CLIENT LIST.

@@ -155,6 +155,7 @@ struct Directive {
                       return nil
                   }),
         integer("maxmemory-samples", \.maxmemorySamples, 1...intMax),
+        integer("tracking-table-max-keys", \.trackingTableMaxKeys, 0...Int.max),
         integer("maxmemory-eviction-tenacity", \.maxmemoryEvictionTenacity, 0...100),
         integer("lfu-log-factor", \.lfuLogFactor, 0...intMax),
         integer("lfu-decay-time", \.lfuDecayTime, 0...intMax),

@@ -58,6 +58,8 @@ public final class ServerConfig: @unchecked Sendable {
     public var maxmemory = 0
     public var maxmemoryPolicy = MaxmemoryPolicy.noeviction
     public var maxmemorySamples = 5
+    /// Keys the client-tracking table may hold before it invalidates some (0: no limit).
+    public var trackingTableMaxKeys = 1_000_000
     public var maxmemoryEvictionTenacity = 10
     public var lfuLogFactor = 10
     public var lfuDecayTime = 1

@@ -89,6 +89,9 @@ final class Connection: BlockingHost, PushTarget {
         }
         processInput()
         if closing { return }
+        // BCAST invalidations this input caused are queued before its replies are written, as
+        // Redis does before its event loop sleeps.
+        worker.server.context.tracking.sendBroadcasts()
         flush()
         worker.flushPushed()
     }
@@ -350,6 +353,9 @@ final class Connection: BlockingHost, PushTarget {
     // MARK: Writing
 
     func flush() {
+        // A closing client leaves the tracking registry before its last reply goes out, so a
+        // client that saw that reply finds its redirect gone (Redis frees it right after).
+        if closing { worker.server.context.tracking.disconnected(session) }
         if outputLimitReached { return worker.close(self) }
         let output = context.reply.buffer
         while written < output.count {

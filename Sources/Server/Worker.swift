@@ -136,6 +136,8 @@ final class Worker {
 
     /// Writes the output of connections that received pushed messages.
     func flushPushed() {
+        // BCAST invalidations batched since the last pass go out with the other pushes.
+        server.context.tracking.sendBroadcasts()
         while !pushedConnections.isEmpty {
             let pending = pushedConnections
             pushedConnections.removeAll(keepingCapacity: true)
@@ -202,6 +204,7 @@ final class Worker {
         let connection = Connection(fd: fd, worker: self, session: session)
         connections[fd] = connection
         server.register(session)
+        server.context.tracking.connected(session, target: connection)
         connection.start(base: base)
     }
 
@@ -215,6 +218,7 @@ final class Worker {
         Glibc.close(connection.fd)
         connection.forgetBuffers()
         server.unregister(connection.session)
+        server.context.tracking.disconnected(connection.session)
         serveReadyConnections()
     }
 
@@ -249,6 +253,7 @@ final class Worker {
         closeIdleConnections(timeout: server.context.config.timeout, now: now)
         if index == 0 {
             server.serverCron(now: now)
+            server.context.tracking.enforceLimit(server.context.config)
             // The cron's sweep of lapsed fill tokens may have woken waiters of this worker.
             serveReadyConnections()
         }

@@ -94,10 +94,10 @@ public enum ConnectionFamily {
                         CommandSpec("help", arity: 2, flags: [.loading, .stale], acl: [.connection], group: .connection,
                                     since: "5.0.0", summary: "Explain the subcommands.",
                                     complexity: "O(1)", handler: { HelpText.reply($0, command: "CLIENT", lines: clientHelp) }),
-                    ], handler: nil),
+                    ] + trackingSubcommands, handler: nil),
     ]
 
-    private static func clientSub(_ name: String, arity: Int, since: String, summary: String, admin: Bool = false,
+    static func clientSub(_ name: String, arity: Int, since: String, summary: String, admin: Bool = false,
                                   tips: [String] = [], arguments: [CommandArgument] = [],
                                   handler: @escaping CommandHandler) -> CommandSpec {
         let flags: CommandFlags = admin ? [.admin, .noscript, .loading, .stale] : [.noscript, .loading, .stale]
@@ -131,6 +131,7 @@ public enum ConnectionFamily {
         session.replyMode = .on
         session.authenticated = c.server.config.requirepass.isEmpty
         c.endTransaction()
+        c.server.tracking.disable(session)
         c.reply.simple("RESET")
     }
 
@@ -246,7 +247,7 @@ public enum ConnectionFamily {
         "    UNBLOCKED error.",
         "NO-EVICT (ON|OFF)",
         "    Exempt this connection from client eviction, or not.",
-    ]
+    ] + trackingHelp
 
     /// Names may not contain spaces, newlines or bytes outside printable ASCII.
     private static func isValidAttribute(_ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -293,6 +294,8 @@ public enum ConnectionFamily {
         var flags = ""
         if session.subscribed { flags += "P" }
         if server.blocking.isBlocked(sessionID: session.id) { flags += "b" }
+        let tracking = server.tracking.state(of: session)
+        flags += tracking.listFlags
         if session.closeAfterReply { flags += "c" }
         if session.noEvict { flags += "e" }
         if flags.isEmpty { flags = "N" }
@@ -306,7 +309,7 @@ public enum ConnectionFamily {
             + "multi=-1 qbuf=\(session.queryBufferLength) qbuf-free=\(queryFree) argv-mem=0 multi-mem=0 "
             + "rbs=\(session.queryBufferCapacity) rbp=\(session.queryBufferLength) obl=\(session.outputBufferLength) "
             + "oll=0 omem=0 tot-mem=\(session.queryBufferCapacity + session.outputBufferLength) events=r "
-            + "cmd=\(command) user=default redir=-1 resp=\(session.protocolVersion) "
+            + "cmd=\(command) user=default redir=\(tracking.shownRedirect) resp=\(session.protocolVersion) "
             + "lib-name=\(libName) lib-ver=\(libVersion)\n"
     }
 

@@ -121,7 +121,7 @@ enum InfoReport {
                 ("connected_clients", String(network.connectedClients)), ("cluster_connections", "0"),
                 ("maxclients", String(config.maxclients)), ("client_recent_max_input_buffer", "0"),
                 ("client_recent_max_output_buffer", "0"), ("blocked_clients", String(server.blocking.count)),
-                ("tracking_clients", "0"), ("clients_in_timeout_table", String(server.blocking.countWithTimeout)),
+                ("tracking_clients", String(server.tracking.trackingClients)), ("clients_in_timeout_table", String(server.blocking.countWithTimeout)),
             ])
         case "memory":
             let overview = MemoryFamily.Overview(server)
@@ -196,8 +196,9 @@ enum InfoReport {
                 ("latest_fork_usec", "0"), ("total_forks", "0"), ("migrate_cached_sockets", "0"),
                 ("slave_expires_tracked_keys", "0"), ("active_defrag_hits", "0"), ("active_defrag_misses", "0"),
                 ("active_defrag_key_hits", "0"), ("active_defrag_key_misses", "0"), ("total_active_defrag_time", "0"),
-                ("current_active_defrag_time", "0"), ("tracking_total_keys", "0"), ("tracking_total_items", "0"),
-                ("tracking_total_prefixes", "0"), ("unexpected_error_replies", "0"),
+                ("current_active_defrag_time", "0"), ("tracking_total_keys", String(server.tracking.totalKeys)),
+                ("tracking_total_items", String(server.tracking.totalItems)),
+                ("tracking_total_prefixes", String(server.tracking.totalPrefixes)), ("unexpected_error_replies", "0"),
                 ("total_error_replies", String(errors.total)), ("dump_payload_sanitizations", "0"),
                 ("total_reads_processed", String(network.totalReads)), ("total_writes_processed", String(network.totalWrites)),
                 ("io_threaded_reads_processed", "0"), ("io_threaded_writes_processed", "0"),

@@ -182,6 +182,7 @@ public enum ServerFamily {
             }
             c.signalFlushedDB(all ? nil : c.session.db)
         }
+        c.server.tracking.flushed(by: c.session)
         c.reply.ok()
     }
 
