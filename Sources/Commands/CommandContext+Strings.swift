@@ -53,14 +53,16 @@ extension CommandContext {
     }
 
     /// Stores a string value for `key` (shard locked), compressing it first when that applies.
-    /// `keepTags`: the value is an edit of the old one (APPEND, INCRBYFLOAT), so the key keeps
-    /// its tags; a whole new value (SET, MSET...) drops them.
+    /// `isEdit`: the value is an edit of the old one (APPEND, SETRANGE, SETBIT, INCRBYFLOAT), so
+    /// the key keeps its tags, and it is stored uncompressed: edits come in series (a bitmap, a
+    /// growing log), and inflating and deflating the whole value on each would cost far more
+    /// than it saves. A whole new value (SET, MSET...) drops the tags and may be compressed.
     func storeString(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64, replacing link: EntryLink?,
-                     value: UnsafeRawBufferPointer, encoding: StringEncoding, expireAt: Int64?, keepTags: Bool = false) {
-        let prepared = prepareString(value)
+                     value: UnsafeRawBufferPointer, encoding: StringEncoding, expireAt: Int64?, isEdit: Bool = false) {
+        let prepared = isEdit ? PreparedString(bytes: value, compressed: nil) : prepareString(value)
         defer { prepared.release() }
         storeString(shard, key: key, hash: hash, replacing: link, value: prepared, encoding: encoding, expireAt: expireAt,
-                    keepTags: keepTags)
+                    keepTags: isEdit)
     }
 
     /// Stores a prepared string value for `key` (shard locked): its compressed form when it has
@@ -167,7 +169,7 @@ extension CommandContext {
         let result = edit(value, grown)
         let writesBefore = shard.stats.dirty
         storeString(shard, key: key, hash: hash, replacing: link, value: UnsafeRawBufferPointer(value), encoding: .raw,
-                    expireAt: existing?.expireAt, keepTags: true)
+                    expireAt: existing?.expireAt, isEdit: true)
         shard.stats.dirty = writesBefore
         return result
     }

@@ -437,7 +437,7 @@ public enum StringFamily {
             if c.failed { return }
             combined.withUnsafeBytes { bytes in
                 c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .raw, expireAt: existing.expireAt,
-                              keepTags: true)
+                              isEdit: true)
             }
             c.keyChanged(key, .string, "append")
             c.reply.integer(combined.count)
@@ -562,7 +562,7 @@ public enum StringFamily {
             let text = Numbers.humanLongDouble(result)
             text.withUnsafeBytes { bytes in
                 c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .plain, expireAt: expireAt,
-                              keepTags: true)
+                              isEdit: true)
             }
             c.keyChanged(key, .string, "incrbyfloat")
             c.reply.bulk(text)
