@@ -158,15 +158,16 @@ public final class PubSubRegistry {
         reading {
             var receivers = 0
             if let subscribers = (shard ? shardChannels : channels)[channel] {
-                let message = PushMessage.pubsub(kind: shard ? .smessage : .message, pattern: nil,
-                                                 channel: channel, payload: payload)
+                let message = PushMessage.pubsub(PubSubFrame(kind: shard ? .smessage : .message, pattern: nil,
+                                                             channel: channel, payload: payload))
                 type(of: subscribers[0]).push(message, to: subscribers)
                 receivers += subscribers.count
             }
             // Shard channels ignore patterns, as in Redis.
             guard !shard else { return receivers }
             for (pattern, subscribers) in patterns where Glob.matches(pattern: pattern, string: channel) {
-                let message = PushMessage.pubsub(kind: .pmessage, pattern: pattern, channel: channel, payload: payload)
+                let message = PushMessage.pubsub(PubSubFrame(kind: .pmessage, pattern: pattern, channel: channel,
+                                                             payload: payload))
                 type(of: subscribers[0]).push(message, to: subscribers)
                 receivers += subscribers.count
             }

@@ -25,8 +25,8 @@ public enum PushMessage {
         case message, pmessage, smessage
     }
 
-    /// A pub/sub delivery; `pattern` is set for `pmessage` only.
-    case pubsub(kind: DeliveryKind, pattern: [UInt8]?, channel: [UInt8], payload: [UInt8])
+    /// A pub/sub delivery, framed once for all its receivers.
+    case pubsub(PubSubFrame)
     /// A tracking invalidation of `keys`, or of every key (nil) after a flush. RESP2 clients
     /// get it through their redirect connection as a message on `__redis__:invalidate`.
     case invalidate(keys: [[UInt8]]?)
@@ -34,6 +34,47 @@ public enum PushMessage {
     case trackingRedirectBroken(Int)
 
     static let invalidateChannel = Array("__redis__:invalidate".utf8)
+}
+
+/// A pub/sub message framed once per PUBLISH in both protocols: each receiver then costs one
+/// copy into its output buffer (and one reference count) instead of a formatting pass.
+public final class PubSubFrame {
+    public let kind: PushMessage.DeliveryKind
+    /// Set for `pmessage` only.
+    public let pattern: [UInt8]?
+    public let channel: [UInt8]
+    public let payload: [UInt8]
+    let resp2: [UInt8]
+    let resp3: [UInt8]
+
+    public init(kind: PushMessage.DeliveryKind, pattern: [UInt8]?, channel: [UInt8], payload: [UInt8]) {
+        self.kind = kind
+        self.pattern = pattern
+        self.channel = channel
+        self.payload = payload
+        func framed(resp3: Bool) -> [UInt8] {
+            var writer = ReplyWriter(capacity: channel.count + payload.count + (pattern?.count ?? 0) + 64)
+            defer { writer.deallocate() }
+            writer.resp3 = resp3
+            switch kind {
+            case .message:
+                writer.pushHeader(3)
+                writer.bulk(word: "message")
+            case .pmessage:
+                writer.pushHeader(4)
+                writer.bulk(word: "pmessage")
+                writer.bulk(pattern ?? [])
+            case .smessage:
+                writer.pushHeader(3)
+                writer.bulk(word: "smessage")
+            }
+            writer.bulk(channel)
+            writer.bulk(payload)
+            return Array(UnsafeRawBufferPointer(start: writer.buffer.base, count: writer.buffer.count))
+        }
+        resp2 = framed(resp3: false)
+        resp3 = framed(resp3: true)
+    }
 }
 
 extension ReplyWriter {
@@ -46,21 +87,8 @@ extension PushMessage {
     /// Appends the message as the receiving client's protocol frames it.
     public func write(into reply: inout ReplyWriter) {
         switch self {
-        case .pubsub(let kind, let pattern, let channel, let payload):
-            switch kind {
-            case .message:
-                reply.pushHeader(3)
-                reply.bulk(word: "message")
-            case .pmessage:
-                reply.pushHeader(4)
-                reply.bulk(word: "pmessage")
-                reply.bulk(pattern ?? [])
-            case .smessage:
-                reply.pushHeader(3)
-                reply.bulk(word: "smessage")
-            }
-            reply.bulk(channel)
-            reply.bulk(payload)
+        case .pubsub(let frame):
+            reply.buffer.append(reply.resp3 ? frame.resp3 : frame.resp2)
         case .invalidate(let keys):
             if reply.resp3 {
                 reply.pushHeader(2)

@@ -13,7 +13,9 @@ import RESP
 
 final class Connection: BlockingHost, PushTarget {
     let fd: Int32
-    unowned let worker: Worker
+    /// Unowned without counting: the worker outlives its connections, and this is read for
+    /// every pushed message.
+    unowned(unsafe) let worker: Worker
     let context: CommandContext
     var input = ByteBuffer(capacity: 16 * 1024)
     var parser: CommandParser
@@ -286,25 +288,33 @@ final class Connection: BlockingHost, PushTarget {
 
     // PushTarget: called from any thread.
     func push(_ message: PushMessage) {
-        if worker.isCurrentThread { deliver(message) } else { worker.post(.push(self, message)) }
+        if worker.isCurrentThread {
+            deliver(message)
+        } else if let current = Worker.current {
+            current.send(.to(self, message), to: worker)
+        } else {
+            worker.post(.push(self, message))
+        }
     }
 
-    /// PUBLISH's fan-out: connections on this thread get the message at once, every other
-    /// worker gets one inbox message for all of its receivers.
+    /// PUBLISH's fan-out: connections on this thread get the message at once; every other
+    /// worker with receivers gets the whole list through the calling worker's outbox (one
+    /// inbox message per worker and command batch) and picks its own connections from it.
     static func push(_ message: PushMessage, to targets: [PushTarget]) {
-        var remote: [(worker: Worker, connections: [Connection])] = []
+        guard let current = Worker.current else {
+            for target in targets { target.push(message) }
+            return
+        }
+        var remoteWorkers: [Worker] = []
         for target in targets {
             let connection = unsafeDowncast(target, to: Connection.self)
-            let worker = connection.worker
-            if worker.isCurrentThread {
+            if connection.worker === current {
                 connection.deliver(message)
-            } else if let index = remote.firstIndex(where: { $0.worker === worker }) {
-                remote[index].connections.append(connection)
-            } else {
-                remote.append((worker, [connection]))
+            } else if !remoteWorkers.contains(where: { $0 === connection.worker }) {
+                remoteWorkers.append(connection.worker)
             }
         }
-        for (worker, connections) in remote { worker.post(.pushMany(connections, message)) }
+        for worker in remoteWorkers { current.send(.toLocal(of: targets, message), to: worker) }
     }
 
     /// Appends a pushed message to the output (on this connection's worker thread).
@@ -353,6 +363,8 @@ final class Connection: BlockingHost, PushTarget {
     // MARK: Writing
 
     func flush() {
+        // Messages this worker's commands pushed elsewhere leave before any reply does.
+        worker.sendOutbox()
         // A closing client leaves the tracking registry before its last reply goes out, so a
         // client that saw that reply finds its redirect gone (Redis frees it right after).
         if closing { worker.server.context.tracking.disconnected(session) }

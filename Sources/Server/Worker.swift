@@ -24,7 +24,16 @@ final class Worker {
         /// A pub/sub message or tracking invalidation raised on another thread.
         case push(Connection, PushMessage)
         /// One message for several of this worker's connections (PUBLISH's fan-out).
-        case pushMany([Connection], PushMessage)
+        /// Pushed messages another worker raised while running a batch of commands.
+        case deliveries([Delivery])
+    }
+
+    /// A pushed message for this worker's connections: for one connection, or for those of a
+    /// subscriber list that live here (a PUBLISH hands each worker the list whole, instead of
+    /// counting a reference per receiver across threads).
+    enum Delivery {
+        case to(Connection, PushMessage)
+        case toLocal(of: [PushTarget], PushMessage)
     }
 
     let index: Int
@@ -67,9 +76,22 @@ final class Worker {
         event_add(wakeEvent, nil)
     }
 
+    /// The worker whose loop runs on the calling thread (nil on other threads).
+    static var current: Worker? {
+        guard let raw = pthread_getspecific(currentKey) else { return nil }
+        return Unmanaged<Worker>.fromOpaque(raw).takeUnretainedValue()
+    }
+
+    private static let currentKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
     /// Runs the event loop until a `.stop` message arrives.
     func run() {
         thread = pthread_self()
+        pthread_setspecific(Worker.currentKey, Unmanaged.passUnretained(self).toOpaque())
         event_base_dispatch(base)
         for connection in Array(connections.values) { close(connection) }
     }
@@ -115,12 +137,24 @@ final class Worker {
                 if connections[connection.fd] === connection { connection.cancelBlocked(withError: withError) }
             case .push(let connection, let message):
                 connection.deliver(message)
-            case .pushMany(let receivers, let message):
-                for connection in receivers { connection.deliver(message) }
+            case .deliveries(let deliveries):
+                for delivery in deliveries { deliver(delivery) }
             }
         }
         serveReadyConnections()
         flushPushed()
+    }
+
+    private func deliver(_ delivery: Delivery) {
+        switch delivery {
+        case .to(let connection, let message):
+            connection.deliver(message)
+        case .toLocal(let targets, let message):
+            for target in targets {
+                let connection = unsafeDowncast(target, to: Connection.self)
+                if connection.worker === self { connection.deliver(message) }
+            }
+        }
     }
 
     /// Connections that received pushed messages since the last flush.
@@ -134,8 +168,31 @@ final class Worker {
         pushedConnections.append(connection)
     }
 
+    /// Messages this worker's commands pushed to other workers' connections, by worker: handed
+    /// over in one inbox message per worker and batch of commands (a pipelined PUBLISH burst
+    /// wakes each other worker once, not once per message), before any reply is written, so
+    /// a client that has read its PUBLISH reply knows the messages are on their way.
+    private var outbox: [(worker: Worker, deliveries: [Delivery])] = []
+
+    /// Queues `delivery` for `worker` (another worker).
+    func send(_ delivery: Delivery, to worker: Worker) {
+        if let index = outbox.firstIndex(where: { $0.worker === worker }) {
+            outbox[index].deliveries.append(delivery)
+        } else {
+            outbox.append((worker, [delivery]))
+        }
+    }
+
+    /// Hands the queued messages over to their workers.
+    func sendOutbox() {
+        guard !outbox.isEmpty else { return }
+        for (worker, deliveries) in outbox { worker.post(.deliveries(deliveries)) }
+        outbox.removeAll(keepingCapacity: true)
+    }
+
     /// Writes the output of connections that received pushed messages.
     func flushPushed() {
+        sendOutbox()
         // BCAST invalidations batched since the last pass go out with the other pushes.
         server.context.tracking.sendBroadcasts()
         while !pushedConnections.isEmpty {

@@ -10,9 +10,9 @@ import Support
 private final class RecordingTarget: PushTarget {
     var received: [String] = []
     func push(_ message: PushMessage) {
-        guard case .pubsub(let kind, let pattern, let channel, let payload) = message else { return }
-        let text = [pattern, channel, payload].compactMap { $0.map { String(decoding: $0, as: UTF8.self) } }
-        received.append("\(kind) " + text.joined(separator: " "))
+        guard case .pubsub(let frame) = message else { return }
+        let text = [frame.pattern, frame.channel, frame.payload].compactMap { $0.map { String(decoding: $0, as: UTF8.self) } }
+        received.append("\(frame.kind) " + text.joined(separator: " "))
     }
 }
 
