@@ -6,7 +6,8 @@ import Support
 public final class CommandTable {
     public static let standard = CommandTable(specs:
         ConnectionFamily.specs + ServerFamily.specs + GenericFamily.specs + StringFamily.specs
-        + ListFamily.specs + ZSetFamily.specs + HashFamily.specs + SetFamily.specs + BitmapFamily.specs + CacheFamily.specs + MemoryFamily.specs)
+        + ListFamily.specs + ZSetFamily.specs + HashFamily.specs + SetFamily.specs + BitmapFamily.specs + CacheFamily.specs + MemoryFamily.specs
+        + PersistenceFamily.specs)
 
     /// Top-level commands, in declaration order.
     public let commands: [CommandSpec]

@@ -1,7 +1,8 @@
 // Runs one parsed command the way Redis's processCommand does: look the command up, check
 // arity (and subcommand) and authentication, execute, then account calls, time and failures per command and
 // honour CLIENT REPLY OFF/SKIP. Under a memory limit every command first lets eviction make
-// room, and commands that may grow memory are refused with OOM when it cannot. Later stages
+// room, and commands that may grow memory are refused with OOM when it cannot; after a failed
+// background save, writes (and PING, as in Redis) get MISCONF. Later stages
 // (ACL, MULTI, READONLY) slot in here.
 import RESP
 
@@ -48,6 +49,11 @@ public enum Dispatcher {
         if context.server.config.maxmemory > 0 && context.server.evictor.makeRoom(context.server) == .failed
             && spec.flags.contains(.denyoom) {
             context.error(RedisError.outOfMemory)
+            counters.pointee.rejectedCalls += 1
+            return
+        }
+        if context.server.snapshots.refusesWrites && (spec.flags.contains(.write) || spec.name == "ping") {
+            context.error(RedisError.backgroundSaveFailed)
             counters.pointee.rejectedCalls += 1
             return
         }

@@ -126,6 +126,8 @@ public final class ServerContext {
     public let evictor = Evictor()
     /// Key-modified events and keyspace notifications (tracking, tags, pub/sub observe them).
     public let keyEvents = KeyEvents()
+    /// RDB saving and loading (SAVE, BGSAVE, save rules, start-up load, DEBUG RELOAD).
+    public private(set) var snapshots: Snapshots!
     public let runID: String
     public let startedAtMilliseconds: Int64
     public weak var control: ServerControl?
@@ -163,6 +165,7 @@ public final class ServerContext {
         pthread_mutex_init(&statsLock, nil)
         refreshClocks()
         maxmemoryChanged()
+        snapshots = Snapshots(server: self)
     }
 
     /// 40 random hex characters, like Redis's run ids.

@@ -139,7 +139,6 @@ public final class ServerConfig: @unchecked Sendable {
     /// start-up (and on CONFIG SET) instead of silently pretending.
     public var inertSettings: [String] {
         var names: [String] = []
-        if !save.isEmpty { names.append("save (snapshots are not implemented yet)") }
         if appendonly { names.append("appendonly (the append-only file is not implemented yet)") }
         if !notifyKeyspaceEvents.isEmpty { names.append("notify-keyspace-events (keyspace notifications are not implemented yet)") }
         if !unixsocket.isEmpty { names.append("unixsocket (Unix-socket listening is not implemented yet)") }

@@ -11,6 +11,8 @@ import Support
 public struct LoadedDataset {
     /// Entries per database, each with its key hash.
     public var databases: [[Entry]]
+    /// Keys skipped because their expire time had passed.
+    public var expiredCount = 0
     public var keyCount: Int { databases.reduce(0) { $0 + $1.count } }
 
     /// Frees entries that were never installed (a load that failed or was superseded).
@@ -109,6 +111,7 @@ public enum RDBLoader {
                 }
                 guard let value else { continue }
                 if let when = expireAt, when < options.now {
+                    dataset.expiredCount += 1
                     continue
                 }
                 let entry = key.withUnsafeBytes {

@@ -53,9 +53,11 @@ public final class RDBSnapshot: ShardCapture {
 
     deinit { pthread_mutex_destroy(&mutex) }
 
-    /// Fixes the point in time: counts the keys and arms every shard's capture.
-    public func begin() {
+    /// Fixes the point in time: counts the keys and arms every shard's capture; `atPointInTime`
+    /// runs with every shard locked (to read counters that must match the snapshot).
+    public func begin(_ atPointInTime: () -> Void = {}) {
         keyspace.withAllShardsLocked {
+            atPointInTime()
             keyCounts = (0..<keyspace.databaseCount).map { db in
                 keyspace.shards.reduce((0, 0)) { ($0.0 + $1.dicts[db].count, $0.1 + $1.dicts[db].volatileCount) }
             }

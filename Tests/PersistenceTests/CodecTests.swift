@@ -57,3 +57,13 @@ let redisStringValue = "abcabcabcabcabcabcabcabcabcabcabcabcabcabc-hello-hello-h
     let noise = (0..<1000).map { _ in UInt8.random(in: 0...255) }
     #expect(noise.withUnsafeBytes { LZF.compress($0, limit: 996) } == nil)
 }
+
+@Test func sha1MatchesKnownVectors() {
+    func hex(_ s: String) -> String { DatasetDigest.hex(Array(s.utf8).withUnsafeBytes { SHA1.hash($0) }) }
+    #expect(hex("") == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+    #expect(hex("abc") == "a9993e364706816aba3e25717850c26c9cd0d89d")
+    #expect(hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") == "84983e441c3bd26ebaae4aa1f95129e5e54670f1")
+    var incremental = SHA1()
+    for _ in 0..<1000 { incremental.update(Array(repeating: UInt8(ascii: "a"), count: 1000)) }
+    #expect(DatasetDigest.hex(incremental.finish()) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
+}

@@ -1,9 +1,11 @@
 // DEBUG: the subcommands that Redis's own test suite and operators use against a server
-// (SLEEP, OBJECT, SET-ACTIVE-EXPIRE, PROTOCOL, QUICKLIST-PACKED-THRESHOLD). Guarded by `enable-debug-command` like Redis.
+// (SLEEP, OBJECT, SET-ACTIVE-EXPIRE, PROTOCOL, QUICKLIST-PACKED-THRESHOLD, RELOAD, DIGEST,
+// DIGEST-VALUE). Guarded by `enable-debug-command` like Redis.
 #if canImport(Glibc)
 import Glibc
 #endif
 import Config
+import Persistence
 import RESP
 import Storage
 import Support
@@ -11,10 +13,16 @@ import Support
 enum DebugCommand {
     // DIVERGENCE: our own wording, in Redis's help layout.
     static let help = [
+        "DIGEST",
+        "    Digest of the whole dataset, equal to Redis's for equal data.",
+        "DIGEST-VALUE <key> [<key> ...]",
+        "    Digest of the value of each key (all zeros for a missing key).",
         "OBJECT <key>",
         "    Describe the value stored at <key> (address, encoding, LRU clock, idle time).",
         "PROTOCOL <type>",
         "    Reply with a sample value of a RESP type: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false.",
+        "RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
+        "    Save the dataset to the RDB file and load it back (NOSAVE: just load; NOFLUSH: keep current keys).",
         "QUICKLIST-PACKED-THRESHOLD <size>",
         "    Give list elements of at least <size> bytes a node of their own (0: back to 1gb).",
         "SET-ACTIVE-EXPIRE <0|1>",
@@ -43,6 +51,19 @@ enum DebugCommand {
             object(c)
         } else if c.args.equals(1, "protocol") && count == 3 {
             sampleReply(c)
+        } else if c.args.equals(1, "reload") {
+            reload(c)
+        } else if c.args.equals(1, "digest") && count == 2 {
+            let digest = c.keyspace.withAllShardsLocked { DatasetDigest.dataset(c.keyspace) }
+            c.reply.simple(DatasetDigest.hex(digest))
+        } else if c.args.equals(1, "digest-value") && count >= 2 {
+            c.reply.arrayHeader(count - 2)
+            for index in 2..<count {
+                c.withKey(index) { shard, key, hash in
+                    let digest = shard.dicts[c.session.db].find(key, hash: hash).map(DatasetDigest.value)
+                    c.reply.simple(DatasetDigest.hex(digest ?? DatasetDigest.Digest(repeating: 0, count: 20)))
+                }
+            }
         } else if c.args.equals(1, "quicklist-packed-threshold") && count == 3 {
             // Redis accepts up to 4 GB minus 1 MB; 0 restores the 1 GB default.
             guard let bytes = MemoryUnits.parse(c.string(2)), bytes <= (1 << 32) - (1 << 20) else {
@@ -54,6 +75,30 @@ enum DebugCommand {
             c.error(bytes: Array("ERR unknown subcommand or wrong number of arguments for '".utf8) + c.args[1]
                     + Array("'. Try DEBUG HELP.".utf8))
         }
+    }
+
+    private static func reload(_ c: CommandContext) {
+        var flush = true, save = true
+        for index in 2..<c.args.count {
+            if c.args.equals(index, "merge") {
+                continue
+            } else if c.args.equals(index, "noflush") {
+                flush = false
+            } else if c.args.equals(index, "nosave") {
+                save = false
+            } else {
+                return c.error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+            }
+        }
+        let snapshots = c.server.snapshots!
+        if save, case .failed = snapshots.saveInForeground() { return c.error("ERR") }
+        do {
+            try snapshots.load(replacingAll: flush)
+        } catch {
+            return c.error("ERR Error trying to load the RDB dump")
+        }
+        snapshots.log(true, "DB reloaded by DEBUG RELOAD")
+        c.reply.ok()
     }
 
     private static func object(_ c: CommandContext) {

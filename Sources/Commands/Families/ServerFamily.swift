@@ -214,10 +214,12 @@ public enum ServerFamily {
             }
             j += 1
         }
-        if (1..<c.args.count).contains(where: { c.args.equals($0, "abort") }) {
-            return c.error("ERR No shutdown in progress.")
+        let has = { (word: StaticString) in (1..<c.args.count).contains { c.args.equals($0, word) } }
+        if has("abort") { return c.error("ERR No shutdown in progress.") }
+        let wantsSave = has("save") || (!c.server.config.save.isEmpty && !has("nosave"))
+        if wantsSave && !c.server.snapshots.saveBeforeExit() && !has("force") {
+            return c.error("ERR Errors trying to SHUTDOWN. Check logs.")
         }
-        // Persistence arrives with RDB support; until then there is nothing to save.
         c.server.control?.shutdown()
         c.session.closeAfterReply = true
     }
