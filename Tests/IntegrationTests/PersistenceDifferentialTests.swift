@@ -241,3 +241,43 @@ struct PersistenceDifferentialTests {
         }
     }
 }
+
+@Suite(.serialized, .enabled(if: ServerProcess.redisAvailable, "needs Debian's redis-server"))
+struct LegacyRDBLoadingTests {
+    @Test func filesFromOlderRedisVersionsLoadAlike() throws {
+        let swiftlet = try ServerProcess.swiftlet()
+        defer { swiftlet.stop() }
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let servers = [(swiftlet, try RespClient(port: swiftlet.port)), (redis, try RespClient(port: redis.port))]
+        for file in legacyRDBFiles {
+            let bytes = try #require(Data(base64Encoded: file.base64.replacingOccurrences(of: "\n", with: "")))
+            var results: [String] = []
+            for (server, client) in servers {
+                try bytes.write(to: server.directory.appendingPathComponent("dump.rdb"))
+                let reload = try client.call("debug", "reload", "nosave").description
+                let size = try client.call("dbsize").description
+                let digest = try client.call("debug", "digest").description
+                results.append("\(reload) \(size) \(digest)")
+            }
+            #expect(results[0] == results[1], "\(file.name)")
+            #expect(results[0].hasPrefix("+OK"), "\(file.name)")
+        }
+    }
+
+    @Test func aNewerVersionOrACorruptFileIsRefused() throws {
+        let swiftlet = try ServerProcess.swiftlet()
+        defer { swiftlet.stop() }
+        let client = try RespClient(port: swiftlet.port)
+        _ = try client.call("set", "kept", "1")
+        let path = swiftlet.directory.appendingPathComponent("dump.rdb")
+        #expect(try client.call("save").description == "+OK")
+        var file = try Data(contentsOf: path)
+        file[8] = UInt8(ascii: "1")
+        try file.write(to: path)
+        #expect(try client.call("debug", "reload", "nosave").description == "-ERR Error trying to load the RDB dump")
+        // The dataset in memory is untouched by a file that could not be read.
+        #expect(try client.call("get", "kept").description == "\"1\"")
+        #expect(swiftlet.log.contains("Can't handle RDB format version 11"))
+    }
+}

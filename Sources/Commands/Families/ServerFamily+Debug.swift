@@ -95,6 +95,7 @@ enum DebugCommand {
         do {
             try snapshots.load(replacingAll: flush)
         } catch {
+            snapshots.log(true, "\(error)")
             return c.error("ERR Error trying to load the RDB dump")
         }
         snapshots.log(true, "DB reloaded by DEBUG RELOAD")
