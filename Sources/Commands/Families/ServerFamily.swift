@@ -178,6 +178,9 @@ public enum ServerFamily {
                 }
             }
         }
+        // As Redis: FLUSHALL with save rules writes the now empty dataset, so a restart does
+        // not bring the flushed keys back.
+        if all && !c.server.config.save.isEmpty { _ = c.server.snapshots.saveInForeground() }
         c.reply.ok()
     }
 
