@@ -20,6 +20,9 @@ public final class Snapshots {
     public var log: (_ warning: Bool, _ message: String) -> Void = { _, _ in }
 
     public private(set) var backgroundSaveRunning = false
+    /// Whether a snapshot (foreground or background) is between `begin` and the end of its
+    /// write: shards hold one snapshot's capture at a time, so snapshots never overlap.
+    private var snapshotActive = false
     /// A BGSAVE SCHEDULE waiting for the running one to end.
     public private(set) var backgroundSaveScheduled = false
     public private(set) var lastSaveTime: Int64
@@ -87,9 +90,20 @@ public final class Snapshots {
         return snapshot
     }
 
-    /// SAVE: writes the snapshot on the calling thread.
+    /// SAVE: writes the snapshot on the calling thread (after any other foreground save).
     public func saveInForeground() -> Outcome {
-        guard !locked({ backgroundSaveRunning }) else { return .failed("ERR Background save already in progress") }
+        while true {
+            let claimed = locked { () -> Bool? in
+                if backgroundSaveRunning { return nil }
+                if snapshotActive { return false }
+                snapshotActive = true
+                return true
+            }
+            guard let claimed else { return .failed("ERR Background save already in progress") }
+            if claimed { break }
+            usleep(1000)
+        }
+        defer { locked { snapshotActive = false } }
         var baseline = 0
         let snapshot = makeSnapshot(dirtyBaseline: &baseline)
         do {
@@ -108,18 +122,22 @@ public final class Snapshots {
         return .saved
     }
 
-    /// BGSAVE: false when one is already running.
+    public enum BackgroundStart { case started, alreadyRunning, busy }
+
+    /// BGSAVE: `.alreadyRunning` when a background save runs, `.busy` during a foreground one.
     @discardableResult
-    public func startBackgroundSave() -> Bool {
-        let started = locked { () -> Bool in
-            guard !backgroundSaveRunning else { return false }
+    public func startBackgroundSave() -> BackgroundStart {
+        let state = locked { () -> BackgroundStart in
+            if backgroundSaveRunning { return .alreadyRunning }
+            if snapshotActive { return .busy }
+            snapshotActive = true
             backgroundSaveRunning = true
             backgroundSaveScheduled = false
             backgroundSaveStartedAt = Clock.milliseconds()
             lastAttempt = backgroundSaveStartedAt / 1000
-            return true
+            return .started
         }
-        guard started else { return false }
+        guard state == .started else { return state }
         let baseline = UnsafeMutablePointer<Int>.allocate(capacity: 1)
         let snapshot = makeSnapshot(dirtyBaseline: baseline)
         let destination = path
@@ -131,13 +149,14 @@ public final class Snapshots {
             finishBackgroundSave(failure: failure, baseline: baseline.pointee)
         }
         job.start()
-        return true
+        return .started
     }
 
     private func finishBackgroundSave(failure: String?, baseline: Int) {
         let now = Clock.milliseconds()
         locked {
             backgroundSaveRunning = false
+            snapshotActive = false
             lastBackgroundSaveSeconds = Int((now - backgroundSaveStartedAt) / 1000)
             lastBackgroundSaveOK = failure == nil
             if failure == nil {
@@ -155,7 +174,7 @@ public final class Snapshots {
         }
     }
 
-    /// BGSAVE SCHEDULE while another runs: start once it ends.
+    /// BGSAVE SCHEDULE while a foreground save runs: start once it ends.
     public func scheduleBackgroundSave() { locked { backgroundSaveScheduled = true } }
 
     /// Called by the cron: starts a scheduled save, or one a `save` rule asks for.

@@ -53,12 +53,16 @@ public enum PersistenceFamily {
             schedule = true
         }
         let snapshots = c.server.snapshots!
-        if snapshots.startBackgroundSave() { return c.reply.simple("Background saving started") }
-        guard schedule else {
-            return c.error("ERR Background save already in progress")
+        switch snapshots.startBackgroundSave() {
+        case .started: c.reply.simple("Background saving started")
+        case .alreadyRunning: c.error("ERR Background save already in progress")
+        case .busy:
+            guard schedule else {
+                return c.error("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
+            }
+            snapshots.scheduleBackgroundSave()
+            c.reply.simple("Background saving scheduled")
         }
-        snapshots.scheduleBackgroundSave()
-        c.reply.simple("Background saving scheduled")
     }
 
     static func dump(_ c: CommandContext) {
