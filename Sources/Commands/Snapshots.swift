@@ -23,6 +23,8 @@ public final class Snapshots {
     /// Whether a snapshot (foreground or background) is between `begin` and the end of its
     /// write: shards hold one snapshot's capture at a time, so snapshots never overlap.
     private var snapshotActive = false
+    /// The running background snapshot, for FLUSHALL to cancel.
+    private var backgroundSnapshot: RDBSnapshot?
     /// A BGSAVE SCHEDULE waiting for the running one to end.
     public private(set) var backgroundSaveScheduled = false
     public private(set) var lastSaveTime: Int64
@@ -75,6 +77,7 @@ public final class Snapshots {
         var options = RDBSnapshot.Options()
         options.compression = config.rdbCompression
         options.checksum = config.rdbChecksum
+        options.keySaveDelay = config.rdbKeySaveDelay
         options.auxFields = [("ctime", String(Clock.milliseconds() / 1000)),
                              ("used-mem", String(server.usedMemory(dataset: server.keyspace.usedMemory))),
                              ("repl-id", server.replicationID), ("repl-offset", "0"), ("aof-base", "0")]
@@ -140,32 +143,39 @@ public final class Snapshots {
         guard state == .started else { return state }
         let baseline = UnsafeMutablePointer<Int>.allocate(capacity: 1)
         let snapshot = makeSnapshot(dirtyBaseline: baseline)
+        locked { backgroundSnapshot = snapshot }
         let destination = path
         log(false, "Background saving started")
         let job = BackgroundJob { [self] in
             defer { baseline.deallocate() }
-            var failure: String?
-            do { try snapshot.write(to: destination) } catch { failure = "\(error)" }
+            var failure: RDBError?
+            do { try snapshot.write(to: destination) } catch { failure = error as? RDBError ?? .io("\(error)") }
             finishBackgroundSave(failure: failure, baseline: baseline.pointee)
         }
         job.start()
         return .started
     }
 
-    private func finishBackgroundSave(failure: String?, baseline: Int) {
+    /// Records how a background save ended. A cancelled one (FLUSHALL) leaves the status as
+    /// it was, as Redis does for a child it killed itself.
+    private func finishBackgroundSave(failure: RDBError?, baseline: Int) {
         let now = Clock.milliseconds()
+        let aborted = failure == .aborted
         locked {
             backgroundSaveRunning = false
             snapshotActive = false
+            backgroundSnapshot = nil
             lastBackgroundSaveSeconds = Int((now - backgroundSaveStartedAt) / 1000)
-            lastBackgroundSaveOK = failure == nil
+            if !aborted { lastBackgroundSaveOK = failure == nil }
             if failure == nil {
                 dirtyAtLastSave = baseline
                 lastSaveTime = now / 1000
                 saves += 1
             }
         }
-        if let failure {
+        if aborted {
+            log(true, "Background saving terminated by signal 10")
+        } else if let failure {
             log(true, "Write error saving DB on disk: \(failure)")
             log(true, "Background saving error")
         } else {
@@ -197,6 +207,13 @@ public final class Snapshots {
             startBackgroundSave()
             return
         }
+    }
+
+    /// Cancels a running background save and waits for it to stop (FLUSHALL).
+    public func abortBackgroundSave() {
+        guard let snapshot = locked({ backgroundSnapshot }) else { return }
+        snapshot.cancel()
+        waitForBackgroundSave()
     }
 
     /// Waits for a running background save to end (shutdown).

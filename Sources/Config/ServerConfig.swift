@@ -90,6 +90,9 @@ public final class ServerConfig: @unchecked Sendable {
     public var rdbCompression = true
     public var rdbChecksum = true
     public var stopWritesOnBgsaveError = true
+    /// Microseconds of sleep per key written by a snapshot (Redis's testing knob to make
+    /// saves slow); 0 for none.
+    public var rdbKeySaveDelay = 0
     public var appendonly = false
     @Guarded public var appendfilename = "appendonly.aof"
     @Guarded public var appenddirname = "appendonlydir"

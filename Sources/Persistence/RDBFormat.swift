@@ -31,6 +31,10 @@ public enum RDBError: Error, Equatable, CustomStringConvertible {
     case unsupportedVersion(Int)
     /// A file system failure, with Redis's log wording.
     case io(String)
+    /// The stored checksum does not match the file.
+    case checksum(expected: UInt64, stored: UInt64)
+    /// The snapshot was cancelled while being written.
+    case aborted
 
     public var description: String {
         switch self {
@@ -38,6 +42,9 @@ public enum RDBError: Error, Equatable, CustomStringConvertible {
         case .corrupt(let reason): return "Internal error in RDB reading offset 0, function at rdb.c:0 -> \(reason)"
         case .unsupportedVersion(let version): return "Can't handle RDB format version \(version)"
         case .io(let message): return message
+        case .checksum(let expected, let stored):
+            return "Wrong RDB checksum expected: (\(String(expected, radix: 16))) but got (\(String(stored, radix: 16))). Aborting now. RDB CRC error"
+        case .aborted: return "Background saving aborted"
         }
     }
 }

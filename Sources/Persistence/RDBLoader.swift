@@ -129,7 +129,7 @@ public enum RDBLoader {
         guard enabled, stored != 0 else { return }
         let computed = CRC64.update(0, UnsafeRawBufferPointer(rebasing: bytes[0..<covered]))
         guard computed == stored else {
-            throw RDBError.corrupt("Wrong RDB checksum expected: (\(String(stored, radix: 16))) got (\(String(computed, radix: 16))). Aborting now.")
+            throw RDBError.checksum(expected: computed, stored: stored)
         }
     }
 }

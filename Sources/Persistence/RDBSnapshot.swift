@@ -27,18 +27,21 @@ public final class RDBSnapshot: ShardCapture {
         /// Aux fields after `redis-ver`/`redis-bits`, in order (ctime, used-mem, repl-id...).
         public var auxFields: [(String, String)] = []
         public var access: (Entry) -> AccessRecord = { _ in .none }
+        /// Microseconds to sleep per key written (`rdb-key-save-delay`, to make saves slow in tests).
+        public var keySaveDelay = 0
         public init() {}
     }
 
     private let keyspace: Keyspace
     private let options: Options
     private var shardIndexes: [ObjectIdentifier: Int] = [:]
-    /// Serialized keys per shard and database, filled by `capture` (under that shard's lock)
-    /// and emptied by `write`; guarded by `lock`.
-    private var pieces: [[RDBOutput?]]
+    /// Serialized keys per shard and database with their key counts, filled by `capture`
+    /// (under that shard's lock) and emptied by `write`; guarded by `mutex`.
+    private var pieces: [[(output: RDBOutput, keys: Int)?]]
     private var captured: [Bool]
     private var keyCounts: [(keys: Int, volatile: Int)] = []
-    /// Set when a failed write gives up: shards not yet captured are then skipped.
+    /// Set when the snapshot is cancelled or its write fails: shards not yet captured are
+    /// then skipped and the write stops.
     private var abandoned = false
     private var mutex = pthread_mutex_t()
 
@@ -68,7 +71,7 @@ public final class RDBSnapshot: ShardCapture {
     /// Serializes `shard` (locked by the caller) as it stands.
     public func capture(_ shard: Shard) {
         guard !abandoned, let index = shardIndexes[ObjectIdentifier(shard)] else { return }
-        var outputs: [RDBOutput?] = []
+        var outputs: [(output: RDBOutput, keys: Int)?] = []
         for db in 0..<shard.databaseCount {
             guard shard.dicts[db].count > 0 else {
                 outputs.append(nil)
@@ -76,7 +79,7 @@ public final class RDBSnapshot: ShardCapture {
             }
             var out = RDBOutput(compression: options.compression)
             shard.dicts[db].forEach { entry in append(entry, to: &out) }
-            outputs.append(out)
+            outputs.append((out, shard.dicts[db].count))
         }
         pthread_mutex_lock(&mutex)
         pieces[index] = outputs
@@ -107,7 +110,7 @@ public final class RDBSnapshot: ShardCapture {
 
     /// The serialized keys of database `db` in shard `index`, capturing the shard first if
     /// nobody has yet.
-    private func takePiece(shard index: Int, db: Int) -> RDBOutput? {
+    private func takePiece(shard index: Int, db: Int) -> (output: RDBOutput, keys: Int)? {
         pthread_mutex_lock(&mutex)
         let done = captured[index]
         pthread_mutex_unlock(&mutex)
@@ -149,10 +152,25 @@ public final class RDBSnapshot: ShardCapture {
         return file.written
     }
 
+    /// Stops a running `write` (FLUSHALL aborting a background save); it throws `.aborted`.
+    public func cancel() { abandoned = true }
+
     /// Releases shards a failed snapshot never reached.
     private func disarm() {
         abandoned = true
         keyspace.withAllShardsLocked {}
+    }
+
+    /// The `keySaveDelay` for `keys` keys, in slices that notice a cancellation.
+    private func pause(keys: Int) throws {
+        guard options.keySaveDelay > 0 else { return }
+        var remaining = options.keySaveDelay * keys
+        while remaining > 0 {
+            guard !abandoned else { throw RDBError.aborted }
+            let slice = min(remaining, 10_000)
+            usleep(UInt32(slice))
+            remaining -= slice
+        }
     }
 
     /// "REDIS" and the version in four digits.
@@ -182,7 +200,10 @@ public final class RDBSnapshot: ShardCapture {
                 try file.write(select.bytes)
             }
             for shard in 0..<keyspace.shardCount {
-                if let piece = takePiece(shard: shard, db: db) { try file.write(piece.bytes) }
+                guard !abandoned else { throw RDBError.aborted }
+                guard let piece = takePiece(shard: shard, db: db) else { continue }
+                try file.write(piece.output.bytes)
+                try pause(keys: piece.keys)
             }
         }
         try file.write([RDBOpcode.eof])

@@ -103,6 +103,29 @@ struct SnapshotLifecycleTests {
         }
     }
 
+    @Test func aSlowBackgroundSaveIsExclusiveAndFlushallCancelsIt() throws {
+        let server = try ServerProcess.swiftlet()
+        defer { server.stop() }
+        let client = try RespClient(port: server.port)
+        #expect(try client.call("debug", "populate", "2000").description == "+OK")
+        #expect(try client.call("debug", "populate", "-1").description == "-ERR value is out of range, must be positive")
+        _ = try client.call("config", "set", "rdb-key-save-delay", "1000")
+        #expect(try client.call("bgsave").description == "+Background saving started")
+        #expect(try client.call("bgsave").description == "-ERR Background save already in progress")
+        #expect(try client.call("bgsave", "schedule").description == "-ERR Background save already in progress")
+        #expect(try client.call("save").description == "-ERR Background save already in progress")
+        #expect(try info(client, "rdb_bgsave_in_progress") == "1")
+        // Writers are not held up by the slow snapshot.
+        #expect(try client.call("set", "key:1", "changed").description == "+OK")
+        #expect(try client.call("flushall").description == "+OK")
+        #expect(try info(client, "rdb_bgsave_in_progress") == "0")
+        #expect(try info(client, "rdb_last_bgsave_status") == "ok")
+        guard case .integer(let changes) = try client.call("dbsize") else { Issue.record("no dbsize"); return }
+        #expect(changes == 0)
+        #expect(Int(try info(client, "rdb_changes_since_last_save") ?? "0")! > 2000)
+        #expect(server.log.contains("Background saving terminated by signal"))
+    }
+
     @Test func aFailedBackgroundSaveStopsWrites() throws {
         let directory = try makeDirectory()
         let server = try ServerProcess.swiftlet(["--dir", directory.path, "--save", "3600 1"])

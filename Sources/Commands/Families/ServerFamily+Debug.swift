@@ -1,6 +1,6 @@
 // DEBUG: the subcommands that Redis's own test suite and operators use against a server
 // (SLEEP, OBJECT, SET-ACTIVE-EXPIRE, PROTOCOL, QUICKLIST-PACKED-THRESHOLD, RELOAD, DIGEST,
-// DIGEST-VALUE). Guarded by `enable-debug-command` like Redis.
+// DIGEST-VALUE, POPULATE). Guarded by `enable-debug-command` like Redis.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,6 +19,8 @@ enum DebugCommand {
         "    Digest of the value of each key (all zeros for a missing key).",
         "OBJECT <key>",
         "    Describe the value stored at <key> (address, encoding, LRU clock, idle time).",
+        "POPULATE <count> [<prefix>] [<size>]",
+        "    Create <count> string keys <prefix>:<n> (prefix 'key') holding 'value:<n>', zero-padded or cut to <size> bytes.",
         "PROTOCOL <type>",
         "    Reply with a sample value of a RESP type: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false.",
         "RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
@@ -51,6 +53,8 @@ enum DebugCommand {
             object(c)
         } else if c.args.equals(1, "protocol") && count == 3 {
             sampleReply(c)
+        } else if c.args.equals(1, "populate") && count >= 3 && count <= 5 {
+            populate(c)
         } else if c.args.equals(1, "reload") {
             reload(c)
         } else if c.args.equals(1, "digest") && count == 2 {
@@ -75,6 +79,44 @@ enum DebugCommand {
             c.error(bytes: Array("ERR unknown subcommand or wrong number of arguments for '".utf8) + c.args[1]
                     + Array("'. Try DEBUG HELP.".utf8))
         }
+    }
+
+    /// DEBUG POPULATE: string keys `prefix:n` holding "value:n" (keys that exist are left alone).
+    private static func populate(_ c: CommandContext) {
+        func positive(_ index: Int) -> Int? {
+            guard let value = c.integer(index) else { return nil }
+            guard value >= 0 else {
+                c.error(RedisError.mustBePositive)
+                return nil
+            }
+            return Int(value)
+        }
+        guard let keys = positive(2) else { return }
+        var size = 0
+        if c.args.count == 5 {
+            guard let parsed = positive(4) else { return }
+            size = parsed
+        }
+        let prefix = c.args.count >= 4 ? Array(c.args[3]) : Array("key".utf8)
+        for index in 0..<keys {
+            let key = prefix + Array(":\(index)".utf8)
+            var value = Array("value:\(index)".utf8)
+            if size > 0 { value = Array((value + [UInt8](repeating: 0, count: max(0, size - value.count))).prefix(size)) }
+            key.withUnsafeBytes { key in
+                let shard = c.keyspace.shard(for: key)
+                let hash = KeyHash.hash(key)
+                shard.withLock {
+                    guard c.lookupWrite(shard, key, hash) == nil else { return }
+                    let entry = value.withUnsafeBytes {
+                        Entry.make(key: key, payload: .bytes($0), expireAt: nil,
+                                   rawEncoding: $0.count > CommandContext.embstrLimit, accessClock: c.server.initialAccessClock)
+                    }
+                    shard.store(db: c.session.db, entry, hash: hash, replacing: nil)
+                    c.signalModifiedKey(key)
+                }
+            }
+        }
+        c.reply.ok()
     }
 
     private static func reload(_ c: CommandContext) {

@@ -169,6 +169,8 @@ public enum ServerFamily {
         }
         let async = c.args.count == 2 ? c.args.equals(1, "async") : c.server.config.lazyfreeLazyUserFlush
         let freer = async ? c.server.lazyFreer : nil
+        // As Redis kills its saving child: a snapshot of the data about to go is moot.
+        if all { c.server.snapshots.abortBackgroundSave() }
         c.keyspace.withAllShardsLocked {
             for shard in c.keyspace.shards {
                 if all {
