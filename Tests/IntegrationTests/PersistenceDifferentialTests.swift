@@ -115,6 +115,21 @@ let persistenceScripts: [Script] = [
     debug reload nosave noflush merge
     debug digest
     dbsize
+    config set maxmemory-policy allkeys-lfu
+    config set lfu-log-factor 0
+    set counted value
+    get counted
+    get counted
+    get counted
+    get counted
+    object freq counted
+    debug reload
+    object freq counted
+    config set maxmemory-policy allkeys-lru
+    set idle value
+    debug reload
+    object idletime idle
+    config set maxmemory-policy noeviction
     """),
     script("saveCommands", """
     set k v
