@@ -114,3 +114,14 @@ import Testing
     #expect(config.inertSettings.contains { $0.hasPrefix("client-output-buffer-limit") })
     #expect(config.inertSettings.contains { $0.hasPrefix("maxmemory-clients") })
 }
+
+@Test func aBareSaveLineClearsTheRules() {
+    // Redis's test suite writes `save ""` into config files as a bare "save " line.
+    guard case .run(let config) = ServerConfig.startup(arguments: ["-"], readStdin: { "save \nport 7000\n" }) else {
+        Issue.record("start-up failed")
+        return
+    }
+    #expect(config.save.isEmpty)
+    guard case .run(let other) = ServerConfig.startup(arguments: ["-"], readStdin: { "port\n" }) else { return }
+    Issue.record("a single-argument directive without its argument was accepted (port \(other.port))")
+}
