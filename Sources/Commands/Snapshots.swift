@@ -262,6 +262,7 @@ public final class Snapshots {
         var options = LoadOptions()
         options.databases = config.databases
         options.now = Clock.milliseconds()
+        options.verifyChecksum = config.rdbChecksum
         options.limits = server.encodingLimits
         options.accessClock = { [server] record in server.accessClock(for: record) }
         let dataset = try RDBLoader.load(bytes, options: options)

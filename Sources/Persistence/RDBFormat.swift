@@ -137,8 +137,6 @@ public struct RDBInput {
 
     public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-    public var isAtEnd: Bool { position >= bytes.count }
-
     public mutating func readByte() throws -> UInt8 {
         guard position < bytes.count else { throw RDBError.truncated }
         position += 1
@@ -179,6 +177,14 @@ public struct RDBInput {
         let (value, encoded) = try readLengthOrEncoding()
         guard !encoded, value <= UInt64(Int.max) else { throw RDBError.corrupt("Unexpected encoded length") }
         return Int(value)
+    }
+
+    /// A count of elements that follow, each taking at least one byte: a count the remaining
+    /// input cannot hold is corrupt (and must not size anything).
+    public mutating func readCount() throws -> Int {
+        let count = try readLength()
+        guard count <= bytes.count - position else { throw RDBError.truncated }
+        return count
     }
 
     /// A string in any of its encodings, as bytes.

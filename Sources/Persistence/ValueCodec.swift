@@ -131,14 +131,14 @@ public enum ValueCodec {
         case .string:
             return .string(try input.readString())
         case .list:
-            let count = try input.readLength()
+            let count = try input.readCount()
             var elements: [[UInt8]] = []
             for _ in 0..<count { elements.append(try input.readString()) }
             return makeList(elements, limits: limits)
         case .listZiplist:
             return makeList(try LegacyEncodings.ziplistElements(try input.readString()), limits: limits)
         case .listQuicklist, .listQuicklist2:
-            let nodes = try input.readLength()
+            let nodes = try input.readCount()
             var elements: [[UInt8]] = []
             for _ in 0..<nodes {
                 let container = type == .listQuicklist2 ? try input.readLength() : packedContainer
@@ -153,7 +153,7 @@ public enum ValueCodec {
             }
             return makeList(elements, limits: limits)
         case .set:
-            let count = try input.readLength()
+            let count = try input.readCount()
             var members: [[UInt8]] = []
             for _ in 0..<count { members.append(try input.readString()) }
             return makeSet(members.lazy.map { ($0, Numbers.parseInt64($0)) }, limits: limits)
@@ -161,7 +161,7 @@ public enum ValueCodec {
             let values = try LegacyEncodings.intsetValues(try input.readString())
             return makeSet(values.lazy.map { (Numbers.decimalBytes($0), $0) }, limits: limits)
         case .zset, .zset2:
-            let count = try input.readLength()
+            let count = try input.readCount()
             var pairs: [([UInt8], Double)] = []
             for _ in 0..<count {
                 let member = try input.readString()
@@ -169,7 +169,7 @@ public enum ValueCodec {
                 guard !score.isNaN else { throw RDBError.corrupt("Zset with NAN score detected") }
                 pairs.append((member, score))
             }
-            return makeZSet(pairs, fromCompactForm: false, limits: limits)
+            return try makeZSet(pairs, fromCompactForm: false, limits: limits)
         case .zsetZiplist, .zsetListpack:
             let blob = try input.readString()
             let flat = type == .zsetListpack ? try RedisListpack.elements(blob) : try LegacyEncodings.ziplistElements(blob)
@@ -181,9 +181,9 @@ public enum ValueCodec {
                 }
                 pairs.append((flat[index], score))
             }
-            return makeZSet(pairs, fromCompactForm: true, limits: limits)
+            return try makeZSet(pairs, fromCompactForm: true, limits: limits)
         case .hash:
-            let count = try input.readLength()
+            let count = try input.readCount()
             var flat: [[UInt8]] = []
             for _ in 0..<count * 2 { flat.append(try input.readString()) }
             return makeHash(flat, fromCompactForm: false, limits: limits)
@@ -219,14 +219,15 @@ public enum ValueCodec {
 
     /// Compact forms (listpack, ziplist) stay compact unless they hold too many elements;
     /// element-wise forms are converted to compact when they fit, as Redis's loader does.
-    private static func makeZSet(_ pairs: [([UInt8], Double)], fromCompactForm: Bool, limits: EncodingLimits) -> LoadedValue? {
+    private static func makeZSet(_ pairs: [([UInt8], Double)], fromCompactForm: Bool, limits: EncodingLimits) throws -> LoadedValue? {
         guard !pairs.isEmpty else { return nil }
         let longest = fromCompactForm ? 0 : pairs.reduce(0) { max($0, $1.0.count) }
         let zset = ZSetValue(sizeHint: pairs.count, longestMember: longest,
                              maxListpackEntries: limits.zsetMaxListpackEntries, maxListpackValue: limits.zsetMaxListpackValue)
         let maxValue = fromCompactForm ? Int.max : limits.zsetMaxListpackValue
         for (member, score) in pairs {
-            member.withUnsafeBytes {
+            try member.withUnsafeBytes {
+                guard zset.score(of: $0) == nil else { throw RDBError.corrupt("Duplicate zset fields detected") }
                 zset.insert($0, score: score, maxListpackEntries: limits.zsetMaxListpackEntries, maxListpackValue: maxValue)
             }
         }

@@ -173,3 +173,30 @@ func dumpPayloadsRoundTrip(compression: Bool) throws {
     flipped[file.count / 2] ^= 0x40
     #expect(throws: RDBError.self) { try RDBLoader.load(flipped, options: LoadOptions()) }
 }
+
+@Test func hostilePayloadsAreRefusedNotTrusted() {
+    func read(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            var input = RDBInput(UnsafeRawBufferPointer(rebasing: raw[1...]))
+            return (try? ValueCodec.read(type: raw[0], from: &input, limits: EncodingLimits())) != nil
+        }
+    }
+    // A hash claiming 2^62 fields (64-bit length) in a few bytes.
+    #expect(!read([RDBType.hash.rawValue, 0x81, 0x40, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x61]))
+    // A sorted set naming the same member twice.
+    var duplicate = RDBOutput(compression: false)
+    duplicate.append(RDBType.zset2.rawValue)
+    duplicate.appendLength(2)
+    for score in [1.0, 2.0] {
+        duplicate.appendString("m")
+        duplicate.appendBinaryDouble(score)
+    }
+    #expect(!read(duplicate.bytes))
+    // NaN scores are refused as Redis refuses them.
+    var nan = RDBOutput(compression: false)
+    nan.append(RDBType.zset2.rawValue)
+    nan.appendLength(1)
+    nan.appendString("m")
+    nan.appendBinaryDouble(.nan)
+    #expect(!read(nan.bytes))
+}
