@@ -8,15 +8,26 @@ public enum LZF {
     private static let maxLiteral = 32
     private static let maxDistance = 1 << 13
     private static let maxMatch = 7 + 255 + 2
-    private static let hashBits = 14
+    /// Bounds of the hash table's size (as a power of two): small inputs get a small table,
+    /// so compressing millions of short strings (a snapshot) does not clear 16K slots each.
+    private static let hashBitsRange = 8...14
 
     /// The compressed form of `input`, or nil when it would not fit in `limit` bytes.
     public static func compress(_ input: UnsafeRawBufferPointer, limit: Int) -> [UInt8]? {
         let count = input.count
-        guard count > 0, limit > 0 else { return nil }
+        guard count > 0, limit > 0, count <= Int(Int32.max) else { return nil }
         var output: [UInt8] = []
         output.reserveCapacity(min(limit, count + count / 32 + 1))
-        var table = [Int](repeating: -1, count: 1 << hashBits)
+        let hashBits = min(max(Int.bitWidth - count.leadingZeroBitCount, hashBitsRange.lowerBound), hashBitsRange.upperBound)
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 1 << hashBits) { table in
+            table.initialize(repeating: -1)
+            return compress(input, limit: limit, table: table, hashBits: hashBits, into: &output)
+        }
+    }
+
+    private static func compress(_ input: UnsafeRawBufferPointer, limit: Int, table: UnsafeMutableBufferPointer<Int32>,
+                                 hashBits: Int, into output: inout [UInt8]) -> [UInt8]? {
+        let count = input.count
         var literalStart = 0
         var position = 0
 
@@ -36,8 +47,8 @@ public enum LZF {
 
         while position + 2 < count {
             let slot = hash(position)
-            let candidate = table[slot]
-            table[slot] = position
+            let candidate = Int(table[slot])
+            table[slot] = Int32(position)
             if candidate >= 0, position - candidate <= maxDistance,
                input[candidate] == input[position], input[candidate + 1] == input[position + 1],
                input[candidate + 2] == input[position + 2] {

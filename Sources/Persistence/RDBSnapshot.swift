@@ -101,11 +101,9 @@ public final class RDBSnapshot: ShardCapture {
             out.append(RDBOpcode.freq)
             out.append(counter)
         }
-        var body = RDBOutput(compression: options.compression)
-        ValueCodec.append(entry, to: &body)
-        out.append(body.bytes[0])
+        out.append(ValueCodec.rdbType(of: entry).rawValue)
         out.appendString(entry.key)
-        out.bytes.append(contentsOf: body.bytes[1...])
+        ValueCodec.appendValue(of: entry, to: &out)
     }
 
     /// The serialized keys of database `db` in shard `index`, capturing the shard first if

@@ -31,13 +31,27 @@ public enum ValueCodec {
 
     /// Appends the type byte and the serialized value of `entry`.
     public static func append(_ entry: Entry, to out: inout RDBOutput) {
+        out.append(rdbType(of: entry).rawValue)
+        appendValue(of: entry, to: &out)
+    }
+
+    /// The RDB type `entry` is written as (its type and encoding).
+    public static func rdbType(of entry: Entry) -> RDBType {
         switch entry.kind {
-        case .string:
-            out.append(RDBType.string.rawValue)
-            entry.withStringBytes { out.appendString($0) }
-        case .integer:
-            out.append(RDBType.string.rawValue)
-            out.appendInteger(entry.integer)
+        case .string, .integer: return .string
+        case .list: return .listQuicklist2
+        case .set: return entry.collection(as: SetValue.self).isIntset ? .setIntset : .set
+        case .zset: return entry.collection(as: ZSetValue.self).isListpack ? .zsetListpack : .zset2
+        case .hash: return entry.collection(as: HashValue.self).isListpack ? .hashListpack : .hash
+        }
+    }
+
+    /// Appends the serialized value of `entry` (what follows the type byte and, in a file,
+    /// the key).
+    public static func appendValue(of entry: Entry, to out: inout RDBOutput) {
+        switch entry.kind {
+        case .string: entry.withStringBytes { out.appendString($0) }
+        case .integer: out.appendInteger(entry.integer)
         case .list: appendList(entry.collection(as: ListValue.self), to: &out)
         case .set: appendSet(entry.collection(as: SetValue.self), to: &out)
         case .zset: appendZSet(entry.collection(as: ZSetValue.self), to: &out)
@@ -48,7 +62,6 @@ public enum ValueCodec {
     private static let packedContainer = 2
 
     private static func appendList(_ list: ListValue, to out: inout RDBOutput) {
-        out.append(RDBType.listQuicklist2.rawValue)
         var nodes = 0
         list.forEachNode { _ in nodes += 1 }
         out.appendLength(nodes)
@@ -60,18 +73,15 @@ public enum ValueCodec {
 
     private static func appendSet(_ set: SetValue, to out: inout RDBOutput) {
         if let integers = set.intsetMembers {
-            out.append(RDBType.setIntset.rawValue)
             out.appendString(LegacyEncodings.intsetBlob(width: integers.width, count: integers.count) { integers.value(at: $0) })
             return
         }
-        out.append(RDBType.set.rawValue)
         out.appendLength(set.count)
         set.forEach { out.appendString($0) }
     }
 
     private static func appendZSet(_ zset: ZSetValue, to out: inout RDBOutput) {
         if zset.isListpack {
-            out.append(RDBType.zsetListpack.rawValue)
             out.appendString(RedisListpack.encode(zset.count * 2) { visit in
                 zset.forEach(ranks: 0..<zset.count, reverse: false) { member, score in
                     visit(member)
@@ -81,7 +91,6 @@ public enum ValueCodec {
             return
         }
         // Highest first, as Redis writes it, so its loader inserts at the head each time.
-        out.append(RDBType.zset2.rawValue)
         out.appendLength(zset.count)
         zset.forEach(ranks: 0..<zset.count, reverse: true) { member, score in
             out.appendString(member)
@@ -102,7 +111,6 @@ public enum ValueCodec {
 
     private static func appendHash(_ hash: HashValue, to out: inout RDBOutput) {
         if hash.isListpack {
-            out.append(RDBType.hashListpack.rawValue)
             out.appendString(RedisListpack.encode(hash.count * 2) { visit in
                 hash.forEach { field, value in
                     visit(field)
@@ -111,7 +119,6 @@ public enum ValueCodec {
             })
             return
         }
-        out.append(RDBType.hash.rawValue)
         out.appendLength(hash.count)
         hash.forEach { field, value in
             out.appendString(field)
