@@ -19,7 +19,9 @@ let package = Package(
         .target(name: "RESP", dependencies: ["Support"], swiftSettings: optimize),
         .target(name: "Storage", dependencies: ["CSystem", "CZlib", "Support"], swiftSettings: optimize),
         .target(name: "Config", dependencies: ["Support"], swiftSettings: optimize),
-        .target(name: "Commands", dependencies: ["CSystem", "Support", "RESP", "Storage", "Config"], swiftSettings: optimize),
+        .target(name: "Persistence", dependencies: ["Support", "Storage"], swiftSettings: optimize),
+        .target(name: "Commands", dependencies: ["CSystem", "Support", "RESP", "Storage", "Config", "Persistence"],
+                swiftSettings: optimize),
         .target(name: "Server", dependencies: ["CLibevent", "CSystem", "RESP", "Storage", "Config", "Commands"],
                 swiftSettings: optimize),
         .executableTarget(name: "swiftlet-server", dependencies: ["Server", "Config"], swiftSettings: optimize),
@@ -28,6 +30,7 @@ let package = Package(
         .testTarget(name: "RESPTests", dependencies: ["RESP"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Support", "CSystem"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Storage", "Support"]),
         .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
         // Python/ holds scripts the tests run with an interpreter of their own.
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"], exclude: ["Python"]),

@@ -7,7 +7,8 @@ public final class CommandTable {
     public static let standard = CommandTable(specs:
         ConnectionFamily.specs + ServerFamily.specs + GenericFamily.specs + StringFamily.specs
         + ListFamily.specs + ZSetFamily.specs + HashFamily.specs + SetFamily.specs + BitmapFamily.specs + CacheFamily.specs + MemoryFamily.specs
-        + TagFamily.specs + TransactionFamily.specs + RateLimitFamily.specs + PubSubFamily.specs)
+        + TagFamily.specs + TransactionFamily.specs + RateLimitFamily.specs + PubSubFamily.specs
+        + PersistenceFamily.specs)
 
     /// Top-level commands, in declaration order.
     public let commands: [CommandSpec]

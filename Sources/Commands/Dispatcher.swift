@@ -1,10 +1,11 @@
 // Runs one parsed command the way Redis's processCommand does: look the command up, check
 // arity (and subcommand) and authentication, execute, then account calls, time and failures per command and
-// honour CLIENT REPLY OFF/SKIP. RESP2 clients with pub/sub subscriptions may run only the
-// subscription commands, PING, QUIT and RESET. Under a memory limit every command first lets eviction make
-// room, and commands that may grow memory are refused with OOM when it cannot. Later stages
-// (ACL, READONLY) slot in here. While a transaction is open, commands are queued instead
-// of run (refusals mark it failed); EXEC runs the queue.
+// honour CLIENT REPLY OFF/SKIP. Under a memory limit every command first lets eviction make
+// room, and commands that may grow memory are refused with OOM when it cannot; after a failed
+// background save, writes (and PING, as in Redis) get MISCONF. RESP2 clients with pub/sub
+// subscriptions may run only the subscription commands, PING, QUIT and RESET. While a
+// transaction is open, commands are queued instead of run (refusals mark it failed); EXEC
+// runs the queue. Later stages (ACL, READONLY) slot in here.
 import RESP
 #if canImport(Glibc)
 import Glibc
@@ -55,6 +56,9 @@ public enum Dispatcher {
         if context.server.config.maxmemory > 0 && context.server.evictor.makeRoom(context.server) == .failed
             && mayUseMemory(spec, context) {
             return reject(spec, context, RedisError.outOfMemory)
+        }
+        if context.server.snapshots.refusesWrites && (spec.flags.contains(.write) || spec.name == "ping") {
+            return reject(spec, context, RedisError.backgroundSaveFailed)
         }
         if context.session.inSubscribedMode && !spec.allowedInSubscribedMode {
             return reject(spec, context, "ERR Can't execute '\(spec.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")

@@ -23,6 +23,7 @@ public enum RedisError {
     public static let bitfieldOverflowType = "ERR Invalid OVERFLOW type specified"
     public static let bitfieldReadOnly = "ERR BITFIELD_RO only supports the GET subcommand"
     public static let noProto = "NOPROTO unsupported protocol version"
+    public static let backgroundSaveFailed = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error."
     public static let outOfMemory = "OOM command not allowed when used memory > 'maxmemory'."
     public static let indexOutOfRange = "ERR index out of range"
     public static let rankZero = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"

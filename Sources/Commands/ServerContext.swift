@@ -133,6 +133,8 @@ public final class ServerContext {
     public let watches = WatchRegistry()
     /// Client-side caching: who read which keys, and their invalidations.
     public let tracking = ClientTracking()
+    /// RDB saving and loading (SAVE, BGSAVE, save rules, start-up load, DEBUG RELOAD).
+    public private(set) var snapshots: Snapshots!
     public let runID: String
     public let startedAtMilliseconds: Int64
     public weak var control: ServerControl?
@@ -180,6 +182,7 @@ public final class ServerContext {
             events.modified(key, db: db, by: nil)
         }
         applyKeyspaceEventsConfig()
+        snapshots = Snapshots(server: self)
     }
 
     /// Makes `notify-keyspace-events` take effect (at start-up and after CONFIG SET).

@@ -136,7 +136,9 @@ extension ServerConfig {
             guard let directive = Directive.named(name) else {
                 return errorBlock(line: number + 1, text: line, reason: "Bad directive or wrong number of arguments")
             }
-            guard !args.isEmpty, args.count == 1 || directive.multiArgument else {
+            // A multi-argument directive may have none ("save" alone clears the rules, as the
+            // line `save ""` becomes when written without quotes).
+            guard args.count == 1 || directive.multiArgument else {
                 return errorBlock(line: number + 1, text: line, reason: "wrong number of arguments")
             }
             // Like Redis, a multi-argument directive given one quoted value (`save "3600 1"`,

@@ -201,6 +201,8 @@ struct Directive {
         bool("rdbcompression", \.rdbCompression),
         bool("rdbchecksum", \.rdbChecksum, immutable: true),
         bool("stop-writes-on-bgsave-error", \.stopWritesOnBgsaveError),
+        // DIVERGENCE: Redis hides this testing knob from CONFIG GET *.
+        integer("rdb-key-save-delay", \.rdbKeySaveDelay, Int(Int32.min)...intMax),
         bool("appendonly", \.appendonly),
         string("appendfilename", \.appendfilename, immutable: true),
         string("appenddirname", \.appenddirname, immutable: true),

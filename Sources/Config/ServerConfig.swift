@@ -92,6 +92,9 @@ public final class ServerConfig: @unchecked Sendable {
     public var rdbCompression = true
     public var rdbChecksum = true
     public var stopWritesOnBgsaveError = true
+    /// Microseconds of sleep per key written by a snapshot (Redis's testing knob to make
+    /// saves slow); 0 for none.
+    public var rdbKeySaveDelay = 0
     public var appendonly = false
     @Guarded public var appendfilename = "appendonly.aof"
     @Guarded public var appenddirname = "appendonlydir"
@@ -142,7 +145,6 @@ public final class ServerConfig: @unchecked Sendable {
     /// start-up (and on CONFIG SET) instead of silently pretending.
     public var inertSettings: [String] {
         var names: [String] = []
-        if !save.isEmpty { names.append("save (snapshots are not implemented yet)") }
         if appendonly { names.append("appendonly (the append-only file is not implemented yet)") }
         if !unixsocket.isEmpty { names.append("unixsocket (Unix-socket listening is not implemented yet)") }
         if syslogEnabled { names.append("syslog-enabled (logging to syslog is not implemented yet)") }

@@ -74,6 +74,8 @@ public final class Server: ServerControl {
         writePidFile()
         announce(threads: threadCount)
         warnAboutInertSettings()
+        context.snapshots.log = { warning, message in Logger.shared.log(warning ? .warning : .notice, message) }
+        guard context.snapshots.loadAtStartup() else { return 1 }
         installSignalHandlers()
         context.baselineMemory = InfoMemoryBaseline.current()
         for worker in workers { worker.startCron(hz: config.hz) }
@@ -342,6 +344,7 @@ public final class Server: ServerControl {
         }
         if context.config.activeExpireEnabled && !context.isReplica { runExpiryCycle(.slow, now: now) }
         context.sweepFillLocks(now: now)
+        context.snapshots.cron(now: now)
         let shards = context.keyspace.shards
         // Table upkeep: a slice of the shards per tick keeps each tick short.
         let slice = max(1, shards.count / max(context.config.hz, 1))
@@ -406,6 +409,9 @@ public final class Server: ServerControl {
     func handleSignal(_ number: Int32) {
         let name = number == SIGINT ? "SIGINT" : "SIGTERM"
         Logger.shared.log(.warning, "Received \(name) scheduling shutdown...")
+        if !context.config.save.isEmpty && !context.snapshots.saveBeforeExit() {
+            return log(.warning, "\(name) received but errors trying to shut down the server, check the logs for more information")
+        }
         stop()
     }
 

@@ -177,6 +177,11 @@ public final class ListValue: CollectionObject {
         return nodes[node].withElement(at: position, body)
     }
 
+    /// Calls `body` with each node from head to tail (RDB and DUMP write lists node by node).
+    public func forEachNode(_ body: (Listpack) -> Void) {
+        for node in nodes { body(node) }
+    }
+
     /// Calls `body` with `length` consecutive elements from `start`, head to tail.
     public func forEach(from start: Int, length: Int, _ body: (UnsafeRawBufferPointer) -> Void) {
         guard length > 0 else { return }

@@ -45,6 +45,9 @@ public final class SetValue: CollectionObject {
         return integers.contains(integer)
     }
 
+    /// The integers of an intset-encoded set (nil once hashtable-encoded), for RDB and DUMP.
+    public var intsetMembers: IntSet? { table == nil ? integers : nil }
+
     /// Calls `body` with each member in encoding order (ascending for intsets).
     public func forEach(_ body: (UnsafeRawBufferPointer) -> Void) {
         if let table {

@@ -65,7 +65,7 @@ import Testing
     }
     #expect(config.save.map { [$0.seconds, $0.changes] } == [[3600, 1], [60, 5]])
     #expect(config.bind == ["127.0.0.1", "-::1"])
-    #expect(config.inertSettings.contains { $0.hasPrefix("save") })
+    #expect(!config.inertSettings.contains { $0.hasPrefix("save") }, "snapshots are implemented")
 }
 
 @Test func latencyPercentilesAndCachestatsPrefixes() throws {
@@ -113,4 +113,15 @@ import Testing
     #expect(config.get(patterns: ["no-appendfsync-on-rewrite"]).map(\.value) == ["no"])
     #expect(config.inertSettings.contains { $0.hasPrefix("client-output-buffer-limit") })
     #expect(config.inertSettings.contains { $0.hasPrefix("maxmemory-clients") })
+}
+
+@Test func aBareSaveLineClearsTheRules() {
+    // Redis's test suite writes `save ""` into config files as a bare "save " line.
+    guard case .run(let config) = ServerConfig.startup(arguments: ["-"], readStdin: { "save \nport 7000\n" }) else {
+        Issue.record("start-up failed")
+        return
+    }
+    #expect(config.save.isEmpty)
+    guard case .run(let other) = ServerConfig.startup(arguments: ["-"], readStdin: { "port\n" }) else { return }
+    Issue.record("a single-argument directive without its argument was accepted (port \(other.port))")
 }

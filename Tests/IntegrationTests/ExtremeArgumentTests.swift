@@ -63,6 +63,10 @@ struct ExtremeArgumentTests {
         // Replies whose length the client picks stop at proto-max-bulk-len (here 1mb) and
         // close only that connection, instead of allocating without bound.
         _ = try setup.call("CONFIG", "SET", "proto-max-bulk-len", "1mb")
+        // The random commands may have overwritten the keys (a STORE destination named "h").
+        for command in [["FLUSHALL"], ["SADD", "st", "1", "x"], ["ZADD", "z", "1", "a", "2", "b"], ["HSET", "h", "f", "1"]] {
+            _ = try setup.call(command)
+        }
         for command in [["HRANDFIELD", "h", "-9223372036854775807"], ["SRANDMEMBER", "st", "-9223372036854775807"],
                         ["ZRANDMEMBER", "z", "-9223372036854775807"]] {
             let victim = try RespClient(port: server.port)

@@ -1,9 +1,11 @@
 // DEBUG: the subcommands that Redis's own test suite and operators use against a server
-// (SLEEP, OBJECT, SET-ACTIVE-EXPIRE, PROTOCOL, QUICKLIST-PACKED-THRESHOLD). Guarded by `enable-debug-command` like Redis.
+// (SLEEP, OBJECT, SET-ACTIVE-EXPIRE, PROTOCOL, QUICKLIST-PACKED-THRESHOLD, RELOAD, DIGEST,
+// DIGEST-VALUE, POPULATE). Guarded by `enable-debug-command` like Redis.
 #if canImport(Glibc)
 import Glibc
 #endif
 import Config
+import Persistence
 import RESP
 import Storage
 import Support
@@ -11,10 +13,18 @@ import Support
 enum DebugCommand {
     // DIVERGENCE: our own wording, in Redis's help layout.
     static let help = [
+        "DIGEST",
+        "    Digest of the whole dataset, equal to Redis's for equal data.",
+        "DIGEST-VALUE <key> [<key> ...]",
+        "    Digest of the value of each key (all zeros for a missing key).",
         "OBJECT <key>",
         "    Describe the value stored at <key> (address, encoding, LRU clock, idle time).",
+        "POPULATE <count> [<prefix>] [<size>]",
+        "    Create <count> string keys <prefix>:<n> (prefix 'key') holding 'value:<n>', zero-padded or cut to <size> bytes.",
         "PROTOCOL <type>",
         "    Reply with a sample value of a RESP type: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false.",
+        "RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
+        "    Save the dataset to the RDB file and load it back (NOSAVE: just load; NOFLUSH: keep current keys).",
         "QUICKLIST-PACKED-THRESHOLD <size>",
         "    Give list elements of at least <size> bytes a node of their own (0: back to 1gb).",
         "SET-ACTIVE-EXPIRE <0|1>",
@@ -43,6 +53,21 @@ enum DebugCommand {
             object(c)
         } else if c.args.equals(1, "protocol") && count == 3 {
             sampleReply(c)
+        } else if c.args.equals(1, "populate") && count >= 3 && count <= 5 {
+            populate(c)
+        } else if c.args.equals(1, "reload") {
+            reload(c)
+        } else if c.args.equals(1, "digest") && count == 2 {
+            let digest = c.keyspace.withAllShardsLocked { DatasetDigest.dataset(c.keyspace) }
+            c.reply.simple(DatasetDigest.hex(digest))
+        } else if c.args.equals(1, "digest-value") && count >= 2 {
+            c.reply.arrayHeader(count - 2)
+            for index in 2..<count {
+                c.withKey(index) { shard, key, hash in
+                    let digest = shard.dicts[c.session.db].find(key, hash: hash).map(DatasetDigest.value)
+                    c.reply.simple(DatasetDigest.hex(digest ?? DatasetDigest.Digest(repeating: 0, count: 20)))
+                }
+            }
         } else if c.args.equals(1, "quicklist-packed-threshold") && count == 3 {
             // Redis accepts up to 4 GB minus 1 MB; 0 restores the 1 GB default.
             guard let bytes = MemoryUnits.parse(c.string(2)), bytes <= (1 << 32) - (1 << 20) else {
@@ -54,6 +79,69 @@ enum DebugCommand {
             c.error(bytes: Array("ERR unknown subcommand or wrong number of arguments for '".utf8) + c.args[1]
                     + Array("'. Try DEBUG HELP.".utf8))
         }
+    }
+
+    /// DEBUG POPULATE: string keys `prefix:n` holding "value:n" (keys that exist are left alone).
+    private static func populate(_ c: CommandContext) {
+        func positive(_ index: Int) -> Int? {
+            guard let value = c.integer(index) else { return nil }
+            guard value >= 0 else {
+                c.error(RedisError.mustBePositive)
+                return nil
+            }
+            return Int(value)
+        }
+        guard let keys = positive(2) else { return }
+        var size = 0
+        if c.args.count == 5 {
+            guard let parsed = positive(4) else { return }
+            size = parsed
+        }
+        let prefix = c.args.count >= 4 ? Array(c.args[3]) : Array("key".utf8)
+        for index in 0..<keys {
+            let key = prefix + Array(":\(index)".utf8)
+            var value = Array("value:\(index)".utf8)
+            if size > 0 { value = Array((value + [UInt8](repeating: 0, count: max(0, size - value.count))).prefix(size)) }
+            key.withUnsafeBytes { key in
+                let shard = c.keyspace.shard(for: key)
+                let hash = KeyHash.hash(key)
+                shard.withLock {
+                    guard c.lookupWrite(shard, key, hash) == nil else { return }
+                    let entry = value.withUnsafeBytes {
+                        Entry.make(key: key, payload: .bytes($0), expireAt: nil,
+                                   rawEncoding: $0.count > CommandContext.embstrLimit, accessClock: c.server.initialAccessClock)
+                    }
+                    shard.store(db: c.session.db, entry, hash: hash, replacing: nil)
+                    c.signalModifiedKey(key)
+                }
+            }
+        }
+        c.reply.ok()
+    }
+
+    private static func reload(_ c: CommandContext) {
+        var flush = true, save = true
+        for index in 2..<c.args.count {
+            if c.args.equals(index, "merge") {
+                continue
+            } else if c.args.equals(index, "noflush") {
+                flush = false
+            } else if c.args.equals(index, "nosave") {
+                save = false
+            } else {
+                return c.error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+            }
+        }
+        let snapshots = c.server.snapshots!
+        if save, case .failed = snapshots.saveInForeground() { return c.error("ERR") }
+        do {
+            try snapshots.load(replacingAll: flush)
+        } catch {
+            snapshots.log(true, "\(error)")
+            return c.error("ERR Error trying to load the RDB dump")
+        }
+        snapshots.log(true, "DB reloaded by DEBUG RELOAD")
+        c.reply.ok()
     }
 
     private static func object(_ c: CommandContext) {

@@ -154,14 +154,22 @@ enum InfoReport {
             ])
         case "persistence":
             let stats = server.keyspace.aggregateStats()
+            let snapshots = server.snapshots!
+            let running = snapshots.backgroundSaveRunning
+            let currentSeconds = running ? (Clock.milliseconds() - snapshots.backgroundSaveStartedAt) / 1000 : -1
             return lines("Persistence", [
-                ("loading", "0"), ("async_loading", "0"), ("current_cow_peak", "0"), ("current_cow_size", "0"),
+                ("loading", snapshots.loading ? "1" : "0"), ("async_loading", "0"), ("current_cow_peak", "0"), ("current_cow_size", "0"),
                 ("current_cow_size_age", "0"), ("current_fork_perc", "0.00"), ("current_save_keys_processed", "0"),
-                ("current_save_keys_total", "0"), ("rdb_changes_since_last_save", String(stats.dirty)),
-                ("rdb_bgsave_in_progress", "0"), ("rdb_last_save_time", String(server.startedAtMilliseconds / 1000)),
-                ("rdb_last_bgsave_status", "ok"), ("rdb_last_bgsave_time_sec", "-1"), ("rdb_current_bgsave_time_sec", "-1"),
-                ("rdb_saves", "0"), ("rdb_last_cow_size", "0"), ("rdb_last_load_keys_expired", "0"),
-                ("rdb_last_load_keys_loaded", "0"), ("aof_enabled", "0"), ("aof_rewrite_in_progress", "0"),
+                ("current_save_keys_total", "0"),
+                ("rdb_changes_since_last_save", String(snapshots.changesSinceLastSave(dirty: stats.dirty))),
+                ("rdb_bgsave_in_progress", running ? "1" : "0"), ("rdb_last_save_time", String(snapshots.lastSaveTime)),
+                ("rdb_last_bgsave_status", snapshots.lastBackgroundSaveOK ? "ok" : "err"),
+                ("rdb_last_bgsave_time_sec", String(snapshots.lastBackgroundSaveSeconds)),
+                ("rdb_current_bgsave_time_sec", String(currentSeconds)),
+                // No fork, so no copy-on-write: snapshots copy shards, not pages.
+                ("rdb_saves", String(snapshots.saves)), ("rdb_last_cow_size", "0"),
+                ("rdb_last_load_keys_expired", String(snapshots.lastLoadKeysExpired)),
+                ("rdb_last_load_keys_loaded", String(snapshots.lastLoadKeysLoaded)), ("aof_enabled", "0"), ("aof_rewrite_in_progress", "0"),
                 ("aof_rewrite_scheduled", "0"), ("aof_last_rewrite_time_sec", "-1"), ("aof_current_rewrite_time_sec", "-1"),
                 ("aof_last_bgrewrite_status", "ok"), ("aof_rewrites", "0"), ("aof_rewrites_consecutive_failures", "0"),
                 ("aof_last_write_status", "ok"), ("aof_last_cow_size", "0"), ("module_fork_in_progress", "0"),

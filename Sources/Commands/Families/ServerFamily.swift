@@ -169,6 +169,8 @@ public enum ServerFamily {
         }
         let async = c.args.count == 2 ? c.args.equals(1, "async") : c.server.config.lazyfreeLazyUserFlush
         let freer = async ? c.server.lazyFreer : nil
+        // As Redis kills its saving child: a snapshot of the data about to go is moot.
+        if all { c.server.snapshots.abortBackgroundSave() }
         c.keyspace.withAllShardsLocked {
             for db in all ? Array(0..<c.keyspace.databaseCount) : [c.session.db] {
                 touchWatchedKeys(c, replacing: db, with: nil)
@@ -183,6 +185,9 @@ public enum ServerFamily {
             c.signalFlushedDB(all ? nil : c.session.db)
         }
         c.server.tracking.flushed(by: c.session)
+        // As Redis: FLUSHALL with save rules writes the now empty dataset, so a restart does
+        // not bring the flushed keys back.
+        if all && !c.server.config.save.isEmpty { _ = c.server.snapshots.saveInForeground() }
         c.reply.ok()
     }
 
@@ -232,10 +237,12 @@ public enum ServerFamily {
             }
             j += 1
         }
-        if (1..<c.args.count).contains(where: { c.args.equals($0, "abort") }) {
-            return c.error("ERR No shutdown in progress.")
+        let has = { (word: StaticString) in (1..<c.args.count).contains { c.args.equals($0, word) } }
+        if has("abort") { return c.error("ERR No shutdown in progress.") }
+        let wantsSave = has("save") || (!c.server.config.save.isEmpty && !has("nosave"))
+        if wantsSave && !c.server.snapshots.saveBeforeExit() && !has("force") {
+            return c.error("ERR Errors trying to SHUTDOWN. Check logs.")
         }
-        // Persistence arrives with RDB support; until then there is nothing to save.
         c.server.control?.shutdown()
         c.session.closeAfterReply = true
     }

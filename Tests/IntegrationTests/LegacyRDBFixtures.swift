@@ -1,0 +1,47 @@
+// RDB files from Redis's own test suite (tests/assets of Redis 7.0.15, BSD-licensed), written
+// by Redis versions 2.x to 7.0 with the encodings of their time: zipmap and ziplist hashes,
+// ziplist sorted sets, quicklist v1 lists, intsets, integer and LZF strings, empty keys and a
+// Lua script aux field. Each must load into Swiftlet exactly as it loads into Redis.
+import Foundation
+
+let legacyRDBFiles: [(name: String, base64: String)] = [
+    ("encodings", """
+    UkVESVMwMDA0/gADBHpzZXQMAmJiAjIwAmNjAjMwA2JiYgMyMDAEYmJiYgo1MDAwMDAwMDAwA2NjYwMzMDAEY2NjYwkxMjM0
+    NTY3ODkBYQExAmFhAjEwAWIBMgNhYWEDMTAwAWMBMwRhYWFhBDEwMDALDHNldF96aXBwZWRfMRACAAAABAAAAAEAAgADAAQA
+    CgtsaXN0X3ppcHBlZDAwAAAAJQAAAAgAAMABAATAAgAEwAMABAFhAwFiAwFjA9CghgEABuAAvKBlAQAAAP8ABnN0cmluZwtI
+    ZWxsbyBXb3JsZAAMY29tcHJlc3NpYmxlwwlAiQFhYeB8AAFhYQsMc2V0X3ppcHBlZF8yGAQAAAAEAAAAoIYBAEANAwDgkwQA
+    gBoGAAAGbnVtYmVywAoLDHNldF96aXBwZWRfMzgIAAAABgAAAADKmjsAAAAAAJQ1dwAAAAAAXtCyAAAAAAAoa+4AAAAAAPIF
+    KgEAAAAAvKBlAQAAAAIDc2V0CAo2MDAwMDAwMDAwwqCGAQABYcABAWLAAgFjwAMBBGxpc3QYwAHAAsADAWEBYgFjwqCGAQAK
+    NjAwMDAwMDAwMMABwALAAwFhAWIBY8KghgEACjYwMDAwMDAwMDDAAcACwAMBYQFiAWPCoIYBAAo2MDAwMDAwMDAwDQtoYXNo
+    X3ppcHBlZCAgAAAAGwAAAAYAAAFhA8ABAAQBYgPAAgAEAWMDwAMA/wwLenNldF96aXBwZWQgIAAAABsAAAAGAAABYQPAAQAE
+    AWIDwAIABAFjA8ADAP8EBGhhc2gLAWLAAgJhYcAKAWPAAwNhYWHAZAJiYsAUAmNjwB4DYmJiwcgAA2NjY8EsAQNkZGTBkAED
+    ZWVlCjUwMDAwMDAwMDABYcAB/w==
+    """),
+    ("hash-ziplist", """
+    UkVESVMwMDA5+glyZWRpcy12ZXILMjU1LjI1NS4yNTX6CnJlZGlzLWJpdHPAQPoFY3RpbWXCyFyWYPoIdXNlZC1tZW3CkK0M
+    APoMYW9mLXByZWFtYmxlwAD+APsBAA0EaGFzaBsbAAAAFgAAAAQAAAJmMQQCdjEEAmYyBAJ2Mv//T5zR/RZpmIM=
+    """),
+    ("hash-zipmap", """
+    UkVESVMwMDAz/gAJBGhhc2gQAgJmMQIAdjECZjICAHYy//8=
+    """),
+    ("list-quicklist", """
+    UkVESVMwMDA4+glyZWRpcy12ZXIFNC4wLjn6CnJlZGlzLWJpdHPAQPoFY3RpbWXCnwYmYfoIdXNlZC1tZW3CgJIHAPoMYW9m
+    LXByZWFtYmxlwAD+APsCAA4EbGlzdAENDQAAAAoAAAABAAD4/wABeMAH/zVy+FQaxNdA
+    """),
+    ("zset-ziplist", """
+    UkVESVMwMDEw+glyZWRpcy12ZXILMjU1LjI1NS4yNTX6CnJlZGlzLWJpdHPAQPoFY3RpbWXCYrcTYfoIdXNlZC1tZW3CUPQM
+    APoMYW9mLXByZWFtYmxlwAD+APsBAAwEenNldBkZAAAAFgAAAAQAAANvbmUF8gIDdHdvBfP//x+y/fCZf54Z
+    """),
+    ("corrupt_empty_keys", """
+    UkVESVMwMDEw+glyZWRpcy12ZXILMjU1LjI1NS4yNTX6CnJlZGlzLWJpdHPAQPoFY3RpbWXCehgVYfoIdXNlZC1tZW3CgDEQ
+    APoMYW9mLXByZWFtYmxlwAD+APsJAAIDc2V0AAQEaGFzaAAKDGxpc3RfemlwbGlzdAsLAAAACgAAAAAA/wUEenNldAARDXpz
+    ZXRfbGlzdHBhY2sHBwAAAAAA/xAMaGFzaF96aXBsaXN0BwcAAAAAAP8ODmxpc3RfcXVpY2tsaXN0AAwMenNldF96aXBsaXN0
+    CwsAAAAKAAAAAAD/DhxsaXN0X3F1aWNrbGlzdF9lbXB0eV96aXBsaXN0AQsLAAAACgAAAAAA///w9Qbdxm5hgw==
+    """),
+    ("scriptbackup", """
+    UkVESVMwMDEw+glyZWRpcy12ZXILMjU1LjI1NS4yNTX6CnJlZGlzLWJpdHPAQPoFY3RpbWXCDfm2YfoIdXNlZC1tZW3CkNwN
+    APoOcmVwbC1zdHJlYW0tZGLAAPoHcmVwbC1pZCgzNDllZWFmZWMxZjk4ZjNmNTYyNzdlOTVmYzg2YmM0OGIzMDY1MWEy+gty
+    ZXBsLW9mZnNldMAA+gxhb2YtcHJlYW1ibGXAAPoDbHVhJnJldHVybiByZWRpcy5jYWxsKCdzZXQnLCAnZm9vJywgJ2Jhcicp
+    //VhqYGWt2FK
+    """),
+]
