@@ -15,6 +15,7 @@ let package = Package(
                        providers: [.apt(["libevent-dev"])]),
         .systemLibrary(name: "CSystem"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.1", providers: [.apt(["liblua5.1-0-dev"])]),
         .target(name: "Support", swiftSettings: optimize),
         .target(name: "RESP", dependencies: ["Support"], swiftSettings: optimize),
         .target(name: "Storage", dependencies: ["CSystem", "CZlib", "Support"], swiftSettings: optimize),
