@@ -5,6 +5,13 @@ import RESP
 import Storage
 import Support
 
+/// What the network layer does while a script runs past busy-reply-threshold: read and
+/// answer the other connections of the script's worker (with BUSY, mostly), as Redis's
+/// processEventsWhileBlocked does.
+public protocol ScriptHost: AnyObject {
+    func serveOthersDuringScript()
+}
+
 public final class CommandContext {
     public let server: ServerContext
     public let session: Session
@@ -32,6 +39,10 @@ public final class CommandContext {
     public var watcher: Watcher?
     /// True while EXEC runs the queued commands (blocking commands then time out at once).
     public var executingTransaction = false
+    /// Memory was over maxmemory (eviction could not make room) when this command started.
+    public var overMemoryLimit = false
+    /// The connection whose worker answers other clients while a script is busy; nil in-process.
+    public unowned(unsafe) var scriptHost: ScriptHost?
     /// The connection that receives pushed messages (pub/sub, tracking); nil in-process.
     public unowned(unsafe) var pushTarget: PushTarget?
     /// Set while this connection waits in a blocking command; the network layer clears it

@@ -5,7 +5,8 @@
 // background save, writes (and PING, as in Redis) get MISCONF. RESP2 clients with pub/sub
 // subscriptions may run only the subscription commands, PING, QUIT and RESET. While a
 // transaction is open, commands are queued instead of run (refusals mark it failed); EXEC
-// runs the queue. Later stages (ACL, READONLY) slot in here.
+// runs the queue. While a script is busy, only allow-busy commands run (others get BUSY).
+// Later stages (ACL, READONLY) slot in here.
 import RESP
 #if canImport(Glibc)
 import Glibc
@@ -53,8 +54,9 @@ public enum Dispatcher {
         if !context.session.authenticated && !spec.flags.contains(.noAuth) {
             return reject(spec, context, "NOAUTH Authentication required.")
         }
-        if context.server.config.maxmemory > 0 && context.server.evictor.makeRoom(context.server) == .failed
-            && mayUseMemory(spec, context) {
+        let overLimit = context.server.config.maxmemory > 0 && context.server.evictor.makeRoom(context.server) == .failed
+        context.overMemoryLimit = overLimit
+        if overLimit && mayUseMemory(spec, context) {
             return reject(spec, context, RedisError.outOfMemory)
         }
         if context.server.snapshots.refusesWrites && (spec.flags.contains(.write) || spec.name == "ping") {
@@ -62,6 +64,9 @@ public enum Dispatcher {
         }
         if context.session.inSubscribedMode && !spec.allowedInSubscribedMode {
             return reject(spec, context, "ERR Can't execute '\(spec.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+        }
+        if context.server.scripts.busy && !spec.flags.contains(.allowBusy) {
+            return reject(spec, context, context.server.scripts.busyIsEval ? RedisError.busyScript : RedisError.busyFunction)
         }
         if let transaction = context.transaction {
             if spec.flags.contains(.noMulti) {

@@ -131,6 +131,8 @@ public final class ServerContext {
     public let pubsub: PubSubRegistry
     /// Keys clients WATCH for their next EXEC.
     public let watches = WatchRegistry()
+    /// The Lua script cache and the busy-script state, shared by all workers.
+    public let scripts = ScriptRegistry()
     /// Client-side caching: who read which keys, and their invalidations.
     public let tracking = ClientTracking()
     /// RDB saving and loading (SAVE, BGSAVE, save rules, start-up load, DEBUG RELOAD).

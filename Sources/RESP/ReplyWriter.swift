@@ -153,12 +153,30 @@ public struct ReplyWriter {
         }
     }
 
+    /// Free text with a three-letter format (a script's verbatim_string reply).
+    public mutating func verbatim(_ bytes: UnsafeRawBufferPointer, format: String) {
+        if resp3 {
+            header(61, bytes.count + 4)
+            buffer.append(Array(format.utf8.prefix(3)))
+            buffer.append(byte: 58)
+            buffer.append(bytes)
+            buffer.append(crlf: ())
+        } else {
+            bulk(bytes)
+        }
+    }
+
     /// Starts an aggregate whose length is known only after its elements are written.
     public func deferredStart() -> Int { buffer.count }
 
     /// Inserts the header of an aggregate started at `position` now that `count` is known.
     public mutating func deferredArray(at position: Int, count: Int) {
         insertHeader(at: position, prefix: 42, count: count)
+    }
+
+    /// Inserts the header of a map (a flat array in RESP2) started at `position`.
+    public mutating func deferredMap(at position: Int, count: Int) {
+        insertHeader(at: position, prefix: resp3 ? 37 : 42, count: resp3 ? count : count * 2)
     }
 
     /// Inserts the header of a set (an array in RESP2) started at `position`.

@@ -11,7 +11,7 @@ import CLibevent
 import Commands
 import RESP
 
-final class Connection: BlockingHost, PushTarget {
+final class Connection: BlockingHost, PushTarget, ScriptHost {
     let fd: Int32
     /// Unowned without counting: the worker outlives its connections, and this is read for
     /// every pushed message.
@@ -47,7 +47,11 @@ final class Connection: BlockingHost, PushTarget {
         parser = CommandParser(maxBulkLength: worker.server.context.config.protoMaxBulkLen)
         context.blockingHost = self
         context.pushTarget = self
+        context.scriptHost = self
     }
+
+    /// This connection's script is busy: its worker answers the others meanwhile.
+    func serveOthersDuringScript() { worker.serveDuringScript(except: self) }
 
     deinit {
         input.deallocate()
@@ -85,7 +89,7 @@ final class Connection: BlockingHost, PushTarget {
         worker.bytesIn += count
         worker.readsProcessed += 1
         session.lastInteraction = Clock.milliseconds()
-        if worker.inboxPending {
+        if worker.inboxPending && !worker.scriptRunning {
             worker.drainInbox()
             guard !closing, worker.connections[fd] === self else { return }
         }

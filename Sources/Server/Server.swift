@@ -75,6 +75,7 @@ public final class Server: ServerControl {
         announce(threads: threadCount)
         warnAboutInertSettings()
         context.snapshots.log = { warning, message in Logger.shared.log(warning ? .warning : .notice, message) }
+        context.scripts.log = { level, message in Logger.shared.log(LogLevel(rawValue: level) ?? .notice, message) }
         guard context.snapshots.loadAtStartup() else { return 1 }
         installSignalHandlers()
         context.baselineMemory = InfoMemoryBaseline.current()

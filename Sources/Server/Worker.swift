@@ -254,6 +254,19 @@ final class Worker {
         servingReady = false
     }
 
+    /// True while a busy script of this worker lets the other connections in: their input
+    /// is served (they get BUSY) but the inbox waits, so nothing closes the script's client.
+    private(set) var scriptRunning = false
+
+    /// Reads and answers every other connection once (a script is past busy-reply-threshold).
+    func serveDuringScript(except running: Connection) {
+        scriptRunning = true
+        defer { scriptRunning = false }
+        for connection in Array(connections.values) where connection !== running && !connection.closing {
+            connection.handleReadable()
+        }
+    }
+
     func adopt(fd: Int32, peer: String, local: String) {
         let session = Session(id: server.context.allocateSessionID(), peerAddress: peer, localAddress: local,
                               fd: fd, now: Clock.milliseconds())

@@ -1,0 +1,80 @@
+// The shards a running script holds. A script starts holding the shards of its declared
+// keys (ascending, like every multi-key command) or all of them; a nested command that needs
+// a shard the script does not hold takes it on the way: by waiting when it lies above every
+// held one (lock order preserved), by a try-lock otherwise. When a try-lock fails before the
+// script wrote anything, the run stops and starts over holding every shard (nothing it did
+// is visible: it only read). ScriptingFamily explains when each case happens.
+import RESP
+import Storage
+
+extension ScriptEngine {
+    /// Locks the shards of the declared keys (`keys`: argument positions), or every shard.
+    func lockShards(keys: Range<Int>, all: Bool, _ context: CommandContext) {
+        let keyspace = context.keyspace
+        heldShards.removeAll(keepingCapacity: true)
+        if all {
+            heldShards.append(contentsOf: 0..<keyspace.shards.count)
+        } else {
+            for position in keys { heldShards.append(keyspace.shardIndex(for: context.args[position])) }
+            heldShards.sort()
+            var previous = -1
+            heldShards.removeAll { index in
+                defer { previous = index }
+                return index == previous
+            }
+        }
+        for index in heldShards { keyspace.shards[index].lock() }
+    }
+
+    func releaseShards(_ context: CommandContext) {
+        for index in heldShards.reversed() { context.keyspace.shards[index].unlock() }
+        heldShards.removeAll(keepingCapacity: true)
+    }
+
+    /// Makes sure the shards `spec` touches with `args` are held; false when the run must
+    /// restart holding every shard.
+    func holdShards(of spec: CommandSpec, _ args: CommandArgs, _ context: CommandContext) -> Bool {
+        if let position = singleKeyPosition(spec) {
+            guard position < args.count else { return true }
+            return hold(context.keyspace.shardIndex(for: args[position]), context)
+        }
+        let positions = CommandIntrospection.keyPositions(of: spec, argumentCount: args.count) { args[$0] }
+        if positions.isEmpty {
+            guard ScriptKeyAnalysis.reachesKeyspace(spec) else { return true }
+            return holdEveryShard(context)
+        }
+        for position in positions where !hold(context.keyspace.shardIndex(for: args[position]), context) {
+            return false
+        }
+        return true
+    }
+
+    /// The key position of a command with exactly one fixed key (GET, SET, INCR, HSET...).
+    private func singleKeyPosition(_ spec: CommandSpec) -> Int? {
+        guard spec.keySpecs.count == 1, spec.keyFinder == nil, case .index(let position) = spec.keySpecs[0].begin,
+              case .range(lastKey: 0, step: _, limit: _) = spec.keySpecs[0].find else { return nil }
+        return position
+    }
+
+    private func hold(_ index: Int, _ context: CommandContext) -> Bool {
+        if heldShards.contains(index) { return true }
+        let shard = context.keyspace.shards[index]
+        if index > (heldShards.max() ?? -1) {
+            shard.lock()
+        } else if !shard.tryLock() {
+            guard run.writeDirty else { return false }
+            // DIVERGENCE: only a script whose first write came before an undeclared key of a
+            // busy lower shard gets here; such bodies fail ScriptKeyAnalysis and lock every
+            // shard from the start, so this wait is for bodies the analysis misjudged.
+            shard.lock()
+        }
+        heldShards.append(index)
+        return true
+    }
+
+    private func holdEveryShard(_ context: CommandContext) -> Bool {
+        for index in 0..<context.keyspace.shards.count where !hold(index, context) { return false }
+        run.holdsAllShards = true
+        return true
+    }
+}

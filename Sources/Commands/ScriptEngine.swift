@@ -1,0 +1,302 @@
+// One Lua 5.1 state per worker thread, made the way Redis 7.0 makes its one state: the base,
+// table, string and math libraries (plus the extra C libraries, see `openExtraLibraries`), the
+// `redis` API, a deterministic math.random, and sealed globals (reading a missing global or
+// writing any fails with Redis's messages). Each worker compiles a cached script the first time
+// it runs it and keeps the compiled function in its registry, so EVALSHA of a known script
+// costs a table lookup plus what Lua itself allocates for KEYS/ARGV. The run state says which
+// client runs the script, under which flags, and which shards it holds (see ScriptingFamily for
+// the locking rules).
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLua
+import RESP
+import Storage
+import Support
+
+final class ScriptEngine {
+    /// What the running script may do and has done.
+    struct Run {
+        unowned(unsafe) var context: CommandContext?
+        unowned(unsafe) var source: ScriptSource?
+        var readOnly = false
+        var allowOOM = false
+        var writeDirty = false
+        /// The protocol the script asked for with redis.setresp (replies parsed into Lua).
+        var resp3 = false
+        /// Memory was over maxmemory when the script started (Redis's pre_command_oom_state).
+        var overMemoryLimit = false
+        var isEval = true
+        var startTicks: UInt64 = 0
+        /// This run is past busy-reply-threshold and reported itself busy.
+        var busy = false
+        /// An undeclared shard could not be taken: the run stops and starts again holding all.
+        var restart = false
+        /// Every shard is held: nested commands need no shard checks.
+        var holdsAllShards = false
+        var database = 0
+        var protocolVersion = 2
+    }
+
+    let state: OpaquePointer
+    unowned let server: ServerContext
+    private var generation: Int
+    /// Registry references of the compiled scripts of this state.
+    private var functions: [ScriptDigest: Int32] = [:]
+    var run = Run()
+    /// Shards the running script holds, ascending except for those taken on the way.
+    var heldShards: [Int] = []
+    /// Argument storage of the nested command being run (reused, grown when needed).
+    var argumentBytes: UnsafeMutableRawPointer
+    var argumentCapacity = 1024
+    var argumentSlices: UnsafeMutablePointer<ArgSlice>
+    var sliceCapacity = 32
+    /// The nested command's reply, parsed into Lua values afterwards.
+    var scratch = ReplyWriter(capacity: 4096)
+
+    private static let engineKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// This thread's engine for `server` (made on first use; a thread keeps it for its life).
+    static func current(for server: ServerContext) -> ScriptEngine {
+        if let pointer = pthread_getspecific(engineKey) {
+            let engine = Unmanaged<ScriptEngine>.fromOpaque(pointer).takeUnretainedValue()
+            if engine.server === server { return engine }
+            Unmanaged<ScriptEngine>.fromOpaque(pointer).release()
+        }
+        let engine = ScriptEngine(server: server)
+        pthread_setspecific(engineKey, Unmanaged.passRetained(engine).toOpaque())
+        return engine
+    }
+
+    /// The engine of the calling thread, for the functions Lua calls back into.
+    static var running: ScriptEngine {
+        Unmanaged<ScriptEngine>.fromOpaque(pthread_getspecific(engineKey)!).takeUnretainedValue()
+    }
+
+    private init(server: ServerContext) {
+        self.server = server
+        generation = server.scripts.generation
+        state = ScriptEngine.makeState()
+        argumentBytes = .allocate(byteCount: argumentCapacity, alignment: 8)
+        argumentSlices = .allocate(capacity: sliceCapacity)
+        heldShards.reserveCapacity(16)
+    }
+
+    deinit {
+        lua_close(state)
+        argumentBytes.deallocate()
+        argumentSlices.deallocate()
+        scratch.deallocate()
+    }
+
+    private static func makeState() -> OpaquePointer {
+        let L = luaL_newstate()!
+        for (name, open) in [("", luaopen_base), (LUA_TABLIBNAME, luaopen_table), (LUA_STRLIBNAME, luaopen_string),
+                             (LUA_MATHLIBNAME, luaopen_math)] as [(String, lua_CFunction)] {
+            swiftlet_lua_pushcfunction(L, open)
+            lua_pushstring(L, name)
+            lua_call(L, 1, 0)
+        }
+        openExtraLibraries(L)
+        // Redis removes what scripts must not reach: files and printing.
+        for name in ["dofile", "loadfile", "print"] {
+            lua_pushnil(L)
+            swiftlet_lua_setglobal(L, name)
+        }
+        registerRedisAPI(L)
+        swiftlet_lua_pushswift(L, pcallFunction)
+        swiftlet_lua_setglobal(L, "pcall")
+        swiftlet_lua_set_interrupt(L, interruptCheck)
+        swiftlet_lua_seal_globals(L)
+        return L
+    }
+
+    /// The single place where the extra libraries Redis ships (cjson, cmsgpack, bit, struct)
+    /// are opened. They come from the CLuaLibs target (swiftlet_lua_open_extra_libraries),
+    /// built separately; until it is linked, scripts see the four standard libraries only.
+    private static func openExtraLibraries(_ L: OpaquePointer) {
+        // EXTRA-LIBRARIES: swiftlet_lua_open_extra_libraries(L) is called here once CLuaLibs is merged.
+        _ = L
+    }
+
+    /// Lua's heap (used_memory_lua).
+    var memory: Int { Int(lua_gc(state, LUA_GCCOUNT, 0)) * 1024 + Int(lua_gc(state, LUA_GCCOUNTB, 0)) }
+
+    // MARK: compiling
+
+    /// Starts over from a fresh state after SCRIPT FLUSH (seen through the generation).
+    private func followFlushes() {
+        let current = server.scripts.generation
+        guard current != generation else { return }
+        generation = current
+        for reference in functions.values { luaL_unref(state, swiftlet_lua_registryindex(), reference) }
+        functions = [:]
+        lua_gc(state, LUA_GCCOLLECT, 0)
+    }
+
+    /// The cached source of `body` (compiled and added on first sight), or the error reply.
+    func source(forBody body: UnsafeRawBufferPointer) -> Result<ScriptSource, ScriptError> {
+        followFlushes()
+        let digest = ScriptDigest(of: body)
+        if let known = server.scripts.lookup(digest) { return .success(known) }
+        let bytes = Array(body)
+        let shebangLength: Int, flags: ScriptFlags
+        switch ScriptSource.shebang(of: bytes) {
+        case .success(let parsed): (flags, shebangLength) = parsed
+        case .failure(let error): return .failure(error)
+        }
+        let source = ScriptSource(body: bytes, digest: digest, flags: flags, shebangLength: shebangLength, table: server.table)
+        if case .failure(let error) = compile(source) { return .failure(error) }
+        return .success(server.scripts.add(source))
+    }
+
+    /// The cached source of a digest, or nil (NOSCRIPT).
+    func source(forDigest hex: UnsafeRawBufferPointer) -> ScriptSource? {
+        followFlushes()
+        guard let digest = ScriptDigest(hex: hex) else { return nil }
+        return server.scripts.lookup(digest)
+    }
+
+    /// Compiles `source` into this state's registry unless it is there already.
+    @discardableResult
+    private func compile(_ source: ScriptSource) -> Result<Int32, ScriptError> {
+        if let reference = functions[source.digest] { return .success(reference) }
+        let loaded = source.body.withUnsafeBytes { body in
+            luaL_loadbuffer(state, body.baseAddress!.assumingMemoryBound(to: CChar.self) + source.shebangLength,
+                            body.count - source.shebangLength, "@user_script")
+        }
+        if loaded != 0 {
+            let message = String(cString: swiftlet_lua_tostring(state, -1))
+            swiftlet_lua_pop(state, 1)
+            return .failure(ScriptError("ERR Error compiling script (new function): " + message))
+        }
+        let reference = luaL_ref(state, swiftlet_lua_registryindex())
+        functions[source.digest] = reference
+        return .success(reference)
+    }
+
+    // MARK: running
+
+    /// Runs `source` for `context` with the given keys and arguments (argument positions of
+    /// the EVAL command), writing its reply. The caller holds the shards in `heldShards`.
+    /// Returns true, having written nothing, when the run must start over holding every shard.
+    func evaluate(_ source: ScriptSource, _ context: CommandContext, keys: Range<Int>, arguments: Range<Int>,
+                  readOnly: Bool) -> Bool {
+        let reference: Int32
+        switch compile(source) {
+        case .success(let found): reference = found
+        case .failure(let error):
+            context.error(error.message)
+            return false
+        }
+        let compatible = source.flags.contains(.evalCompatible)
+        run = Run(context: context, source: source,
+                  readOnly: readOnly || (!compatible && source.flags.contains(.noWrites)),
+                  allowOOM: !compatible && source.flags.contains(.allowOOM),
+                  overMemoryLimit: context.overMemoryLimit, isEval: true, startTicks: Clock.ticks(),
+                  holdsAllShards: heldShards.count == context.keyspace.shards.count,
+                  database: context.session.db, protocolVersion: context.session.protocolVersion)
+        let wasInScript = context.executingTransaction
+        context.executingTransaction = true
+        let savedArgs = context.args, savedCommand = context.command, savedIndex = context.session.lastCommandIndex
+        defer {
+            context.executingTransaction = wasInScript
+            context.args = savedArgs
+            context.command = savedCommand
+            context.session.lastCommandIndex = savedIndex
+            context.session.db = run.database
+            context.session.protocolVersion = run.protocolVersion
+            if run.busy { server.scripts.leaveBusy() }
+            run = Run()
+        }
+        let L = state
+        swiftlet_lua_pushcfunction(L, swiftlet_lua_error_handler)
+        lua_rawgeti(L, swiftlet_lua_registryindex(), reference)
+        pushArray(L, context, keys)
+        swiftlet_lua_set_sealed_global(L, "KEYS")
+        pushArray(L, context, arguments)
+        swiftlet_lua_set_sealed_global(L, "ARGV")
+        let threshold = server.config.busyReplyThreshold
+        if threshold > 0 { swiftlet_lua_install_hook(L, 100_000) }
+        let failed = lua_pcall(L, 0, 1, -2) != 0
+        if threshold > 0 || run.restart { swiftlet_lua_remove_hook(L) }
+        if run.restart {
+            swiftlet_lua_pop(L, 2)
+            return true
+        }
+        if failed {
+            replyError(L, context, source)
+        } else {
+            writeReply(L, context)
+        }
+        swiftlet_lua_pop(L, 2)
+        return false
+    }
+
+    private func pushArray(_ L: OpaquePointer, _ context: CommandContext, _ range: Range<Int>) {
+        lua_createtable(L, Int32(range.count), 0)
+        for (offset, position) in range.enumerated() {
+            pushBytes(L, context.args[position])
+            lua_rawseti(L, -2, Int32(offset + 1))
+        }
+    }
+
+    /// The error reply of a failed run: the message, and where the script failed.
+    private func replyError(_ L: OpaquePointer, _ context: CommandContext, _ source: ScriptSource) {
+        guard swiftlet_lua_istable(L, -1) != 0 else {
+            let message = swiftlet_lua_tostring(L, -1).map { String(cString: $0) } ?? "execution failure"
+            return context.error("ERR Error running script \(source.digest.hex), \(message.prefix(100))")
+        }
+        var message = field(L, "err") ?? ""
+        if let line = field(L, "line"), let origin = field(L, "source") {
+            message += " script: \(source.digest.hex), on \(origin):\(line)."
+        }
+        context.error(message)
+    }
+
+    /// String field `name` of the table on top of the stack.
+    func field(_ L: OpaquePointer, _ name: String) -> String? {
+        lua_getfield(L, -1, name)
+        defer { swiftlet_lua_pop(L, 1) }
+        guard lua_isstring(L, -1) != 0 else { return nil }
+        var length = 0
+        let text = lua_tolstring(L, -1, &length)!
+        return String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
+    }
+
+    // MARK: interruption
+
+    /// Called by the count hook: reports the script busy once it has run past
+    /// busy-reply-threshold, lets the network layer answer other clients meanwhile, and tells
+    /// whether the script must stop (SCRIPT KILL, or a restart).
+    fileprivate func interrupted() -> Bool {
+        if run.restart { return true }
+        guard let context = run.context else { return false }
+        let threshold = server.config.busyReplyThreshold
+        let elapsed = (Clock.ticks() &- run.startTicks) / UInt64(max(Clock.ticksPerMillisecond, 1))
+        guard threshold > 0, elapsed >= UInt64(threshold) else { return false }
+        if !run.busy {
+            run.busy = true
+            server.scripts.enterBusy(isEval: run.isEval, writeDirty: run.writeDirty)
+            server.scripts.log(3, "Slow script detected: still in execution after \(elapsed) milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: \(run.source?.digest.hex ?? "").")
+        }
+        context.scriptHost?.serveOthersDuringScript()
+        guard server.scripts.killRequested else { return false }
+        server.scripts.log(3, "Lua script killed by user with SCRIPT KILL.")
+        setInterruptError("Script killed by user with SCRIPT KILL...")
+        return true
+    }
+
+    /// The error the hook raises when it stops the script.
+    func setInterruptError(_ message: String) {
+        pushErrorTable(state, message)
+        swiftlet_lua_setregistry(state, "swiftlet_interrupt_error")
+    }
+}
+
+/// The count hook's question, as a C function pointer.
+private let interruptCheck: swiftlet_lua_interrupt_fn = { _ in ScriptEngine.running.interrupted() ? 1 : 0 }
