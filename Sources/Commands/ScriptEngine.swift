@@ -43,6 +43,8 @@ final class ScriptEngine {
     private var generation: Int
     /// Registry references of the compiled scripts of this state.
     private var functions: [ScriptDigest: Int32] = [:]
+    /// Where this state's heap size is published for INFO.
+    private let heapSlot: UnsafeMutablePointer<Int>
     var run = Run()
     /// Shards the running script holds, ascending except for those taken on the way.
     var heldShards: [Int] = []
@@ -81,8 +83,10 @@ final class ScriptEngine {
         self.server = server
         generation = server.scripts.generation
         state = ScriptEngine.makeState()
+        heapSlot = server.scripts.luaHeapSlot()
         argumentBytes = .allocate(byteCount: argumentCapacity, alignment: 8)
         argumentSlices = .allocate(capacity: sliceCapacity)
+        heapSlot.pointee = memory
         heldShards.reserveCapacity(16)
     }
 
@@ -212,6 +216,7 @@ final class ScriptEngine {
             context.session.protocolVersion = run.protocolVersion
             if run.busy { server.scripts.leaveBusy() }
             run = Run()
+            heapSlot.pointee = memory
         }
         let L = state
         swiftlet_lua_pushcfunction(L, swiftlet_lua_error_handler)

@@ -197,6 +197,20 @@ public final class ScriptRegistry {
         }
     }
 
+    /// Each worker state's Lua heap, as its thread last published it (after every run).
+    private var luaHeaps: [UnsafeMutablePointer<Int>] = []
+
+    /// A slot where a new worker state publishes its Lua heap size.
+    func luaHeapSlot() -> UnsafeMutablePointer<Int> {
+        let slot = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        slot.initialize(to: 0)
+        locked { luaHeaps.append(slot) }
+        return slot
+    }
+
+    /// used_memory_lua: the Lua heaps of all workers' states.
+    public var luaMemory: Int { locked { luaHeaps.reduce(0) { $0 + $1.pointee } } }
+
     /// SCRIPT FLUSH: forgets every script; each worker's Lua state starts over.
     public func flush() {
         locked {

@@ -130,6 +130,7 @@ enum InfoReport {
             var info = sysinfo()
             if sysinfo(&info) == 0 { totalMemory = Int(info.totalram) * Int(info.mem_unit) }
             let compression = server.keyspace.compressionTotals
+            let (lua, scripts) = (server.scripts.luaMemory, server.scripts.memory)
             return lines("Memory", [
                 ("used_memory", String(used)), ("used_memory_human", human(used)),
                 ("used_memory_rss", String(rss)), ("used_memory_rss_human", human(rss)),
@@ -139,6 +140,14 @@ enum InfoReport {
                 ("used_memory_startup", String(overview.startup)),
                 ("used_memory_dataset", String(overview.dataset)),
                 ("total_system_memory", String(totalMemory)), ("total_system_memory_human", human(totalMemory)),
+                // Lua heaps of every worker's state; functions are not built, so theirs are 0.
+                ("used_memory_lua", String(lua)), ("used_memory_vm_eval", String(lua)),
+                ("used_memory_lua_human", human(lua)), ("used_memory_scripts_eval", String(scripts)),
+                ("number_of_cached_scripts", String(server.scripts.count)), ("number_of_functions", "0"),
+                ("number_of_libraries", "0"), ("used_memory_vm_functions", "0"),
+                ("used_memory_vm_total", String(lua)), ("used_memory_vm_total_human", human(lua)),
+                ("used_memory_functions", "0"), ("used_memory_scripts", String(scripts)),
+                ("used_memory_scripts_human", human(scripts)),
                 ("maxmemory", String(config.maxmemory)), ("maxmemory_human", human(config.maxmemory)),
                 ("maxmemory_policy", config.maxmemoryPolicy.rawValue),
                 ("mem_fragmentation_ratio", format2(used > 0 ? Double(rss) / Double(used) : 0)),
