@@ -16,7 +16,6 @@
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <lua5.1/lauxlib.h>
@@ -25,7 +24,8 @@ enum { DEEPEST_PACKED_TABLE = 16 };
 
 static const char *const BUFFER_METATABLE = "swiftlet.cmsgpack.buffer";
 
-/* ---- Output buffer: a userdata on the stack, so a Lua error mid-encode frees it. ---- */
+/* ---- Output buffer: a userdata on the stack, so a Lua error mid-encode frees it. Its
+ * bytes come from the state's allocator, so the state's memory accounting sees them. ---- */
 
 typedef struct pack_buffer {
     unsigned char *bytes;
@@ -33,11 +33,21 @@ typedef struct pack_buffer {
     size_t capacity;
 } pack_buffer;
 
-static int pack_buffer_release(lua_State *L) {
-    pack_buffer *buffer = lua_touserdata(L, 1);
-    free(buffer->bytes);
+static void *reallocate(lua_State *L, void *block, size_t old_size, size_t new_size) {
+    void *allocator_data;
+    lua_Alloc allocate = lua_getallocf(L, &allocator_data);
+    return allocate(allocator_data, block, old_size, new_size);
+}
+
+static void pack_buffer_clear(lua_State *L, pack_buffer *buffer) {
+    reallocate(L, buffer->bytes, buffer->capacity, 0);
     buffer->bytes = NULL;
     buffer->length = buffer->capacity = 0;
+}
+
+/* The buffer's __gc, for buffers an error left behind. */
+static int pack_buffer_release(lua_State *L) {
+    pack_buffer_clear(L, lua_touserdata(L, 1));
     return 0;
 }
 
@@ -55,7 +65,7 @@ static void pack_buffer_append(lua_State *L, pack_buffer *buffer, const void *by
         if (count > SIZE_MAX / 4 - buffer->length) luaL_error(L, "not enough memory");
         size_t capacity = (buffer->length + count) * 2;
         if (capacity < 64) capacity = 64;
-        unsigned char *grown = realloc(buffer->bytes, capacity);
+        unsigned char *grown = reallocate(L, buffer->bytes, buffer->capacity, capacity);
         if (grown == NULL) luaL_error(L, "not enough memory");
         buffer->bytes = grown;
         buffer->capacity = capacity;
@@ -200,6 +210,7 @@ static int cmsgpack_pack(lua_State *L) {
         encode_value(L, buffer, 0);
     }
     lua_pushlstring(L, (const char *)buffer->bytes, buffer->length);
+    pack_buffer_clear(L, buffer);
     return 1;
 }
 
