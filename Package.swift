@@ -16,6 +16,9 @@ let package = Package(
         .systemLibrary(name: "CSystem"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLua", pkgConfig: "lua5.1", providers: [.apt(["liblua5.1-0-dev"])]),
+        // Redis's extra script libraries: Debian's cjson and bitop, our own cmsgpack and struct.
+        .target(name: "CLuaLibs", dependencies: ["CLua"],
+                linkerSettings: [.linkedLibrary("lua5.1-cjson"), .linkedLibrary("lua5.1-bitop")]),
         .target(name: "Support", swiftSettings: optimize),
         .target(name: "RESP", dependencies: ["Support"], swiftSettings: optimize),
         .target(name: "Storage", dependencies: ["CSystem", "CZlib", "Support"], swiftSettings: optimize),
@@ -33,6 +36,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "PersistenceTests", dependencies: ["Persistence", "Storage", "Support"]),
         .testTarget(name: "CommandsTests", dependencies: ["Commands"]),
+        .testTarget(name: "CLuaLibsTests", dependencies: ["CLuaLibs", "CLua", "TestSupport"]),
         // Python/ holds scripts the tests run with an interpreter of their own.
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"], exclude: ["Python"]),
     ],

@@ -23,4 +23,4 @@ swiftlet_install_packages() {
 }
 
 # Packages the server needs to build and run.
-SWIFTLET_BUILD_PACKAGES=(libevent-dev zlib1g-dev liblua5.1-0-dev pkg-config build-essential)
+SWIFTLET_BUILD_PACKAGES=(libevent-dev zlib1g-dev liblua5.1-0-dev lua-cjson-dev lua-bitop-dev pkg-config build-essential)
