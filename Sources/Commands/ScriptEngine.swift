@@ -1,5 +1,5 @@
 // One Lua 5.1 state per worker thread, made the way Redis 7.0 makes its one state: the base,
-// table, string and math libraries (plus the extra C libraries, see `openExtraLibraries`), the
+// table, string and math libraries (plus cjson, cmsgpack, bit and struct from CLuaLibs), the
 // `redis` API, a deterministic math.random, and sealed globals (reading a missing global or
 // writing any fails with Redis's messages). Each worker compiles a cached script the first time
 // it runs it and keeps the compiled function in its registry, so EVALSHA of a known script
@@ -10,6 +10,7 @@
 import Glibc
 #endif
 import CLua
+import CLuaLibs
 import RESP
 import Storage
 import Support
@@ -105,7 +106,8 @@ final class ScriptEngine {
             lua_pushstring(L, name)
             lua_call(L, 1, 0)
         }
-        openExtraLibraries(L)
+        // Redis's extra libraries (CLuaLibs); sealing the globals below makes them read-only.
+        swiftlet_lua_open_extra_libraries(L)
         // Redis removes what scripts must not reach: files and printing.
         for name in ["dofile", "loadfile", "print"] {
             lua_pushnil(L)
@@ -117,14 +119,6 @@ final class ScriptEngine {
         swiftlet_lua_set_interrupt(L, interruptCheck)
         swiftlet_lua_seal_globals(L)
         return L
-    }
-
-    /// The single place where the extra libraries Redis ships (cjson, cmsgpack, bit, struct)
-    /// are opened. They come from the CLuaLibs target (swiftlet_lua_open_extra_libraries),
-    /// built separately; until it is linked, scripts see the four standard libraries only.
-    private static func openExtraLibraries(_ L: OpaquePointer) {
-        // EXTRA-LIBRARIES: swiftlet_lua_open_extra_libraries(L) is called here once CLuaLibs is merged.
-        _ = L
     }
 
     /// Lua's heap (used_memory_lua).

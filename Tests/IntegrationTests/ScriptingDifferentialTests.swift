@@ -203,6 +203,27 @@ let scriptingScripts: [Script] = multiline([
     exec
     eval "return redis.call('blpop','emptylist',0)" 0
     """),
+    script("cjson, cmsgpack, bit and struct", """
+    eval "return cjson.encode({1,2,{a=3}})" 0
+    eval "return cjson.decode('[1,2,{\\"a\\":\\"x\\"}]')[3].a" 0
+    eval "return cjson.encode(cjson.decode('{\\"a\\":[1,2.5,null,true]}'))" 0
+    eval "return cjson.decode('{bad')" 0
+    eval "return cmsgpack.pack({1,2,'a',{x=1}})" 0
+    eval "return cmsgpack.unpack(cmsgpack.pack({1,2,'a'}))" 0
+    eval "return cmsgpack.unpack(cmsgpack.pack(-5, 3.5, 'long string here'))" 0
+    eval "return bit.band(0xff,0x0f)" 0
+    eval "return {bit.bxor(5,3), bit.lshift(1,40), bit.bnot(0)}" 0
+    eval "return bit.tohex(65535)" 0
+    eval "return struct.pack('>I2i4',258,-1)" 0
+    eval "return {struct.unpack('>I2',struct.pack('>I2',258))}" 0
+    eval "return struct.size('>I4i2')" 0
+    eval "cjson.x=1" 0
+    eval "cjson.encode=nil" 0
+    eval "bit.band=nil" 0
+    eval "struct.new=1" 0
+    eval "cmsgpack.pack=nil" 0
+    eval "return type(cjson)..type(cmsgpack)..type(bit)..type(struct)" 0
+    """),
 ])
 
 @Suite(.serialized, .enabled(if: ServerProcess.redisAvailable, "needs Debian's redis-server"))
