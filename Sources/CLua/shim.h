@@ -217,6 +217,35 @@ static inline void swiftlet_lua_seal_globals(lua_State *L) {
     lua_replace(L, LUA_GLOBALSINDEX);
 }
 
+/// Makes the library globals of a function state from the library `redis` table on top of
+/// the stack (popped): a read-only table holding only that `redis`, where reading anything
+/// missing fails as a missing global does. Call after swiftlet_lua_seal_globals.
+static inline void swiftlet_lua_make_library_globals(lua_State *L) {
+    lua_newtable(L);                        /* redis, missing-meta */
+    lua_pushcfunction(L, swiftlet_lua_missing_global);
+    lua_setfield(L, -2, "__index");
+    lua_pushvalue(L, -1);
+    lua_setmetatable(L, -3);                /* the redis table errs on missing names too */
+    lua_insert(L, -2);                      /* missing-meta, redis */
+    swiftlet_lua_make_readonly(L);
+    lua_newtable(L);                        /* missing-meta, redis view, globals */
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "redis");           /* missing-meta, globals */
+    lua_insert(L, -2);
+    lua_setmetatable(L, -2);                /* globals */
+    swiftlet_lua_make_readonly(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "swiftlet_library_globals");
+}
+
+/// Points the sealed globals' reads at the library globals (FUNCTION LOAD) or back at the
+/// real globals. Closures keep the same globals table, so callbacks see the real ones later.
+static inline void swiftlet_lua_use_library_globals(lua_State *L, int on) {
+    lua_getmetatable(L, LUA_GLOBALSINDEX);
+    lua_getfield(L, LUA_REGISTRYINDEX, on ? "swiftlet_library_globals" : "swiftlet_globals");
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
 /// Sets global `name` of the sealed globals to the value on top of the stack (KEYS, ARGV).
 static inline void swiftlet_lua_set_sealed_global(lua_State *L, const char *name) {
     lua_getfield(L, LUA_REGISTRYINDEX, "swiftlet_globals");

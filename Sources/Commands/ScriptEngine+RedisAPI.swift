@@ -47,13 +47,7 @@ extension ScriptEngine {
         swiftlet_lua_newtable(L)
         register(L, "call") { ScriptEngine.running.redisCommand($0!, raising: true) }
         register(L, "pcall") { ScriptEngine.running.redisCommand($0!, raising: false) }
-        register(L, "log") { ScriptEngine.running.log($0!) }
-        for (name, level) in [("LOG_DEBUG", 0.0), ("LOG_VERBOSE", 1), ("LOG_NOTICE", 2), ("LOG_WARNING", 3)] {
-            register(L, name, number: level)
-        }
-        register(L, "REDIS_VERSION_NUM", number: Double(7 << 16 | 0 << 8 | 15))
-        lua_pushstring(L, "7.0.15")
-        lua_setfield(L, -2, "REDIS_VERSION")
+        registerLogAndVersion(L)
         register(L, "setresp") { ScriptEngine.running.setResp($0!) }
         register(L, "sha1hex", sha1hex)
         register(L, "error_reply", errorReply)
@@ -74,6 +68,25 @@ extension ScriptEngine {
         swiftlet_lua_register_random(L, { ScriptEngine.running.nextRandom() },
                                      { ScriptEngine.running.seedRandom($0) ? 1 : 0 })
         swiftlet_lua_pop(L, 1)
+    }
+
+    /// The globals a library's code sees while FUNCTION LOAD runs it (Redis's library API):
+    /// only `redis`, holding register_function, log, the LOG_* levels and the version.
+    static func registerLibraryAPI(_ L: OpaquePointer) {
+        swiftlet_lua_newtable(L)
+        register(L, "register_function") { ScriptEngine.running.registerFunction($0!) }
+        registerLogAndVersion(L)
+        swiftlet_lua_make_library_globals(L)
+    }
+
+    private static func registerLogAndVersion(_ L: OpaquePointer) {
+        register(L, "log") { ScriptEngine.running.log($0!) }
+        for (name, level) in [("LOG_DEBUG", 0.0), ("LOG_VERBOSE", 1), ("LOG_NOTICE", 2), ("LOG_WARNING", 3)] {
+            register(L, name, number: level)
+        }
+        register(L, "REDIS_VERSION_NUM", number: Double(7 << 16 | 0 << 8 | 15))
+        lua_pushstring(L, "7.0.15")
+        lua_setfield(L, -2, "REDIS_VERSION")
     }
 
     // MARK: redis.call / redis.pcall
@@ -102,7 +115,7 @@ extension ScriptEngine {
         }
         let args = CommandArgs(base: UnsafeRawPointer(argumentBytes), slices: argumentSlices, count: count)
         let spec: CommandSpec
-        switch admit(args, context) {
+        switch admit(L, args, context) {
         case .run(let admitted): spec = admitted
         case .refuse(let message):
             pushErrorTable(L, message, ignoreStats: true)
@@ -167,7 +180,7 @@ extension ScriptEngine {
     }
 
     /// Redis's scriptCall checks, in its order, then the shard check.
-    private func admit(_ args: CommandArgs, _ context: CommandContext) -> Admission {
+    private func admit(_ L: OpaquePointer, _ args: CommandArgs, _ context: CommandContext) -> Admission {
         guard var spec = context.table.lookupUnowned(args[0])?.takeUnretainedValue() else {
             return .refuse("Unknown Redis command called from script")
         }
@@ -191,9 +204,9 @@ extension ScriptEngine {
         }
         if !run.holdsAllShards && !holdShards(of: spec, args, context) {
             run.restart = true
-            setInterruptError("script restarted holding every shard")
-            swiftlet_lua_install_line_hook(state)
-            lua_getfield(state, swiftlet_lua_registryindex(), "swiftlet_interrupt_error")
+            setInterruptError(L, "script restarted holding every shard")
+            swiftlet_lua_install_line_hook(L)
+            swiftlet_lua_getregistry(L, "swiftlet_interrupt_error")
             return .restart
         }
         if spec.flags.contains(.write) {

@@ -20,6 +20,8 @@ final class ScriptEngine {
     struct Run {
         unowned(unsafe) var context: CommandContext?
         unowned(unsafe) var source: ScriptSource?
+        /// The library function an FCALL runs (nil for EVAL).
+        var function: LibraryFunction?
         var readOnly = false
         var allowOOM = false
         var writeDirty = false
@@ -54,6 +56,13 @@ final class ScriptEngine {
     var argumentCapacity = 1024
     var argumentSlices: UnsafeMutablePointer<ArgSlice>
     var sliceCapacity = 32
+    /// The state FCALL runs library functions in (made on first use), the registry generation
+    /// its libraries come from, and each function's registry reference.
+    var functionState: OpaquePointer?
+    var functionGeneration = -1
+    var functionReferences: [String: Int32] = [:]
+    /// The functions the library being loaded registers so far (nil outside FUNCTION LOAD).
+    var registering: [(function: LibraryFunction, reference: Int32)]?
     /// The nested command's reply, parsed into Lua values afterwards.
     var scratch = ReplyWriter(capacity: 4096)
 
@@ -93,12 +102,13 @@ final class ScriptEngine {
 
     deinit {
         lua_close(state)
+        if let functionState { lua_close(functionState) }
         argumentBytes.deallocate()
         argumentSlices.deallocate()
         scratch.deallocate()
     }
 
-    private static func makeState() -> OpaquePointer {
+    static func makeState(forFunctions: Bool = false) -> OpaquePointer {
         let L = luaL_newstate()!
         for (name, open) in [("", luaopen_base), (LUA_TABLIBNAME, luaopen_table), (LUA_STRLIBNAME, luaopen_string),
                              (LUA_MATHLIBNAME, luaopen_math)] as [(String, lua_CFunction)] {
@@ -118,6 +128,7 @@ final class ScriptEngine {
         swiftlet_lua_setglobal(L, "pcall")
         swiftlet_lua_set_interrupt(L, interruptCheck)
         swiftlet_lua_seal_globals(L)
+        if forFunctions { registerLibraryAPI(L) }
         return L
     }
 
@@ -191,11 +202,21 @@ final class ScriptEngine {
             context.error(error.message)
             return false
         }
-        let compatible = source.flags.contains(.evalCompatible)
-        run = Run(context: context, source: source,
-                  readOnly: readOnly || (!compatible && source.flags.contains(.noWrites)),
-                  allowOOM: !compatible && source.flags.contains(.allowOOM),
-                  overMemoryLimit: context.overMemoryLimit, isEval: true, startTicks: Clock.ticks(),
+        return execute(in: state, reference, context, keys: keys, arguments: arguments, flags: source.flags,
+                       readOnly: readOnly, source: source, function: nil)
+    }
+
+    /// Runs a compiled chunk (EVAL: KEYS and ARGV as globals) or a library function (FCALL:
+    /// keys and arguments as its two parameters) with the run state set up; returns true,
+    /// having written nothing, when the run must start over holding every shard.
+    func execute(in L: OpaquePointer, _ reference: Int32, _ context: CommandContext, keys: Range<Int>,
+                 arguments: Range<Int>, flags: ScriptFlags, readOnly: Bool, source: ScriptSource?,
+                 function: LibraryFunction?) -> Bool {
+        let compatible = flags.contains(.evalCompatible)
+        run = Run(context: context, source: source, function: function,
+                  readOnly: readOnly || (!compatible && flags.contains(.noWrites)),
+                  allowOOM: !compatible && flags.contains(.allowOOM),
+                  overMemoryLimit: context.overMemoryLimit, isEval: function == nil, startTicks: Clock.ticks(),
                   holdsAllShards: heldShards.count == context.keyspace.shards.count,
                   database: context.session.db, protocolVersion: context.session.protocolVersion)
         let wasInScript = context.executingTransaction
@@ -212,23 +233,22 @@ final class ScriptEngine {
             run = Run()
             heapSlot.pointee = memory
         }
-        let L = state
         swiftlet_lua_pushcfunction(L, swiftlet_lua_error_handler)
         lua_rawgeti(L, swiftlet_lua_registryindex(), reference)
         pushArray(L, context, keys)
-        swiftlet_lua_set_sealed_global(L, "KEYS")
+        if function == nil { swiftlet_lua_set_sealed_global(L, "KEYS") }
         pushArray(L, context, arguments)
-        swiftlet_lua_set_sealed_global(L, "ARGV")
+        if function == nil { swiftlet_lua_set_sealed_global(L, "ARGV") }
         let threshold = server.config.busyReplyThreshold
         if threshold > 0 { swiftlet_lua_install_hook(L, 100_000) }
-        let failed = lua_pcall(L, 0, 1, -2) != 0
+        let failed = lua_pcall(L, function == nil ? 0 : 2, 1, function == nil ? -2 : -4) != 0
         if threshold > 0 || run.restart { swiftlet_lua_remove_hook(L) }
         if run.restart {
             swiftlet_lua_pop(L, 2)
             return true
         }
         if failed {
-            replyError(L, context, source)
+            replyError(L, context, name: function?.name ?? source?.digest.hex ?? "")
         } else {
             writeReply(L, context)
         }
@@ -245,14 +265,14 @@ final class ScriptEngine {
     }
 
     /// The error reply of a failed run: the message, and where the script failed.
-    private func replyError(_ L: OpaquePointer, _ context: CommandContext, _ source: ScriptSource) {
+    private func replyError(_ L: OpaquePointer, _ context: CommandContext, name: String) {
         guard swiftlet_lua_istable(L, -1) != 0 else {
             let message = swiftlet_lua_tostring(L, -1).map { String(cString: $0) } ?? "execution failure"
-            return context.error("ERR Error running script \(source.digest.hex), \(message.prefix(100))")
+            return context.error("ERR Error running script \(name), \(message.prefix(100))")
         }
         var message = field(L, "err") ?? ""
         if let line = field(L, "line"), let origin = field(L, "source") {
-            message += " script: \(source.digest.hex), on \(origin):\(line)."
+            message += " script: \(name), on \(origin):\(line)."
         }
         context.error(message)
     }
@@ -272,7 +292,7 @@ final class ScriptEngine {
     /// Called by the count hook: reports the script busy once it has run past
     /// busy-reply-threshold, lets the network layer answer other clients meanwhile, and tells
     /// whether the script must stop (SCRIPT KILL, or a restart).
-    fileprivate func interrupted() -> Bool {
+    fileprivate func interrupted(_ L: OpaquePointer) -> Bool {
         if run.restart { return true }
         guard let context = run.context else { return false }
         let threshold = server.config.busyReplyThreshold
@@ -280,22 +300,27 @@ final class ScriptEngine {
         guard threshold > 0, elapsed >= UInt64(threshold) else { return false }
         if !run.busy {
             run.busy = true
-            server.scripts.enterBusy(isEval: run.isEval, writeDirty: run.writeDirty)
-            server.scripts.log(3, "Slow script detected: still in execution after \(elapsed) milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: \(run.source?.digest.hex ?? "").")
+            let function = run.function.map { function in
+                ScriptRegistry.BusyFunction(name: function.name, command: (0..<context.args.count).map { Array(context.args[$0]) },
+                                            startTicks: run.startTicks)
+            }
+            server.scripts.enterBusy(isEval: run.isEval, writeDirty: run.writeDirty, function: function)
+            let name = run.function?.name ?? run.source?.digest.hex ?? ""
+            server.scripts.log(3, "Slow script detected: still in execution after \(elapsed) milliseconds. You can try killing the script using the \(run.isEval ? "SCRIPT" : "FUNCTION") KILL command. Script name is: \(name).")
         }
         context.scriptHost?.serveOthersDuringScript()
         guard server.scripts.killRequested else { return false }
         server.scripts.log(3, "Lua script killed by user with SCRIPT KILL.")
-        setInterruptError("Script killed by user with SCRIPT KILL...")
+        setInterruptError(L, "Script killed by user with \(run.isEval ? "SCRIPT" : "FUNCTION") KILL...")
         return true
     }
 
     /// The error the hook raises when it stops the script.
-    func setInterruptError(_ message: String) {
-        pushErrorTable(state, message)
-        swiftlet_lua_setregistry(state, "swiftlet_interrupt_error")
+    func setInterruptError(_ L: OpaquePointer, _ message: String) {
+        pushErrorTable(L, message)
+        swiftlet_lua_setregistry(L, "swiftlet_interrupt_error")
     }
 }
 
 /// The count hook's question, as a C function pointer.
-private let interruptCheck: swiftlet_lua_interrupt_fn = { _ in ScriptEngine.running.interrupted() ? 1 : 0 }
+private let interruptCheck: swiftlet_lua_interrupt_fn = { L in ScriptEngine.running.interrupted(L!) ? 1 : 0 }

@@ -248,7 +248,20 @@ public final class ScriptRegistry {
     public var busyIsEval: Bool { busyState[ScriptRegistry.evalSlot] != 0 }
     var killRequested: Bool { busyState[ScriptRegistry.killSlot] != 0 }
 
-    func enterBusy(isEval: Bool, writeDirty: Bool) {
+    /// The busy function for FUNCTION STATS: its name, the FCALL that runs it, when it started.
+    public struct BusyFunction {
+        public let name: String
+        public let command: [[UInt8]]
+        public let startTicks: UInt64
+    }
+
+    private var busyFunctionRecord: BusyFunction?
+
+    public var busyFunction: BusyFunction? { locked { busy ? busyFunctionRecord : nil } }
+
+    /// Marks a script busy; `function` describes a busy FCALL (nil for EVAL).
+    func enterBusy(isEval: Bool, writeDirty: Bool, function: BusyFunction? = nil) {
+        locked { busyFunctionRecord = function }
         busyState[ScriptRegistry.evalSlot] = isEval ? 1 : 0
         busyState[ScriptRegistry.dirtySlot] = writeDirty ? 1 : 0
         busyState[ScriptRegistry.killSlot] = 0

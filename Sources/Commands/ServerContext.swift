@@ -133,6 +133,8 @@ public final class ServerContext {
     public let watches = WatchRegistry()
     /// The Lua script cache and the busy-script state, shared by all workers.
     public let scripts = ScriptRegistry()
+    /// The function libraries (FUNCTION LOAD), shared by all workers.
+    public let functions = FunctionRegistry()
     /// Client-side caching: who read which keys, and their invalidations.
     public let tracking = ClientTracking()
     /// RDB saving and loading (SAVE, BGSAVE, save rules, start-up load, DEBUG RELOAD).

@@ -9,6 +9,38 @@ public enum DumpPayload {
     public static func make(_ entry: Entry, compression: Bool) -> [UInt8] {
         var out = RDBOutput(compression: compression)
         ValueCodec.append(entry, to: &out)
+        return sealed(&out)
+    }
+
+    /// FUNCTION DUMP: each library's code behind the function2 opcode, then the footer.
+    public static func functions(_ codes: [[UInt8]], compression: Bool) -> [UInt8] {
+        var out = RDBOutput(compression: compression)
+        for code in codes {
+            out.append(RDBOpcode.function2)
+            out.appendString(code)
+        }
+        return sealed(&out)
+    }
+
+    /// The library codes of a verified FUNCTION DUMP payload, or Redis's error text.
+    public static func functionCodes(_ payload: UnsafeRawBufferPointer) -> Result<[[UInt8]], FunctionPayloadError> {
+        var input = RDBInput(UnsafeRawBufferPointer(rebasing: payload[0..<payload.count - footerSize]))
+        var codes: [[UInt8]] = []
+        while input.position < input.bytes.count {
+            guard let type = try? input.readByte() else { return .failure(.unreadableType) }
+            guard type == RDBOpcode.function2 else { return .failure(.notAFunction) }
+            guard let code = try? input.readString() else { return .failure(.malformed) }
+            codes.append(code)
+        }
+        return .success(codes)
+    }
+
+    public enum FunctionPayloadError: Error {
+        case unreadableType, notAFunction, malformed
+    }
+
+    /// Appends the RDB version and the CRC-64 of everything before it.
+    private static func sealed(_ out: inout RDBOutput) -> [UInt8] {
         out.appendLittleEndian(UInt16(rdbVersion))
         out.appendLittleEndian(CRC64.checksum(out.bytes))
         return out.bytes

@@ -125,7 +125,7 @@ enum ScriptingFamily {
             case .failure(let error): return c.error(error.message)
             }
         }
-        if let refusal = refusal(of: source, c, readOnly: readOnly) { return c.error(refusal) }
+        if let refusal = refusal(flags: source.flags, c, readOnly: readOnly) { return c.error(refusal) }
         let keys = 3..<(3 + Int(numberOfKeys)), arguments = (3 + Int(numberOfKeys))..<c.args.count
         var everyShard = !source.staysOnDeclaredKeys || source.needsAllShards
         while true {
@@ -139,9 +139,8 @@ enum ScriptingFamily {
     }
 
     /// Refusals before a run for scripts that declare flags (processCommand's OOM and MISCONF
-    /// checks with the script's flags, then scriptPrepareForRun's *_RO check).
-    private static func refusal(of source: ScriptSource, _ c: CommandContext, readOnly: Bool) -> String? {
-        let flags = source.flags
+    /// checks with the script's flags, then scriptPrepareForRun's *_RO check). FCALL shares them.
+    static func refusal(flags: ScriptFlags, _ c: CommandContext, readOnly: Bool) -> String? {
         guard !flags.contains(.evalCompatible), !flags.contains(.noWrites) else { return nil }
         if c.overMemoryLimit && !flags.contains(.allowOOM) { return RedisError.outOfMemory }
         if c.server.snapshots.refusesWrites { return RedisError.backgroundSaveFailed }
