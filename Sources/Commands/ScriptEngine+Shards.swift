@@ -26,6 +26,20 @@ extension ScriptEngine {
         for index in heldShards { keyspace.shards[index].lock() }
     }
 
+    /// Runs `body` holding the shards of the declared keys (every shard when `all`), and once
+    /// more holding every shard when it asks to start over; true when it started over (the
+    /// caller marks its script to hold every shard from then on).
+    func runHoldingShards(keys: Range<Int>, all: Bool, _ context: CommandContext, _ body: () -> Bool) -> Bool {
+        var everyShard = all
+        while true {
+            lockShards(keys: keys, all: everyShard, context)
+            let restart = body()
+            releaseShards(context)
+            guard restart && !everyShard else { return everyShard && !all }
+            everyShard = true
+        }
+    }
+
     func releaseShards(_ context: CommandContext) {
         for index in heldShards.reversed() { context.keyspace.shards[index].unlock() }
         heldShards.removeAll(keepingCapacity: true)

@@ -6,14 +6,6 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Library bodies are written with `\n` for their line breaks.
-private func multiline(_ scripts: [Script]) -> [Script] {
-    scripts.map { script in
-        Script(name: script.name, commands: script.commands.map { $0.map { $0.replacingOccurrences(of: "\\n", with: "\n") } },
-               unordered: script.unordered, unorderedPairs: script.unorderedPairs)
-    }
-}
-
 let functionScripts: [Script] = multiline([
     script("loading libraries", """
     function flush

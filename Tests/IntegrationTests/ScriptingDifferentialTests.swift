@@ -6,8 +6,8 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Script bodies are written with `\n` for their line breaks.
-private func multiline(_ scripts: [Script]) -> [Script] {
+/// Script bodies are written with `\n` for their line breaks (the function tests too).
+func multiline(_ scripts: [Script]) -> [Script] {
     scripts.map { script in
         Script(name: script.name, commands: script.commands.map { $0.map { $0.replacingOccurrences(of: "\\n", with: "\n") } },
                unordered: script.unordered, unorderedPairs: script.unorderedPairs)

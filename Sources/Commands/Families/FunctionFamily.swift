@@ -119,15 +119,10 @@ enum FunctionFamily {
         if let refusal = ScriptingFamily.refusal(flags: function.flags, c, readOnly: readOnly) { return c.error(refusal) }
         let keys = 3..<(3 + Int(numberOfKeys)), arguments = (3 + Int(numberOfKeys))..<c.args.count
         let engine = ScriptEngine.current(for: c.server)
-        var everyShard = function.needsAllShards
-        while true {
-            engine.lockShards(keys: keys, all: everyShard, c)
-            let restart = engine.call(function, c, keys: keys, arguments: arguments, readOnly: readOnly)
-            engine.releaseShards(c)
-            guard restart && !everyShard else { return }
-            function.needsAllShards = true
-            everyShard = true
+        let restarted = engine.runHoldingShards(keys: keys, all: function.needsAllShards, c) {
+            engine.call(function, c, keys: keys, arguments: arguments, readOnly: readOnly)
         }
+        if restarted { function.needsAllShards = true }
     }
 
     // MARK: FUNCTION

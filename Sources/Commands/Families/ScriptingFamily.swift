@@ -127,15 +127,10 @@ enum ScriptingFamily {
         }
         if let refusal = refusal(flags: source.flags, c, readOnly: readOnly) { return c.error(refusal) }
         let keys = 3..<(3 + Int(numberOfKeys)), arguments = (3 + Int(numberOfKeys))..<c.args.count
-        var everyShard = !source.staysOnDeclaredKeys || source.needsAllShards
-        while true {
-            engine.lockShards(keys: keys, all: everyShard, c)
-            let restart = engine.evaluate(source, c, keys: keys, arguments: arguments, readOnly: readOnly)
-            engine.releaseShards(c)
-            guard restart && !everyShard else { return }
-            source.needsAllShards = true
-            everyShard = true
+        let restarted = engine.runHoldingShards(keys: keys, all: !source.staysOnDeclaredKeys || source.needsAllShards, c) {
+            engine.evaluate(source, c, keys: keys, arguments: arguments, readOnly: readOnly)
         }
+        if restarted { source.needsAllShards = true }
     }
 
     /// Refusals before a run for scripts that declare flags (processCommand's OOM and MISCONF
