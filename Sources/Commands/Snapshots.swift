@@ -81,6 +81,7 @@ public final class Snapshots {
         options.auxFields = [("ctime", String(Clock.milliseconds() / 1000)),
                              ("used-mem", String(server.usedMemory(dataset: server.keyspace.usedMemory))),
                              ("repl-id", server.replicationID), ("repl-offset", "0"), ("aof-base", "0")]
+        options.functionCodes = server.functions.all.map(\.code)
         let policy = config.maxmemoryPolicy
         let server = self.server
         if policy.isLFU {
@@ -266,6 +267,12 @@ public final class Snapshots {
         options.limits = server.encodingLimits
         options.accessClock = { [server] record in server.accessClock(for: record) }
         let dataset = try RDBLoader.load(bytes, options: options)
+        do {
+            try installFunctions(dataset.functionCodes, replacingAll: replacingAll)
+        } catch {
+            dataset.discard()
+            throw error
+        }
         install(dataset, replacingAll: replacingAll)
         locked {
             lastLoadKeysLoaded = dataset.keyCount
@@ -274,6 +281,28 @@ public final class Snapshots {
             lastSaveTime = Clock.milliseconds() / 1000
         }
         return true
+    }
+
+    /// Checks the snapshot's libraries in this thread's function state and installs them, in
+    /// place of all libraries when `replacingAll`; fails, changing nothing, like Redis's load.
+    private func installFunctions(_ codes: [[UInt8]], replacingAll: Bool) throws {
+        guard !codes.isEmpty || replacingAll else { return }
+        let engine = ScriptEngine.current(for: server)
+        var libraries: [FunctionLibrary] = []
+        for code in codes {
+            switch engine.loadLibrary(code) {
+            case .success(let library):
+                if let error = FunctionRegistry.collision(adding: library, to: libraries) {
+                    throw RDBError.corrupt(error.message)
+                }
+                libraries.append(library)
+            case .failure(let error):
+                throw RDBError.corrupt("Failed loading library: " + error.message)
+            }
+        }
+        if let error = server.functions.add(libraries, replace: false, flushFirst: replacingAll) {
+            throw RDBError.corrupt(error.message)
+        }
     }
 
     /// Swaps a fully read dataset in, all shards locked: every database emptied first (when

@@ -14,6 +14,8 @@ public struct LoadedDataset {
     /// Keys skipped because their expire time had passed.
     public var expiredCount = 0
     public var keyCount: Int { databases.reduce(0) { $0 + $1.count } }
+    /// The code of each function library (RDB_OPCODE_FUNCTION2), in file order.
+    public var functionCodes: [[UInt8]] = []
 
     /// Frees entries that were never installed (a load that failed or was superseded).
     public func discard() {
@@ -100,8 +102,11 @@ public enum RDBLoader {
             case RDBOpcode.aux:
                 _ = try input.readString()
                 _ = try input.readString()
-            case RDBOpcode.moduleAux, RDBOpcode.function, RDBOpcode.function2:
-                throw RDBError.corrupt("This RDB file holds module or function data, which this server cannot load")
+            case RDBOpcode.function2:
+                dataset.functionCodes.append(try input.readString())
+            case RDBOpcode.moduleAux, RDBOpcode.function:
+                // RDB_OPCODE_FUNCTION is the format of 7.0's release candidates only.
+                throw RDBError.corrupt("This RDB file holds module or pre-release function data, which this server cannot load")
             default:
                 let key = try input.readString()
                 let value = try ValueCodec.read(type: type, from: &input, limits: options.limits)

@@ -26,6 +26,8 @@ public final class RDBSnapshot: ShardCapture {
         public var checksum = true
         /// Aux fields after `redis-ver`/`redis-bits`, in order (ctime, used-mem, repl-id...).
         public var auxFields: [(String, String)] = []
+        /// The function libraries' code, saved after the aux fields as Redis does.
+        public var functionCodes: [[UInt8]] = []
         public var access: (Entry) -> AccessRecord = { _ in .none }
         /// Microseconds to sleep per key written (`rdb-key-save-delay`, to make saves slow in tests).
         public var keySaveDelay = 0
@@ -186,6 +188,12 @@ public final class RDBSnapshot: ShardCapture {
             header.appendString(value)
         }
         try file.write(header.bytes)
+        var functions = RDBOutput(compression: options.compression)
+        for code in options.functionCodes {
+            functions.append(RDBOpcode.function2)
+            functions.appendString(code)
+        }
+        try file.write(functions.bytes)
         for db in 0..<keyspace.databaseCount {
             let counts = keyCounts[db]
             if counts.keys > 0 {

@@ -1,7 +1,7 @@
 // Redis 7.0 functions against a real redis-server: FUNCTION LOAD (metadata and registration
 // errors, REPLACE), FCALL/FCALL_RO (keys and arguments, flags, errors naming the function),
-// FUNCTION LIST/STATS/DELETE/FLUSH, and FUNCTION DUMP payloads crossing both ways, at 1 and 4
-// worker threads.
+// FUNCTION LIST/STATS/DELETE/FLUSH, FUNCTION DUMP payloads and RDB snapshots with libraries
+// crossing both ways, at 1 and 4 worker threads.
 import Foundation
 import Testing
 import TestSupport
@@ -115,6 +115,32 @@ struct FunctionDifferentialTests {
             guard case .bulk(let empty) = try from.call("FUNCTION", "DUMP") else { continue }
             #expect(try restore(to, empty, policy: "FLUSH") == .simple("OK"))
             #expect(try to.call("FUNCTION", "LIST") == .array([]))
+        }
+    }
+
+    /// Libraries saved in the RDB snapshot (opcode function2) load in either server, and
+    /// DEBUG RELOAD keeps them.
+    @Test func snapshotFilesCarryLibraries() throws {
+        let swiftlet = try ServerProcess.swiftlet(["--server-threads", "2"])
+        defer { swiftlet.stop() }
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let ours = try RespClient(port: swiftlet.port), theirs = try RespClient(port: redis.port)
+        let library = "#!lua name=saved\nredis.register_function('saved', function(keys) return redis.call('get', keys[1]) end)"
+        for (from, fromServer, to, toServer) in [(ours, swiftlet, theirs, redis), (theirs, redis, ours, swiftlet)] {
+            _ = try from.call("FLUSHALL")
+            _ = try from.call("FUNCTION", "FLUSH")
+            _ = try from.call("FUNCTION", "LOAD", library)
+            _ = try from.call("SET", "k", "value")
+            #expect(try from.call("DEBUG", "RELOAD") == .simple("OK"))
+            #expect(try from.call("FCALL", "saved", "1", "k") == .bulk(Array("value".utf8)))
+            #expect(try from.call("SAVE") == .simple("OK"))
+            let target = toServer.directory.appendingPathComponent("dump.rdb")
+            try? FileManager.default.removeItem(at: target)
+            try FileManager.default.copyItem(at: fromServer.directory.appendingPathComponent("dump.rdb"), to: target)
+            #expect(try to.call("DEBUG", "RELOAD", "NOSAVE") == .simple("OK"))
+            #expect(try to.call("FCALL", "saved", "1", "k") == .bulk(Array("value".utf8)))
+            #expect(try to.call("FUNCTION", "LIST", "WITHCODE") == from.call("FUNCTION", "LIST", "WITHCODE"))
         }
     }
 
