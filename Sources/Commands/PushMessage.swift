@@ -44,8 +44,9 @@ public final class PubSubFrame {
     public let pattern: [UInt8]?
     public let channel: [UInt8]
     public let payload: [UInt8]
-    let resp2: [UInt8]
-    let resp3: [UInt8]
+    /// The whole frame as RESP2 and RESP3 clients receive it.
+    public let resp2: [UInt8]
+    public let resp3: [UInt8]
 
     public init(kind: PushMessage.DeliveryKind, pattern: [UInt8]?, channel: [UInt8], payload: [UInt8]) {
         self.kind = kind

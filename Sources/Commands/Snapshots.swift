@@ -313,15 +313,45 @@ public final class Snapshots {
             for shard in keyspace.shards where replacingAll {
                 for db in 0..<keyspace.databaseCount { shard.clear(db: db) }
             }
-            for (db, entries) in dataset.databases.enumerated() {
-                for entry in entries {
-                    let shard = keyspace.shard(for: entry.key)
-                    let hash = KeyHash.hash(entry.key)
-                    shard.store(db: db, entry, hash: hash, replacing: shard.dicts[db].link(entry.key, hash: hash))
+            for (db, entries) in dataset.databases.enumerated() where !entries.isEmpty {
+                // Shard by shard, each table sized once for what it receives: no rehashing,
+                // and one shard's buckets stay in cache while its keys go in.
+                let byShard = ShardGrouping(entries, shardCount: keyspace.shardCount) { keyspace.shardIndex(for: $0.key) }
+                for (index, shard) in keyspace.shards.enumerated() {
+                    let members = byShard.members(of: index)
+                    guard !members.isEmpty else { continue }
+                    shard.reserve(db: db, capacity: shard.dicts[db].count + members.count)
+                    for position in members {
+                        let entry = entries[Int(position)]
+                        let hash = KeyHash.hash(entry.key)
+                        shard.store(db: db, entry, hash: hash, replacing: shard.dicts[db].link(entry.key, hash: hash))
+                    }
                 }
             }
         }
     }
+}
+
+/// The positions of a list's elements grouped by shard, in list order within each shard
+/// (a counting sort on the shard index).
+struct ShardGrouping {
+    private var starts: [Int]
+    private var positions: [Int32]
+
+    init<Element>(_ elements: [Element], shardCount: Int, shardOf: (Element) -> Int) {
+        let shards = elements.map { Int32(shardOf($0)) }
+        starts = Array(repeating: 0, count: shardCount + 1)
+        for shard in shards { starts[Int(shard) + 1] += 1 }
+        for index in 0..<shardCount { starts[index + 1] += starts[index] }
+        var next = starts
+        positions = Array(repeating: 0, count: elements.count)
+        for (position, shard) in shards.enumerated() {
+            positions[next[Int(shard)]] = Int32(position)
+            next[Int(shard)] += 1
+        }
+    }
+
+    func members(of shard: Int) -> ArraySlice<Int32> { positions[starts[shard]..<starts[shard + 1]] }
 }
 
 extension ServerContext {

@@ -2,9 +2,11 @@
 // every shard briefly, records each database's key counts and arms every shard's
 // `pendingCapture`; from then on the first thread to lock a shard (a writer about to modify
 // it, or the snapshot itself walking the shards) serializes that shard as it stands, so every
-// shard is saved as it was at the start while writers keep running. `write` then produces
-// the file database by database, dropping each serialized piece once written: memory grows
-// by the serialized bytes not yet written, never by a copy of the dataset.
+// shard is saved as it was at the start while writers keep running. `write` writes the
+// serialized shards in the order they were captured and drops each once written, capturing
+// the next shard itself only when no writer has handed it one: memory grows by the
+// serialized bytes waiting for the file, never by a copy of the dataset, even when random
+// writes capture every shard at once.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,9 +39,11 @@ public final class RDBSnapshot: ShardCapture {
     private let keyspace: Keyspace
     private let options: Options
     private var shardIndexes: [ObjectIdentifier: Int] = [:]
-    /// Serialized keys per shard and database with their key counts, filled by `capture`
-    /// (under that shard's lock) and emptied by `write`; guarded by `mutex`.
-    private var pieces: [[(output: RDBOutput, keys: Int)?]]
+    /// A captured shard's serialized keys per database (nil where it has none).
+    private typealias Piece = [(output: RDBOutput, keys: Int)?]
+    /// Captured shards not yet written, oldest first, filled by `capture` (under that
+    /// shard's lock) and emptied by `write`; guarded by `mutex`, like `captured`.
+    private var waiting: [Piece] = []
     private var captured: [Bool]
     private var keyCounts: [(keys: Int, volatile: Int)] = []
     /// Set when the snapshot is cancelled or its write fails: shards not yet captured are
@@ -50,7 +54,6 @@ public final class RDBSnapshot: ShardCapture {
     public init(keyspace: Keyspace, options: Options) {
         self.keyspace = keyspace
         self.options = options
-        pieces = Array(repeating: Array(repeating: nil, count: keyspace.databaseCount), count: keyspace.shardCount)
         captured = Array(repeating: false, count: keyspace.shardCount)
         for (index, shard) in keyspace.shards.enumerated() { shardIndexes[ObjectIdentifier(shard)] = index }
         pthread_mutex_init(&mutex, nil)
@@ -73,18 +76,18 @@ public final class RDBSnapshot: ShardCapture {
     /// Serializes `shard` (locked by the caller) as it stands.
     public func capture(_ shard: Shard) {
         guard !abandoned, let index = shardIndexes[ObjectIdentifier(shard)] else { return }
-        var outputs: [(output: RDBOutput, keys: Int)?] = []
+        var piece: Piece = []
         for db in 0..<shard.databaseCount {
             guard shard.dicts[db].count > 0 else {
-                outputs.append(nil)
+                piece.append(nil)
                 continue
             }
             var out = RDBOutput(compression: options.compression)
             shard.dicts[db].forEach { entry in append(entry, to: &out) }
-            outputs.append((out, shard.dicts[db].count))
+            piece.append((out, shard.dicts[db].count))
         }
         pthread_mutex_lock(&mutex)
-        pieces[index] = outputs
+        waiting.append(piece)
         captured[index] = true
         pthread_mutex_unlock(&mutex)
     }
@@ -108,19 +111,24 @@ public final class RDBSnapshot: ShardCapture {
         ValueCodec.appendValue(of: entry, to: &out)
     }
 
-    /// The serialized keys of database `db` in shard `index`, capturing the shard first if
-    /// nobody has yet.
-    private func takePiece(shard index: Int, db: Int) -> (output: RDBOutput, keys: Int)? {
-        pthread_mutex_lock(&mutex)
-        let done = captured[index]
-        pthread_mutex_unlock(&mutex)
-        // Locking hands the shard to `capture` unless a writer already did.
-        if !done { keyspace.shards[index].withLock {} }
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        let piece = pieces[index][db]
-        pieces[index][db] = nil
-        return piece
+    /// The oldest captured shard not yet written; when writers have handed over none, the
+    /// snapshot captures the next shard nobody has (`nextShard` walks them in order). Nil once
+    /// every shard has been taken or the snapshot was abandoned.
+    private func takePiece(nextShard: inout Int) -> Piece? {
+        while !abandoned {
+            pthread_mutex_lock(&mutex)
+            if !waiting.isEmpty {
+                let piece = waiting.removeFirst()
+                pthread_mutex_unlock(&mutex)
+                return piece
+            }
+            while nextShard < captured.count && captured[nextShard] { nextShard += 1 }
+            pthread_mutex_unlock(&mutex)
+            guard nextShard < captured.count else { return nil }
+            // Locking hands the shard to `capture` unless a writer got there first.
+            keyspace.shards[nextShard].withLock {}
+        }
+        return nil
     }
 
     /// Writes the snapshot to `path` through a temporary file in the same directory, fsynced
@@ -194,24 +202,33 @@ public final class RDBSnapshot: ShardCapture {
             functions.appendString(code)
         }
         try file.write(functions.bytes)
-        for db in 0..<keyspace.databaseCount {
-            let counts = keyCounts[db]
-            if counts.keys > 0 {
-                var select = RDBOutput(compression: false)
-                select.append(RDBOpcode.selectDB)
-                select.appendLength(db)
-                select.append(RDBOpcode.resizeDB)
-                select.appendLength(counts.keys)
-                select.appendLength(counts.volatile)
-                try file.write(select.bytes)
-            }
-            for shard in 0..<keyspace.shardCount {
+        // Shards arrive in capture order, each with keys of several databases: SELECTDB
+        // whenever the database changes, RESIZEDB the first time each one appears.
+        var currentDB = -1
+        var announced = Array(repeating: false, count: keyspace.databaseCount)
+        var nextShard = 0
+        while let piece = takePiece(nextShard: &nextShard) {
+            for (db, part) in piece.enumerated() {
+                guard let part else { continue }
                 guard !abandoned else { throw RDBError.aborted }
-                guard let piece = takePiece(shard: shard, db: db) else { continue }
-                try file.write(piece.output.bytes)
-                try pause(keys: piece.keys)
+                if db != currentDB {
+                    var select = RDBOutput(compression: false)
+                    select.append(RDBOpcode.selectDB)
+                    select.appendLength(db)
+                    if !announced[db] {
+                        select.append(RDBOpcode.resizeDB)
+                        select.appendLength(keyCounts[db].keys)
+                        select.appendLength(keyCounts[db].volatile)
+                        announced[db] = true
+                    }
+                    try file.write(select.bytes)
+                    currentDB = db
+                }
+                try file.write(part.output.bytes)
+                try pause(keys: part.keys)
             }
         }
+        guard !abandoned else { throw RDBError.aborted }
         try file.write([RDBOpcode.eof])
         var footer = RDBOutput(compression: false)
         footer.appendLittleEndian(options.checksum ? file.crc : 0)

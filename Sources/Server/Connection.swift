@@ -310,15 +310,44 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
             return
         }
         var remoteWorkers: [Worker] = []
-        for target in targets {
-            let connection = unsafeDowncast(target, to: Connection.self)
-            if connection.worker === current {
-                connection.deliver(message)
-            } else if !remoteWorkers.contains(where: { $0 === connection.worker }) {
-                remoteWorkers.append(connection.worker)
-            }
+        deliver(message, toThoseOf: targets, on: current) { worker in
+            if !remoteWorkers.contains(where: { $0 === worker }) { remoteWorkers.append(worker) }
         }
         for worker in remoteWorkers { current.send(.toLocal(of: targets, message), to: worker) }
+    }
+
+    /// Delivers `message` to the connections of `targets` that live on `worker` (the current
+    /// thread's), telling `elsewhere` the worker of each other one. This loop runs once per
+    /// receiver of every PUBLISH, so it takes no reference counts: the registry's list holds
+    /// the connections for the whole call, and a pub/sub frame's bytes are fetched once.
+    static func deliver(_ message: PushMessage, toThoseOf targets: [PushTarget], on worker: Worker,
+                        elsewhere: (Worker) -> Void = { _ in }) {
+        guard case .pubsub(let frame) = message else {
+            for target in targets {
+                let connection = unsafeDowncast(target, to: Connection.self)
+                if connection.worker === worker { connection.deliver(message) } else { elsewhere(connection.worker) }
+            }
+            return
+        }
+        frame.resp2.withUnsafeBytes { resp2 in
+            frame.resp3.withUnsafeBytes { resp3 in
+                targets.withUnsafeBufferPointer { list in
+                    // A class-bound existential starts with its object reference (Swift's ABI):
+                    // loaded as Unmanaged, the element is read without a retain.
+                    let elements = UnsafeRawPointer(list.baseAddress)
+                    for index in list.indices {
+                        elements.unsafelyUnwrapped.load(fromByteOffset: index * MemoryLayout<PushTarget>.stride,
+                                                        as: Unmanaged<Connection>.self)._withUnsafeGuaranteedRef {
+                            if $0.worker === worker {
+                                $0.deliver(frame: $0.context.reply.resp3 ? resp3 : resp2)
+                            } else {
+                                elsewhere($0.worker)
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Appends a pushed message to the output (on this connection's worker thread).
@@ -326,9 +355,22 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         // Closed connections have released their events (messages may still be queued).
         guard !closing, readEvent != nil else { return }
         message.write(into: &context.reply)
+        afterPush()
+    }
+
+    /// Appends a pub/sub frame already rendered in this connection's protocol.
+    private func deliver(frame: UnsafeRawBufferPointer) {
+        guard !closing, readEvent != nil else { return }
+        context.reply.buffer.append(frame)
+        afterPush()
+    }
+
+    @inline(__always)
+    private func afterPush() {
         context.pushedUpTo = context.reply.buffer.count
         checkOutputLimits()
-        worker.flushSoon(self)
+        // Checked here first: calling into the worker costs a reference count per message.
+        if !flushScheduled { worker.flushSoon(self) }
     }
 
     // MARK: Output buffer limits (client-output-buffer-limit)

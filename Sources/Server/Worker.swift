@@ -150,10 +150,7 @@ final class Worker {
         case .to(let connection, let message):
             connection.deliver(message)
         case .toLocal(let targets, let message):
-            for target in targets {
-                let connection = unsafeDowncast(target, to: Connection.self)
-                if connection.worker === self { connection.deliver(message) }
-            }
+            Connection.deliver(message, toThoseOf: targets, on: self)
         }
     }
 

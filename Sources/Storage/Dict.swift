@@ -156,6 +156,17 @@ public struct Dict {
         }
     }
 
+    /// Sizes an empty table for `capacity` entries at once (a load that knows its key count),
+    /// so filling it never rehashes; a table holding entries is left to grow as usual.
+    public mutating func reserve(_ capacity: Int) {
+        guard count == 0, !isRehashing else { return }
+        var size = Dict.initialSize
+        while size < capacity { size *= 2 }
+        guard size > tables.0.size else { return }
+        tables.0.release()
+        tables.0 = .allocate(size: size)
+    }
+
     /// Shrinks a sparse table (under 1/8 full), like Redis's htNeedsResize; called from cron.
     public mutating func shrinkIfSparse() {
         if isRehashing || tables.0.size <= Dict.initialSize { return }

@@ -182,6 +182,13 @@ public final class Shard {
         stats.dirty += 1
     }
 
+    /// Sizes database `db`'s empty table for `capacity` keys about to be stored.
+    public func reserve(db: Int, capacity: Int) {
+        let bucketsBefore = dicts[db].bucketBytes
+        dicts[db].reserve(capacity)
+        account(dicts[db].bucketBytes - bucketsBefore)
+    }
+
     /// Adds (`sign` 1) or removes (-1) a compressed entry from the compression counters.
     @inline(__always)
     private func countCompression(of entry: Entry, _ sign: Int) {

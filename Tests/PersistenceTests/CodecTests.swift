@@ -17,6 +17,30 @@ let redisStringValue = "abcabcabcabcabcabcabcabcabcabcabcabcabcabc-hello-hello-h
     #expect(CRC64.checksum([]) == 0)
 }
 
+/// CRC-64/Jones one bit at a time, the definition the table-driven code must agree with.
+private func bitwiseCRC64(_ bytes: [UInt8]) -> UInt64 {
+    var crc: UInt64 = 0
+    for byte in bytes {
+        crc ^= UInt64(byte)
+        for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0x95AC_9329_AC4B_C9B5 : crc >> 1 }
+    }
+    return crc
+}
+
+@Test func crc64AgreesWithTheBitwiseDefinitionAtEveryLengthAndSplit() {
+    var generator = SystemRandomNumberGenerator()
+    let bytes = (0..<300).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    for length in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 299, 300] {
+        let prefix = Array(bytes[0..<length])
+        #expect(CRC64.checksum(prefix) == bitwiseCRC64(prefix))
+        for split in Set([0, length / 3, length]) {
+            let first = prefix[0..<split].withUnsafeBytes { CRC64.update(0, $0) }
+            let whole = prefix[split...].withUnsafeBytes { CRC64.update(first, $0) }
+            #expect(whole == bitwiseCRC64(prefix), "length \(length) split at \(split)")
+        }
+    }
+}
+
 @Test func crc64MatchesRedisDumpFooter() {
     let body = Array(redisStringDump.dropLast(8))
     let footer = redisStringDump.suffix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }

@@ -268,6 +268,7 @@ def main():
     parser.add_argument("--skip-cache", action="store_true", help="skip the hit-ratio simulation")
     parser.add_argument("--only-cache", action="store_true", help="run only the hit-ratio simulation")
     parser.add_argument("--skip-pubsub", action="store_true", help="skip the PUBLISH fan-out run")
+    parser.add_argument("--only-pubsub", action="store_true", help="run only the PUBLISH fan-out")
     parser.add_argument("--rounds", type=int, default=3,
                         help="runs per test and server, alternating servers; the median counts")
     args = parser.parse_args()
@@ -286,10 +287,13 @@ def main():
         print(f"median of {args.rounds} alternating runs; swiftlet-server (server-threads {args.threads}) vs redis-server {servers[1].cli('INFO', 'server').split('redis_version:')[1].split()[0]}, "
               f"redis-benchmark -c 50 -r 100000, loopback, {os.cpu_count()} cores\n")
         header = f"{'test':<6} {'-P':>3}  {'server':<9} {'ops/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'cpu s':>6} {'ops/cpu-s':>11}"
-        print(header)
-        print("-" * len(header))
+        if not args.only_pubsub:
+            print(header)
+            print("-" * len(header))
         ratios = []
-        for test in ["set", "get", "incr", "mset"]:
+        if args.only_pubsub:
+            args.skip_memory = args.skip_cache = True
+        for test in ([] if args.only_pubsub else ["set", "get", "incr", "mset"]):
             for pipeline in [1, 16]:
                 requests = (20000 if pipeline == 1 else 200000) if args.quick else (200000 if pipeline == 1 else 2000000)
                 runs = {server.name: [] for server in servers}
@@ -307,7 +311,8 @@ def main():
                 p99 = results["swiftlet"]["p99"] / results["redis"]["p99"] if results["redis"]["p99"] else 0
                 ratios.append((test, pipeline, ratio, p99))
                 print(f"{'':<6} {'':>3}  ratio     ops/cpu-s x{ratio:.2f}   p99 x{p99:.2f}\n")
-        print("Summary (swiftlet / redis): ops per server CPU-second, p99 latency")
+        if ratios:
+            print("Summary (swiftlet / redis): ops per server CPU-second, p99 latency")
         for test, pipeline, ratio, p99 in ratios:
             print(f"  {test.upper():<5} -P {pipeline:<3} ops/cpu-s x{ratio:.2f}   p99 x{p99:.2f}")
         if not args.skip_pubsub:
