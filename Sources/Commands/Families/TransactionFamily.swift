@@ -119,7 +119,7 @@ enum TransactionFamily {
     private static func shardsToLock(_ transaction: Transaction, _ c: CommandContext) -> [Int] {
         var shards = Set<Int>()
         for watched in c.watcher.map(c.server.watches.keys) ?? [] {
-            watched.key.withUnsafeBytes { shards.insert(c.keyspace.shardIndex(for: $0)) }
+            watched.key.withUnsafeBytes { _ = shards.insert(c.keyspace.shardIndex(for: $0)) }
         }
         for queued in transaction.queue {
             let spec = queued.spec
