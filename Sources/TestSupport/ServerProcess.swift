@@ -8,13 +8,10 @@ import Glibc
 
 public final class ServerProcess {
     public let port: Int
-    public let process: Process
+    public let process: ChildProcess
     public let directory: URL
-    private let output = Pipe()
-    private var capturedOutput = Data()
-    private let outputLock = NSLock()
 
-    public var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { process.pid }
 
     public enum Failure: Error, CustomStringConvertible {
         case missingBinary(String)
@@ -95,25 +92,12 @@ public final class ServerProcess {
         port = ServerProcess.freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
         let configFile = arguments.first.map { $0.hasPrefix("-") ? [] : [$0] } ?? []
-        process.arguments = configFile + ["--port", String(port), "--bind", "127.0.0.1", "--dir", directory.path]
-            + arguments.dropFirst(configFile.count)
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "NOTIFY_SOCKET")
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        process.standardOutput = output
-        process.standardError = output
-        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self else { return }
-            self.outputLock.lock()
-            self.capturedOutput.append(data)
-            self.outputLock.unlock()
-        }
-        try process.run()
+        process = try ChildProcess(binary, configFile + ["--port", String(port), "--bind", "127.0.0.1", "--dir", directory.path]
+                                   + arguments.dropFirst(configFile.count), environment: env)
         if waitUntilReady { try waitForPing() }
     }
 
@@ -129,11 +113,7 @@ public final class ServerProcess {
     }
 
     /// Everything the server printed so far.
-    public var log: String {
-        outputLock.lock()
-        defer { outputLock.unlock() }
-        return String(decoding: capturedOutput, as: UTF8.self)
-    }
+    public var log: String { process.output }
 
     /// Sends `signal` to this server only.
     public func signal(_ number: Int32) {
@@ -145,7 +125,7 @@ public final class ServerProcess {
     public func waitForExit(seconds: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { usleep(10_000) }
-        return process.isRunning ? nil : process.terminationStatus
+        return process.status
     }
 
     /// SIGTERM, then SIGKILL after five seconds; idempotent.
@@ -157,7 +137,6 @@ public final class ServerProcess {
                 waitForExit(seconds: 5)
             }
         }
-        output.fileHandleForReading.readabilityHandler = nil
         try? FileManager.default.removeItem(at: directory)
     }
 

@@ -187,15 +187,8 @@ struct PersistenceDifferentialTests {
         try fill(ours)
         #expect(try ours.call("save").description == "+OK")
         let file = swiftlet.directory.appendingPathComponent("dump.rdb").path
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/usr/bin/redis-check-rdb")
-        check.arguments = [file]
-        let output = Pipe()
-        check.standardOutput = output
-        try check.run()
-        check.waitUntilExit()
-        let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(check.terminationStatus == 0 && report.contains("RDB looks OK"), "\(report)")
+        let (status, report) = try ChildProcess.run("/usr/bin/redis-check-rdb", [file])
+        #expect(status == 0 && report.contains("RDB looks OK"), "\(report)")
 
         try transfer(from: swiftlet, to: redis, client: theirs)
         let swiftletDigest = try digest(ours)
@@ -211,6 +204,9 @@ struct PersistenceDifferentialTests {
         Thread.sleep(forTimeInterval: 0.01)
         #expect(try theirs.call("save").description == "+OK")
         try transfer(from: redis, to: swiftlet, client: ours)
+        // Redis's digest counts a key that has expired but was not reclaimed yet; reading it
+        // reclaims it, so both digests cover the same keys.
+        #expect(try theirs.call("exists", "soon-gone").description == ":0")
         #expect(try digest(ours) == (try digest(theirs)))
         for key in ["bigzset", "bighash", "bigset", "bigints", "biglist", "zset", "hash", "intset"] {
             #expect(try ours.call("object", "encoding", key).description == (try theirs.call("object", "encoding", key)).description, "\(key)")

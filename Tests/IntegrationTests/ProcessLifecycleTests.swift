@@ -8,24 +8,11 @@ import TestSupport
 import Glibc
 #endif
 
-private func run(_ binary: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
 @Suite(.serialized)
 struct ProcessLifecycleTests {
     @Test func versionLineCarriesTheEmulatedRedisVersion() throws {
         let binary = try #require(ServerProcess.swiftletBinary)
-        let result = try run(binary, ["--version"])
+        let result = try ChildProcess.run(binary, ["--version"])
         #expect(result.status == 0)
         #expect(result.output.hasPrefix("Redis server v=7.0.15 "))
     }
@@ -52,12 +39,12 @@ struct ProcessLifecycleTests {
         for (index, (contents, extra)) in cases.enumerated() {
             let file = directory.appendingPathComponent("case\(index).conf")
             try contents.write(to: file, atomically: true, encoding: .utf8)
-            let ours = try run(binary, [file.path] + extra)
-            let theirs = try run(redis, [file.path] + extra)
+            let ours = try ChildProcess.run(binary, [file.path] + extra)
+            let theirs = try ChildProcess.run(redis, [file.path] + extra)
             #expect(ours.status == 1 && theirs.status == 1)
             #expect(ours.output == theirs.output, "config \(contents.debugDescription) \(extra)")
         }
-        let missing = try run(binary, ["/nonexistent/swiftlet.conf"])
+        let missing = try ChildProcess.run(binary, ["/nonexistent/swiftlet.conf"])
         #expect(missing.status == 1)
         #expect(missing.output.contains("Fatal error, can't open config file '/nonexistent/swiftlet.conf'"))
     }
@@ -122,9 +109,9 @@ struct ProcessLifecycleTests {
         let server = try ServerProcess.swiftlet(["--server-threads", "2"])
         defer { server.stop() }
         let port = String(server.port)
-        #expect(try run("/usr/bin/redis-cli", ["-p", port, "set", "greeting", "hello"]).output == "OK\n")
-        #expect(try run("/usr/bin/redis-cli", ["-p", port, "get", "greeting"]).output == "hello\n")
-        let bench = try run("/usr/bin/redis-benchmark", ["-p", port, "-t", "ping,set,get,incr,mset", "-n", "2000", "-c", "10", "-P", "16", "-q"])
+        #expect(try ChildProcess.run("/usr/bin/redis-cli", ["-p", port, "set", "greeting", "hello"]).output == "OK\n")
+        #expect(try ChildProcess.run("/usr/bin/redis-cli", ["-p", port, "get", "greeting"]).output == "hello\n")
+        let bench = try ChildProcess.run("/usr/bin/redis-benchmark", ["-p", port, "-t", "ping,set,get,incr,mset", "-n", "2000", "-c", "10", "-P", "16", "-q"])
         #expect(bench.status == 0)
         for test in ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET (10 keys)"] {
             #expect(bench.output.contains("\(test): "), "redis-benchmark output lacks \(test)")

@@ -17,25 +17,11 @@ enum RedisPy {
                                      packageRoot.appendingPathComponent(".build/redis-py-venv/bin/python").path]
         return candidates.compactMap { $0 }.first { (path: String) -> Bool in
             guard FileManager.default.isExecutableFile(atPath: path) else { return false }
-            return (try? run(path, ["-c", "import redis, sys; sys.exit(0 if int(redis.__version__.split('.')[0]) >= 5 else 1)"]))?.status == 0
+            return (try? ChildProcess.run(path, ["-c", "import redis, sys; sys.exit(0 if int(redis.__version__.split('.')[0]) >= 5 else 1)"]))?.status == 0
         }
     }()
 
     static var available: Bool { interpreter != nil }
-
-    /// Runs `executable` with `arguments`; returns its exit status and combined output.
-    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
 }
 
 @Suite(.serialized, .enabled(if: RedisPy.available, "needs redis-py 5 (scripts/test creates .build/redis-py-venv)"))
@@ -45,7 +31,7 @@ struct PubSubRedisPyTests {
         let server = try ServerProcess.swiftlet(["--server-threads", "4"])
         defer { server.stop() }
         let script = RedisPy.packageRoot.appendingPathComponent("Tests/IntegrationTests/Python/pubsub_check.py").path
-        let result = try RedisPy.run(RedisPy.interpreter!, [script, String(server.port), String(protocolVersion)])
+        let result = try ChildProcess.run(RedisPy.interpreter!, [script, String(server.port), String(protocolVersion)])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.hasSuffix("ok\n"))
     }

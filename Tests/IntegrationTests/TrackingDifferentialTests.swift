@@ -415,7 +415,7 @@ struct TrackingRedisPyTests {
         let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
         defer { server.stop() }
         let script = RedisPy.packageRoot.appendingPathComponent("Tests/IntegrationTests/Python/tracking_redis_py.py").path
-        let result = try RedisPy.run(RedisPy.interpreter!, [script, String(server.port)])
+        let result = try ChildProcess.run(RedisPy.interpreter!, [script, String(server.port)])
         #expect(result.status == 0 && result.output.hasSuffix("OK\n"), "\(result.output)")
     }
 }
