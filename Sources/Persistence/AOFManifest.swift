@@ -81,26 +81,10 @@ public struct AOFManifest: Equatable {
         return entries.map { "file \(Self.quotedIfNeeded($0.name)) seq \($0.seq) type \($0.type.rawValue)\n" }.joined()
     }
 
-    /// A name with spaces, quotes or unprintable bytes in Redis's sdscatrepr form.
+    /// A name with spaces, quotes, backslashes or unprintable bytes is written in Redis's
+    /// sdscatrepr form (sdsneedsrepr leaves single quotes plain).
     private static func quotedIfNeeded(_ name: String) -> String {
-        let bytes = Array(name.utf8)
-        let plain = bytes.allSatisfy { $0 > 32 && $0 < 127 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "'")
-            && $0 != UInt8(ascii: "\\") }
-        guard !plain else { return name }
-        var out = "\""
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "\\"): out += "\\\\"
-            case UInt8(ascii: "\""): out += "\\\""
-            case 10: out += "\\n"
-            case 13: out += "\\r"
-            case 9: out += "\\t"
-            case 7: out += "\\a"
-            case 8: out += "\\b"
-            case 32...126: out.unicodeScalars.append(Unicode.Scalar(byte))
-            default: out += "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
-            }
-        }
-        return out + "\""
+        let plain = name.utf8.allSatisfy { $0 > 32 && $0 < 127 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+        return plain ? name : QuotedSplitter.quote(name)
     }
 }
