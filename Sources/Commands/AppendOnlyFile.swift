@@ -42,6 +42,8 @@ public final class AppendOnlyFile {
     public private(set) var rewrites = 0
     public private(set) var consecutiveRewriteFailures = 0
     private var flusherRunning = false
+    /// DEBUG AOF-FLUSH-SLEEP: a pause before each write of the collected bytes (tests).
+    public var flushSleepMicroseconds = 0
     public enum FsyncPolicy { case always, everysec, no }
     /// `appendfsync`, kept here so the reply path reads no guarded setting.
     public var fsyncPolicy = FsyncPolicy.everysec
@@ -89,6 +91,7 @@ public final class AppendOnlyFile {
             return stream.pending
         }
         if !bytes.isEmpty {
+            if flushSleepMicroseconds > 0 { usleep(UInt32(flushSleepMicroseconds)) }
             let ok = bytes.withUnsafeBytes { raw -> Bool in
                 var offset = 0
                 while offset < raw.count {
@@ -106,7 +109,7 @@ public final class AppendOnlyFile {
             currentSize += bytes.count
             unsynced = true
         }
-        if sync && unsynced {
+        if sync && unsynced && !(config.noAppendfsyncOnRewrite && rewriteRunning) {
             fdatasync(fd)
             unsynced = false
         }
@@ -472,6 +475,33 @@ public final class AppendOnlyFile {
         return .loaded
     }
 
+    /// DEBUG LOADAOF: what was collected is synced, the data emptied and the files replayed.
+    /// False when they cannot be loaded.
+    // DIVERGENCE: Redis exits when DEBUG LOADAOF fails to load; Swiftlet replies an error.
+    // Writes other clients make while the files replay are applied but not recorded (Redis
+    // runs the reload alone on its single thread).
+    public func reloadFromDisk() -> Bool {
+        let keyspace = server.keyspace
+        let wasEnabled = keyspace.withAllShardsLocked { () -> Bool in
+            let wasEnabled = locked { () -> Bool in
+                guard enabled else { return false }
+                writePendingLocked(sync: true)
+                server.propagation.detach(stream)
+                return true
+            }
+            for shard in keyspace.shards {
+                for db in 0..<keyspace.databaseCount { shard.clear(db: db) }
+            }
+            return wasEnabled
+        }
+        let loaded = loadAll()
+        // The file goes on where it stopped: no SELECT is repeated.
+        if wasEnabled { keyspace.withAllShardsLocked { locked { server.propagation.attach(stream) } } }
+        removeHistory()
+        if loaded != .failed { log(true, "Append Only File loaded by DEBUG LOADAOF") }
+        return loaded != .failed
+    }
+
     enum ReplayResult { case ok, truncated(Int), failed }
 
     /// Runs the commands of one RESP file as a client would; a truncated last command is
@@ -487,6 +517,18 @@ public final class AppendOnlyFile {
         return bytes.withUnsafeBytes { raw -> ReplayResult in
             while offset < raw.count {
                 let start = raw.baseAddress! + offset
+                // Annotation lines ('#') are skipped; anything else but a RESP array is bad.
+                if start.load(as: UInt8.self) == UInt8(ascii: "#") {
+                    let rest = UnsafeRawBufferPointer(start: start, count: raw.count - offset)
+                    guard let newline = rest.firstIndex(of: 10) else { break }
+                    offset += newline + 1
+                    if !inTransaction { validUpTo = offset }
+                    continue
+                }
+                if start.load(as: UInt8.self) != UInt8(ascii: "*") {
+                    log(true, badFormat(file))
+                    return .failed
+                }
                 switch parser.parse(start, available: raw.count - offset) {
                 case .empty:
                     offset += parser.consumed
@@ -507,13 +549,17 @@ public final class AppendOnlyFile {
                 case .needMore:
                     return truncated(file: file, validUpTo: validUpTo, isLast: isLast)
                 case .protocolError:
-                    log(true, "Bad file format reading the append only file \(file): make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>")
+                    log(true, badFormat(file))
                     return .failed
                 }
             }
             // A MULTI without its EXEC is a truncated transaction.
             return inTransaction ? truncated(file: file, validUpTo: validUpTo, isLast: isLast) : .ok
         }
+    }
+
+    private func badFormat(_ file: String) -> String {
+        "Bad file format reading the append only file \(file): make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
     }
 
     private func truncated(file: String, validUpTo: Int, isLast: Bool) -> ReplayResult {

@@ -52,6 +52,31 @@ private let propagationCommands: [[String]] = [
         #expect(try incrementalText(swiftlet) == expected)
     }
 
+    /// Blocking commands served by a later push propagate after it, as their plain forms.
+    @Test func blockedCommandsServedLaterMatchRedis() throws {
+        let swiftlet = try ServerProcess.swiftlet(Self.aofArguments)
+        defer { swiftlet.stop() }
+        let redis = try ServerProcess.redis(Self.aofArguments)
+        defer { redis.stop() }
+        let waits = [["blpop", "l", "0"], ["blmove", "src", "dst", "right", "left", "0"], ["brpoplpush", "src2", "dst", "0"],
+                     ["bzpopmin", "z", "0"], ["blmpop", "0", "1", "l2", "left", "count", "3"]]
+        let pushes = [["rpush", "l", "a", "b"], ["rpush", "src", "x"], ["rpush", "src2", "y"], ["zadd", "z", "1", "m"],
+                      ["rpush", "l2", "1", "2"]]
+        for server in [swiftlet, redis] {
+            let writer = try RespClient(port: server.port)
+            var waiters: [RespClient] = []
+            for wait in waits {
+                let waiter = try RespClient(port: server.port)
+                try waiter.send(wait)
+                waiters.append(waiter)
+            }
+            #expect(try server.waitForBlockedClients(waits.count))
+            for push in pushes { _ = try writer.call(push) }
+            for waiter in waiters { _ = try waiter.readReply() }
+        }
+        #expect(try incrementalText(swiftlet) == (try incrementalText(redis)))
+    }
+
     @Test func lazyExpiryPropagatesAsDel() throws {
         let swiftlet = try ServerProcess.swiftlet(Self.aofArguments + ["--hz", "1"])
         defer { swiftlet.stop() }

@@ -386,7 +386,7 @@ public enum ListFamily {
     }
 
     /// BLMOVE and BRPOPLPUSH propagate as LMOVE and RPOPLPUSH; served after waiting, with the
-    /// ends spelled LEFT/RIGHT, as Redis's blocked-client path writes them.
+    /// ends spelled "left"/"right", as Redis's blocked-client path writes them.
     private static func propagateBlockingMove(_ c: CommandContext, fromHead: Bool, toHead: Bool) {
         let isBLMove = c.args.equals(0, "blmove")
         guard isBLMove || c.args.equals(0, "brpoplpush") else { return }
@@ -396,8 +396,8 @@ public enum ListFamily {
             command.add(c.args[2])
             guard isBLMove else { return }
             if c.isRetryingBlocked {
-                command.add(fromHead ? "LEFT" : "RIGHT")
-                command.add(toHead ? "LEFT" : "RIGHT")
+                command.add(fromHead ? "left" : "right")
+                command.add(toHead ? "left" : "right")
             } else {
                 command.add(c.args[3])
                 command.add(c.args[4])
