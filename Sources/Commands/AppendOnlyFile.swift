@@ -435,8 +435,15 @@ public final class AppendOnlyFile {
         guard let text = manifestText else { return .none }
         do {
             manifest = try AOFManifest.parse(text)
+        } catch let error as AOFManifest.ParseError {
+            log(true, "\n*** FATAL AOF MANIFEST FILE ERROR ***\n")
+            if let line = error.line {
+                log(true, "Reading the manifest file, at line \(error.lineNumber)\n")
+                log(true, ">>> '\(line)'\n")
+            }
+            log(true, "\(error.message)\n")
+            return .failed
         } catch {
-            log(true, "\(error)")
             return .failed
         }
         let files = manifest.replayOrder
@@ -445,7 +452,7 @@ public final class AppendOnlyFile {
             let started = Clock.milliseconds()
             let last = index == files.count - 1
             guard let bytes = try? RDBLoader.readFile(path(entry.name)) else {
-                log(true, "The AOF file \(entry.name) doesn't exist")
+                log(true, "The append log file \(entry.name) doesn't exist: \(String(cString: strerror(errno)))")
                 return .failed
             }
             total += bytes.count
