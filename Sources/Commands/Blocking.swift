@@ -210,7 +210,11 @@ extension CommandContext {
     }
 
     /// SWAPDB exchanged these databases: any key waited on in them may now have data.
+    /// SWAPDB exchanged two databases (every shard locked): waiters are woken and the swap
+    /// is propagated here, in order.
     public func signalDatabasesSwapped(_ first: Int, _ second: Int) {
+        noteCommandChanged()
+        commitEffects()
         server.blocking.signal(databases: [first, second], waker: blockingHost)
     }
 }

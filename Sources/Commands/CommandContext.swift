@@ -56,6 +56,9 @@ public final class CommandContext {
     public var blockedRunTicks: UInt64 = 0
     /// The server's key events, held without reference counting: every write raises them.
     public unowned(unsafe) let keyEvents: KeyEvents
+    /// The write effects of the running command (or atomic group) not handed to the
+    /// propagation streams yet (Propagation.swift).
+    let pendingEffects = PendingEffects()
     /// Reused storage for the shard indexes a multi-key command locks.
     var shardScratch: [Int] = []
     /// This connection's generator for LFU counter increments (the system one is a syscall).
@@ -140,6 +143,7 @@ public final class CommandContext {
         return keyspace.unownedShards[keyspace.shardIndex(for: key)]._withUnsafeGuaranteedRef { shard in
             shard.lock()
             defer { shard.unlock() }
+            defer { commitEffects() }
             return body(shard, key, hash)
         }
     }
@@ -170,6 +174,7 @@ public final class CommandContext {
             previous = index
         }
         defer {
+            commitEffects()
             previous = -1
             for index in shardScratch.reversed() where index != previous {
                 server.keyspace.shards[index].unlock()

@@ -97,7 +97,10 @@ public enum Dispatcher {
         context.session.lastCommandIndex = spec.statsIndex
         let tracking = !context.session.trackingFlags.isEmpty
         if tracking { context.session.trackingCommandThread = pthread_self() }
+        context.resetCommandEffect()
         spec.handler.unsafelyUnwrapped(context)
+        // Effects of commands that locked shards on their own (not through the context).
+        context.commitEffects()
         if tracking {
             context.session.trackingCommandThread = nil
             context.server.tracking.afterCommand(context, spec)

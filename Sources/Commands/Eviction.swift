@@ -300,6 +300,7 @@ public final class Evictor {
                 let before = shard.usedMemory
                 shard.remove(db: victim.db, at: link, hash: hash)
                 let freed = before - shard.usedMemory
+                server.propagation.deleted(key, db: victim.db)
                 server.keyEvents.modified(key, db: victim.db, by: nil)
                 server.keyEvents.notify(.evicted, "evicted", key, db: victim.db)
                 return freed

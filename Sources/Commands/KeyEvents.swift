@@ -109,11 +109,15 @@ extension CommandContext {
     /// The running command changed `key` (in the selected database unless `db` is given).
     @inline(__always)
     public func signalModifiedKey(_ key: UnsafeRawBufferPointer, db: Int? = nil) {
+        noteCommandChanged()
         keyEvents.modified(key, db: db ?? session.db, by: session)
     }
 
-    /// The running command emptied `db` (nil: every database): FLUSHDB, FLUSHALL.
+    /// The running command emptied `db` (nil: every database): FLUSHDB, FLUSHALL. Called
+    /// with every shard locked, so the flush is propagated here, in order.
     public func signalFlushedDB(_ db: Int?) {
+        noteCommandChanged()
+        commitEffects()
         keyEvents.flushed(db: db)
     }
 

@@ -128,7 +128,9 @@ extension ScriptEngine {
         swap(&context.reply, &scratch)
         context.args = args
         context.session.protocolVersion = run.resp3 ? 3 : 2
+        let effectsBefore = context.pendingEffects.effects.count
         Dispatcher.runQueued(spec, context)
+        if !run.propagatesToAOF { context.discardEffects(beyond: effectsBefore) }
         swap(&context.reply, &scratch)
         let reply = UnsafeRawBufferPointer(start: scratch.buffer.base, count: scratch.buffer.count)
         var position = 0
@@ -262,8 +264,8 @@ extension ScriptEngine {
         return 0
     }
 
-    /// redis.set_repl: checked as Redis does; replication is not built, so the flags have
-    /// nothing to steer yet.
+    /// redis.set_repl: checked as Redis does; without REPL_AOF the script's next writes stay
+    /// out of the AOF (replication is not built, so REPL_REPLICA steers nothing yet).
     fileprivate func setReplication(_ L: OpaquePointer) -> Int32 {
         guard run.context != nil else {
             pushErrorTable(L, "redis.set_repl can only be called inside a script invocation")
@@ -278,6 +280,7 @@ extension ScriptEngine {
             pushErrorTable(L, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
             return raise
         }
+        run.propagatesToAOF = flags & 1 != 0
         return 0
     }
 

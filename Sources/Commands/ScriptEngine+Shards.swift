@@ -27,13 +27,17 @@ extension ScriptEngine {
     }
 
     /// Runs `body` holding the shards of the declared keys (every shard when `all`), and once
-    /// more holding every shard when it asks to start over; true when it started over (the
-    /// caller marks its script to hold every shard from then on).
+    /// more holding every shard when it asks to start over (a run that restarts wrote nothing,
+    /// so it propagated nothing); true when it started over (the caller marks its script to
+    /// hold every shard from then on).
     func runHoldingShards(keys: Range<Int>, all: Bool, _ context: CommandContext, _ body: () -> Bool) -> Bool {
         var everyShard = all
         while true {
             lockShards(keys: keys, all: everyShard, context)
+            // The writes the run made reach the AOF as one group, before its shards go.
+            context.beginAtomicGroup()
             let restart = body()
+            context.endAtomicGroup()
             releaseShards(context)
             guard restart && !everyShard else { return everyShard && !all }
             everyShard = true

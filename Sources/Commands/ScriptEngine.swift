@@ -25,6 +25,8 @@ final class ScriptEngine {
         var readOnly = false
         var allowOOM = false
         var writeDirty = false
+        /// redis.set_repl left REPL_AOF on: the nested writes reach the AOF.
+        var propagatesToAOF = true
         /// The protocol the script asked for with redis.setresp (replies parsed into Lua).
         var resp3 = false
         /// Memory was over maxmemory when the script started (Redis's pre_command_oom_state).

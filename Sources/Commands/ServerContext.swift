@@ -139,6 +139,9 @@ public final class ServerContext {
     public let tracking = ClientTracking()
     /// RDB saving and loading (SAVE, BGSAVE, save rules, start-up load, DEBUG RELOAD).
     public private(set) var snapshots: Snapshots!
+    public private(set) var aof: AppendOnlyFile!
+    /// Where writes send their effects (the AOF, later replicas).
+    public let propagation = Propagation()
     public let runID: String
     public let startedAtMilliseconds: Int64
     public weak var control: ServerControl?
@@ -181,12 +184,15 @@ public final class ServerContext {
         observeWatchedKeys()
         keyEvents.observeModified { [tracking] _, key, session in tracking.keyModified(key, by: session) }
         let events = keyEvents
+        let propagation = self.propagation
         keyspace.onKeyExpired { db, key in
+            propagation.deleted(key, db: db)
             events.notify(.expired, "expired", key, db: db)
             events.modified(key, db: db, by: nil)
         }
         applyKeyspaceEventsConfig()
         snapshots = Snapshots(server: self)
+        aof = AppendOnlyFile(server: self)
     }
 
     /// Makes `notify-keyspace-events` take effect (at start-up and after CONFIG SET).

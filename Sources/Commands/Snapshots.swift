@@ -72,7 +72,8 @@ public final class Snapshots {
 
     // MARK: Saving
 
-    private func makeSnapshot(dirtyBaseline: UnsafeMutablePointer<Int>) -> RDBSnapshot {
+    private func makeSnapshot(dirtyBaseline: UnsafeMutablePointer<Int>?, aofBase: Bool = false,
+                              atPointInTime: () -> Void = {}) -> RDBSnapshot {
         let config = server.config
         var options = RDBSnapshot.Options()
         options.compression = config.rdbCompression
@@ -80,7 +81,7 @@ public final class Snapshots {
         options.keySaveDelay = config.rdbKeySaveDelay
         options.auxFields = [("ctime", String(Clock.milliseconds() / 1000)),
                              ("used-mem", String(server.usedMemory(dataset: server.keyspace.usedMemory))),
-                             ("repl-id", server.replicationID), ("repl-offset", "0"), ("aof-base", "0")]
+                             ("repl-id", server.replicationID), ("repl-offset", "0"), ("aof-base", aofBase ? "1" : "0")]
         options.functionCodes = server.functions.all.map(\.code)
         let policy = config.maxmemoryPolicy
         let server = self.server
@@ -90,9 +91,30 @@ public final class Snapshots {
             options.access = { .idle(UInt64(server.idleSeconds($0))) }
         }
         let snapshot = RDBSnapshot(keyspace: server.keyspace, options: options)
-        snapshot.begin { dirtyBaseline.pointee = server.keyspace.shards.reduce(0) { $0 + $1.stats.dirty } }
+        snapshot.begin {
+            dirtyBaseline?.pointee = server.keyspace.shards.reduce(0) { $0 + $1.stats.dirty }
+            atPointInTime()
+        }
         return snapshot
     }
+
+    /// A snapshot for an AOF base file (`aof-base` 1); `atPointInTime` runs with every shard
+    /// locked at its point in time. Call after `claimExclusiveSnapshot`, or at start-up.
+    public func makeAOFBaseSnapshot(atPointInTime: () -> Void = {}) -> RDBSnapshot {
+        makeSnapshot(dirtyBaseline: nil, aofBase: true, atPointInTime: atPointInTime)
+    }
+
+    /// Claims the shards' one capture for a snapshot other than SAVE/BGSAVE (an AOF rewrite);
+    /// false while another snapshot runs. BGSAVE meanwhile answers as Redis does to a child.
+    public func claimExclusiveSnapshot() -> Bool {
+        locked {
+            if snapshotActive { return false }
+            snapshotActive = true
+            return true
+        }
+    }
+
+    public func releaseExclusiveSnapshot() { locked { snapshotActive = false } }
 
     /// SAVE: writes the snapshot on the calling thread (after any other foreground save).
     public func saveInForeground() -> Outcome {
@@ -256,9 +278,17 @@ public final class Snapshots {
     /// (leaving the keyspace untouched) when it cannot be read.
     @discardableResult
     public func load(replacingAll: Bool = true) throws -> Bool {
+        guard let bytes = try RDBLoader.readFile(path) else { return false }
+        try load(bytes, replacingAll: replacingAll)
+        return true
+    }
+
+    /// Loads an AOF's RDB base (start-up, into the empty keyspace).
+    public func loadAOFBase(_ bytes: [UInt8]) throws { try load(bytes, replacingAll: false) }
+
+    private func load(_ bytes: [UInt8], replacingAll: Bool) throws {
         loading = true
         defer { loading = false }
-        guard let bytes = try RDBLoader.readFile(path) else { return false }
         let config = server.config
         var options = LoadOptions()
         options.databases = config.databases
@@ -280,7 +310,6 @@ public final class Snapshots {
             dirtyAtLastSave = server.keyspace.aggregateStats().dirty
             lastSaveTime = Clock.milliseconds() / 1000
         }
-        return true
     }
 
     /// Checks the snapshot's libraries in this thread's function state and installs them, in

@@ -4,6 +4,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Support
 
 public enum StartupOutcome {
     case run(ServerConfig)
@@ -57,7 +58,7 @@ extension ServerConfig {
                 }
                 sawOption = true
             } else {
-                overrides += " " + quote(argument)
+                overrides += " " + QuotedSplitter.quote(argument)
             }
             index += 1
         }
@@ -75,28 +76,6 @@ extension ServerConfig {
         if !overrides.isEmpty { text += "\n" + overrides }
         if let failure = config.load(text: text) { return .exit(status: 1, stdout: "", stderr: failure) }
         return .run(config)
-    }
-
-    /// Quotes an argument the way Redis's sdscatrepr does, so the config lexer reads it back
-    /// unchanged and error messages show it as Redis would.
-    static func quote(_ argument: String) -> String {
-        var quoted = "\""
-        for byte in argument.utf8 {
-            switch byte {
-            case 92: quoted += "\\\\"
-            case 34: quoted += "\\\""
-            case 10: quoted += "\\n"
-            case 13: quoted += "\\r"
-            case 9: quoted += "\\t"
-            case 7: quoted += "\\a"
-            case 8: quoted += "\\b"
-            case 32...126: quoted.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = String(byte, radix: 16)
-                quoted += "\\x" + (hex.count == 1 ? "0" + hex : hex)
-            }
-        }
-        return quoted + "\""
     }
 
     static func readFile(_ path: String) -> String? {

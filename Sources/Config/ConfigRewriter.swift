@@ -5,6 +5,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Support
 
 enum ConfigRewriter {
     struct Failure: Error { let message: String }
@@ -55,6 +56,6 @@ enum ConfigRewriter {
         let value = directive.format(config)
         if directive.multiArgument && !value.isEmpty { return directive.name + " " + value }
         let plain = !value.isEmpty && value.utf8.allSatisfy { $0 > 32 && $0 < 127 && $0 != 34 && $0 != 39 && $0 != 92 }
-        return directive.name + " " + (plain ? value : ServerConfig.quote(value))
+        return directive.name + " " + (plain ? value : QuotedSplitter.quote(value))
     }
 }

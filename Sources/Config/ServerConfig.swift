@@ -100,6 +100,12 @@ public final class ServerConfig: @unchecked Sendable {
     @Guarded public var appenddirname = "appendonlydir"
     @Guarded public var appendfsync = "everysec"
     public var noAppendfsyncOnRewrite = false
+    /// Growth of the AOF over its size after the last rewrite (percent) that starts a rewrite.
+    public var autoAofRewritePercentage = 100
+    public var autoAofRewriteMinSize = 64 * 1024 * 1024
+    public var aofUseRdbPreamble = true
+    public var aofLoadTruncated = true
+    public var aofRewriteIncrementalFsync = true
 
     // MARK: Replication and monitoring
     public var replicaReadOnly = true
@@ -145,7 +151,7 @@ public final class ServerConfig: @unchecked Sendable {
     /// start-up (and on CONFIG SET) instead of silently pretending.
     public var inertSettings: [String] {
         var names: [String] = []
-        if appendonly { names.append("appendonly (the append-only file is not implemented yet)") }
+        if !aofUseRdbPreamble { names.append("aof-use-rdb-preamble no (AOF base files are always written as RDB)") }
         if !unixsocket.isEmpty { names.append("unixsocket (Unix-socket listening is not implemented yet)") }
         if syslogEnabled { names.append("syslog-enabled (logging to syslog is not implemented yet)") }
         if listCompressDepth > 0 { names.append("list-compress-depth (quicklist node compression is not implemented yet)") }

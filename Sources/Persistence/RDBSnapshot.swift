@@ -160,6 +160,9 @@ public final class RDBSnapshot: ShardCapture {
         return file.written
     }
 
+    /// Drops a snapshot that began but will not be written, releasing the shards it armed.
+    public func abandon() { disarm() }
+
     /// Stops a running `write` (FLUSHALL aborting a background save); it throws `.aborted`.
     public func cancel() { abandoned = true }
 

@@ -409,6 +409,8 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     // MARK: Writing
 
     func flush() {
+        // Writes reach the AOF (and the disk, under appendfsync always) before their replies.
+        worker.server.context.aof.writeBeforeReplies()
         // Messages this worker's commands pushed elsewhere leave before any reply does.
         worker.sendOutbox()
         // A closing client leaves the tracking registry before its last reply goes out, so a

@@ -76,7 +76,12 @@ public final class Server: ServerControl {
         warnAboutInertSettings()
         context.snapshots.log = { warning, message in Logger.shared.log(warning ? .warning : .notice, message) }
         context.scripts.log = { level, message in Logger.shared.log(LogLevel(rawValue: level) ?? .notice, message) }
-        guard context.snapshots.loadAtStartup() else { return 1 }
+        context.aof.log = context.snapshots.log
+        if context.config.appendonly {
+            guard context.aof.startAtLaunch() else { return 1 }
+        } else {
+            guard context.snapshots.loadAtStartup() else { return 1 }
+        }
         installSignalHandlers()
         context.baselineMemory = InfoMemoryBaseline.current()
         for worker in workers { worker.startCron(hz: config.hz) }
@@ -89,6 +94,7 @@ public final class Server: ServerControl {
         }
         workers[0].run()
         for thread in threads { pthread_join(thread, nil) }
+        context.aof.flushAtExit()
         for (fd, event) in listeners {
             if let event { event_free(event) }
             close(fd)
@@ -319,6 +325,13 @@ public final class Server: ServerControl {
         case "hz": for worker in workers { worker.post(.restartCron) }
         case "loglevel": Logger.shared.level = LogLevel(configValue: context.config.loglevel)
         case "notify-keyspace-events": context.applyKeyspaceEventsConfig()
+        case "appendfsync": context.aof.applyFsyncConfig()
+        case "appendonly":
+            if context.config.appendonly {
+                if !context.aof.enable() { log(.warning, "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.") }
+            } else {
+                context.aof.disable()
+            }
         case "maxmemory":
             context.maxmemoryChanged()
             let limit = context.config.maxmemory, used = context.usedMemory(dataset: context.keyspace.usedMemory)
@@ -346,6 +359,7 @@ public final class Server: ServerControl {
         if context.config.activeExpireEnabled && !context.isReplica { runExpiryCycle(.slow, now: now) }
         context.sweepFillLocks(now: now)
         context.snapshots.cron(now: now)
+        context.aof.cron()
         let shards = context.keyspace.shards
         // Table upkeep: a slice of the shards per tick keeps each tick short.
         let slice = max(1, shards.count / max(context.config.hz, 1))

@@ -73,4 +73,26 @@ public enum QuotedSplitter {
             endOfArgument()
         }
     }
+
+    /// Quotes an argument the way Redis's sdscatrepr does, so `split` reads it back
+    /// unchanged (config rewriting, error messages, the AOF manifest).
+    public static func quote(_ argument: String) -> String {
+        var quoted = "\""
+        for byte in argument.utf8 {
+            switch byte {
+            case 92: quoted += "\\\\"
+            case 34: quoted += "\\\""
+            case 10: quoted += "\\n"
+            case 13: quoted += "\\r"
+            case 9: quoted += "\\t"
+            case 7: quoted += "\\a"
+            case 8: quoted += "\\b"
+            case 32...126: quoted.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = String(byte, radix: 16)
+                quoted += "\\x" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return quoted + "\""
+    }
 }

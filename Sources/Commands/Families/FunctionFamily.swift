@@ -149,12 +149,14 @@ enum FunctionFamily {
         case .failure(let error): c.error(error.message)
         case .success(let library):
             if let error = c.server.functions.add([library], replace: replace) { return c.error(error.message) }
+            c.noteCommandChanged()
             c.reply.bulk(library.name)
         }
     }
 
     static func delete(_ c: CommandContext) {
         guard c.server.functions.delete(c.string(2)) else { return c.error("ERR Library not found") }
+        c.noteCommandChanged()
         c.reply.ok()
     }
 
@@ -164,6 +166,7 @@ enum FunctionFamily {
             return c.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
         }
         c.server.functions.flush()
+        c.noteCommandChanged()
         c.reply.ok()
     }
 
@@ -251,6 +254,7 @@ enum FunctionFamily {
         if let error = c.server.functions.add(libraries, replace: replace, flushFirst: flushFirst) {
             return c.error(error.message)
         }
+        c.noteCommandChanged()
         c.reply.ok()
     }
 

@@ -489,9 +489,19 @@ public enum GenericFamily {
             if lt, let current, when >= current { return c.reply.integer(0) }
             if when <= c.now && c.expiresKeys {
                 shard.remove(db: c.session.db, at: link, hash: hash)
+                StringFamily.propagateAsDel(c, key)
                 c.keyChanged(key, .generic, "del")
             } else {
                 c.setExpire(shard, link: link, hash: hash, expireAt: when)
+                // Propagated as PEXPIREAT with the absolute time, options kept (Redis 7.0).
+                if !(absolute && !seconds) {
+                    c.rewritePropagated { command in
+                        command.add("PEXPIREAT")
+                        command.add(key)
+                        command.add(when)
+                        for index in 3..<max(3, c.args.count) { command.add(c.args[index]) }
+                    }
+                }
                 c.keyChanged(key, .generic, "expire")
             }
             c.reply.integer(1)

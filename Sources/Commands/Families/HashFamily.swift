@@ -231,6 +231,13 @@ public enum HashFamily {
             if result.isNaN || result.isInfinite { return c.error(RedisError.nanOrInfinity) }
             let text = Numbers.humanLongDouble(result)
             _ = text.withUnsafeBytes { store(c, object, c.args[2], $0) }
+            // Propagated as the value it produced (HSET), as Redis does.
+            c.rewritePropagated { command in
+                command.add("HSET")
+                command.add(c.args[1])
+                command.add(c.args[2])
+                command.add(text)
+            }
             c.keyChanged(c.args[1], .hash, "hincrbyfloat")
             c.reply.bulk(text)
         }

@@ -358,6 +358,7 @@ public enum ListFamily {
             c.error(RedisError.wrongType)
             return true
         }
+        propagateBlockingMove(c, fromHead: fromHead, toHead: toHead)
         if source.elementsEqual(destination) {
             // Rotating in place keeps the key (and its TTL) even when it holds one element.
             c.modifyCollection(sourceShard, source, sourceHash, ListValue.self) { list in
@@ -382,6 +383,26 @@ public enum ListFamily {
             return true
         }
         return moved == true
+    }
+
+    /// BLMOVE and BRPOPLPUSH propagate as LMOVE and RPOPLPUSH; served after waiting, with the
+    /// ends spelled "left"/"right", as Redis's blocked-client path writes them.
+    private static func propagateBlockingMove(_ c: CommandContext, fromHead: Bool, toHead: Bool) {
+        let isBLMove = c.args.equals(0, "blmove")
+        guard isBLMove || c.args.equals(0, "brpoplpush") else { return }
+        c.rewritePropagated { command in
+            command.add(isBLMove ? "LMOVE" : "RPOPLPUSH")
+            command.add(c.args[1])
+            command.add(c.args[2])
+            guard isBLMove else { return }
+            if c.isRetryingBlocked {
+                command.add(fromHead ? "left" : "right")
+                command.add(toHead ? "left" : "right")
+            } else {
+                command.add(c.args[3])
+                command.add(c.args[4])
+            }
+        }
     }
 
     /// LMPOP/BLMPOP's arguments from `numkeysIndex`: the key positions, the end to pop from
@@ -423,6 +444,13 @@ public enum ListFamily {
                 return true
             }
             c.modifyCollection(shard, key, hash, ListValue.self) { list in
+                // Propagated as the plain pop it did, as Redis does for LMPOP and the blocking pops.
+                let length = list.count
+                c.rewritePropagated { command in
+                    command.add(atHead ? "LPOP" : "RPOP")
+                    command.add(key)
+                    if let count { command.add(Int64(min(count, length))) }
+                }
                 c.reply.arrayHeader(2)
                 c.reply.bulk(key)
                 if let count {

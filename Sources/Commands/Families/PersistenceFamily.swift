@@ -17,6 +17,9 @@ public enum PersistenceFamily {
                     complexity: "O(1) to start; the snapshot itself is O(N) for N keys",
                     history: [("3.2.2", "SCHEDULE to queue behind a running save.")],
                     arguments: [.token("SCHEDULE", flags: .optional, since: "3.2.2")], handler: backgroundSave),
+        CommandSpec("bgrewriteaof", arity: 1, flags: [.noAsyncLoading, .admin, .noscript], group: .server, since: "1.0.0",
+                    summary: "Asynchronously rewrite the append-only file to disk.", complexity: "O(1)",
+                    handler: rewriteAppendOnlyFile),
         CommandSpec("lastsave", arity: 1, flags: [.loading, .stale, .fast], acl: [.admin, .dangerous],
                     tips: ["nondeterministic_output"], group: .server, since: "1.0.0",
                     summary: "Unix time of the last successful snapshot.", complexity: "O(1)",
@@ -62,6 +65,15 @@ public enum PersistenceFamily {
             }
             snapshots.scheduleBackgroundSave()
             c.reply.simple("Background saving scheduled")
+        }
+    }
+
+    static func rewriteAppendOnlyFile(_ c: CommandContext) {
+        switch c.server.aof.startRewrite() {
+        case .started: c.reply.simple("Background append only file rewriting started")
+        case .scheduled: c.reply.simple("Background append only file rewriting scheduled")
+        case .alreadyRunning: c.error("ERR Background append only file rewriting already in progress")
+        case .failed: c.error("ERR Can't execute an AOF background rewriting. Please check the server logs for more information.")
         }
     }
 
@@ -130,6 +142,7 @@ public enum PersistenceFamily {
             if ttl > 0 && ttl <= c.now {
                 if let existing {
                     shard.remove(db: c.session.db, at: existing, hash: hash)
+                    StringFamily.propagateAsDel(c, key)
                     c.signalModifiedKey(key)
                     c.notifyKeyspaceEvent(.generic, "del", key)
                 }
@@ -138,6 +151,15 @@ public enum PersistenceFamily {
             let entry = ValueCodec.makeEntry(key: key, value: value, expireAt: ttl > 0 ? ttl : nil,
                                              accessClock: c.server.accessClock(for: options.record))
             shard.store(db: c.session.db, entry, hash: hash, replacing: existing)
+            if ttl > 0 && !options.absoluteTTL {
+                // A relative TTL is propagated absolute, with ABSTTL added, as Redis does.
+                c.rewritePropagated { command in
+                    for index in 0..<c.args.count {
+                        if index == 2 { command.add(ttl) } else { command.add(c.args[index]) }
+                    }
+                    command.add("ABSTTL")
+                }
+            }
             c.signalModifiedKey(key)
             c.notifyKeyspaceEvent(.generic, "restore", key)
             c.signalKeyReady(key)

@@ -57,6 +57,11 @@ enum DebugCommand {
             populate(c)
         } else if c.args.equals(1, "reload") {
             reload(c)
+        } else if c.args.equals(1, "aof-flush-sleep") && count == 3 {
+            c.server.aof.flushSleepMicroseconds = max(0, Int(Numbers.parseInt64(c.args[2]) ?? 0))
+            c.reply.ok()
+        } else if c.args.equals(1, "loadaof") {
+            if c.server.aof.reloadFromDisk() { c.reply.ok() } else { c.error("ERR Error trying to load the AOF files") }
         } else if c.args.equals(1, "digest") && count == 2 {
             let digest = c.keyspace.withAllShardsLocked { DatasetDigest.dataset(c.keyspace) }
             c.reply.simple(DatasetDigest.hex(digest))

@@ -164,6 +164,7 @@ enum InfoReport {
         case "persistence":
             let stats = server.keyspace.aggregateStats()
             let snapshots = server.snapshots!
+            let aof = server.aof!
             let running = snapshots.backgroundSaveRunning
             let currentSeconds = running ? (Clock.milliseconds() - snapshots.backgroundSaveStartedAt) / 1000 : -1
             return lines("Persistence", [
@@ -178,12 +179,20 @@ enum InfoReport {
                 // No fork, so no copy-on-write: snapshots copy shards, not pages.
                 ("rdb_saves", String(snapshots.saves)), ("rdb_last_cow_size", "0"),
                 ("rdb_last_load_keys_expired", String(snapshots.lastLoadKeysExpired)),
-                ("rdb_last_load_keys_loaded", String(snapshots.lastLoadKeysLoaded)), ("aof_enabled", "0"), ("aof_rewrite_in_progress", "0"),
-                ("aof_rewrite_scheduled", "0"), ("aof_last_rewrite_time_sec", "-1"), ("aof_current_rewrite_time_sec", "-1"),
-                ("aof_last_bgrewrite_status", "ok"), ("aof_rewrites", "0"), ("aof_rewrites_consecutive_failures", "0"),
-                ("aof_last_write_status", "ok"), ("aof_last_cow_size", "0"), ("module_fork_in_progress", "0"),
+                ("rdb_last_load_keys_loaded", String(snapshots.lastLoadKeysLoaded)), ("aof_enabled", aof.enabled ? "1" : "0"),
+                ("aof_rewrite_in_progress", aof.rewriteRunning ? "1" : "0"),
+                ("aof_rewrite_scheduled", aof.rewriteScheduled ? "1" : "0"),
+                ("aof_last_rewrite_time_sec", String(aof.lastRewriteSeconds)),
+                ("aof_current_rewrite_time_sec", aof.rewriteRunning ? String((Clock.milliseconds() - aof.rewriteStartedAt) / 1000) : "-1"),
+                ("aof_last_bgrewrite_status", aof.lastRewriteOK ? "ok" : "err"), ("aof_rewrites", String(aof.rewrites)),
+                ("aof_rewrites_consecutive_failures", String(aof.consecutiveRewriteFailures)),
+                ("aof_last_write_status", aof.lastWriteOK ? "ok" : "err"), ("aof_last_cow_size", "0"), ("module_fork_in_progress", "0"),
                 ("module_fork_last_cow_size", "0"),
-            ])
+            ] + (aof.enabled ? [
+                ("aof_current_size", String(aof.currentSize)), ("aof_base_size", String(aof.rewriteBaseSize)),
+                ("aof_pending_rewrite", aof.rewriteScheduled ? "1" : "0"), ("aof_buffer_length", String(aof.pendingBytes)),
+                ("aof_pending_bio_fsync", "0"), ("aof_delayed_fsync", "0"),
+            ] : []))
         case "stats":
             let stats = server.keyspace.aggregateStats()
             let processed = server.workerStats.reduce(0) { $0 + $1.commandsProcessed }

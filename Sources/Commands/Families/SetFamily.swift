@@ -211,6 +211,11 @@ public enum SetFamily {
                 c.modifyCollection(shard, key, hash, SetValue.self, missing: { c.reply.nullBulk() }) { set in
                     let member = set.randomMember()
                     remove(set, member)
+                    c.rewritePropagated { command in
+                        command.add("SREM")
+                        command.add(key)
+                        command.add(member)
+                    }
                     c.keyChanged(key, .set, "spop")
                     c.reply.bulk(member)
                 }
@@ -222,7 +227,7 @@ public enum SetFamily {
         c.withKey(1) { shard, key, hash in
             c.modifyCollection(shard, key, hash, SetValue.self, missing: { c.reply.setHeader(0) }) { set in
                 if count > 0 { c.keyChanged(key, .set, "spop") }
-                popMembers(c, set, count: Int(count))
+                popMembers(c, set, key: key, count: Int(count))
             }
         }
     }
@@ -230,10 +235,12 @@ public enum SetFamily {
     /// SPOP with a count: the whole set when it has no more members than asked (replied in
     /// the order of a freshly built set, as Redis replies through SUNION), else `count` random
     /// members; when few would remain, the rest is rebuilt into a fresh set as Redis does
-    /// (which may turn a hashtable of integers back into an intset).
-    private static func popMembers(_ c: CommandContext, _ set: SetValue, count: Int) {
+    /// (which may turn a hashtable of integers back into an intset). Propagated as Redis does:
+    /// `DEL key` for the whole set, else one `SREM key member` per member popped.
+    private static func popMembers(_ c: CommandContext, _ set: SetValue, key: UnsafeRawBufferPointer, count: Int) {
         var all = set.members()
         if count >= all.count {
+            StringFamily.propagateAsDel(c, key)
             let whole = makeSet(c, all)
             c.reply.setHeader(whole.count)
             whole.forEach { c.reply.bulk($0) }
@@ -243,6 +250,14 @@ public enum SetFamily {
         all.shuffle()
         c.reply.setHeader(count)
         for member in all.prefix(count) { c.reply.bulk(member) }
+        c.preventCommandPropagation()
+        for member in all.prefix(count) {
+            c.alsoPropagate { command in
+                command.add("SREM")
+                command.add(key)
+                command.add(member)
+            }
+        }
         let remaining = all.count - count
         if remaining * 5 > count {
             for member in all.prefix(count) { remove(set, member) }

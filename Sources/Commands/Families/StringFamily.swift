@@ -264,6 +264,14 @@ public enum StringFamily {
             // An EXAT/PXAT in the past is stored as given; the key then expires on next access.
             c.storeString(shard, key: key, hash: hash, replacing: link, value: value, encoding: .automatic,
                           expireAt: expireAt ?? keptExpire)
+            if let expireAt {
+                propagateAsSetPXAT(c, key, expireAt: expireAt)
+            } else if options.returnOld {
+                // Propagated without its GET, which may be repeated.
+                c.rewritePropagated { command in
+                    for index in 0..<c.args.count where index < 3 || !c.args.equals(index, "get") { command.add(c.args[index]) }
+                }
+            }
             stored(c, key, expiring: expireAt != nil)
             if !options.returnOld { c.reply.ok() }
         }
@@ -290,6 +298,7 @@ public enum StringFamily {
         c.withKey(1) { shard, key, hash in
             c.storeString(shard, key: key, hash: hash, replacing: c.lookupWrite(shard, key, hash), value: value,
                           encoding: .automatic, expireAt: expireAt)
+            propagateAsSetPXAT(c, key, expireAt: expireAt)
             stored(c, key, expiring: true)
             c.reply.ok()
         }
@@ -308,7 +317,33 @@ public enum StringFamily {
                 c.reply.nullBulk()
             }
             c.storeString(shard, key: key, hash: hash, replacing: link, value: value, encoding: .automatic, expireAt: nil)
+            c.rewritePropagated { command in
+                command.add("SET")
+                command.add(key)
+                command.add(c.args[2])
+            }
             stored(c, key, expiring: false)
+        }
+    }
+
+    /// Redis propagates a deletion made by GETDEL, GETEX, EXPIRE... as `DEL key`.
+    static func propagateAsDel(_ c: CommandContext, _ key: UnsafeRawBufferPointer) {
+        c.rewritePropagated { command in
+            command.add("DEL")
+            command.add(key)
+        }
+    }
+
+    /// SET with a TTL (and SETEX, PSETEX) propagates as `SET key value PXAT <ms>`, as Redis 7.0
+    /// does: the TTL made absolute, other options dropped.
+    private static func propagateAsSetPXAT(_ c: CommandContext, _ key: UnsafeRawBufferPointer, expireAt: Int64) {
+        let valueIndex = c.args.count == 4 && !c.args.equals(0, "set") ? 3 : 2
+        c.rewritePropagated { command in
+            command.add("SET")
+            command.add(key)
+            command.add(c.args[valueIndex])
+            command.add("PXAT")
+            command.add(expireAt)
         }
     }
 
@@ -328,6 +363,7 @@ public enum StringFamily {
             if c.rejectNonString(entry) { return }
             c.replyValue(entry)
             shard.remove(db: c.session.db, at: link, hash: hash)
+            propagateAsDel(c, key)
             c.keyChanged(key, .generic, "del")
         }
     }
@@ -350,13 +386,23 @@ public enum StringFamily {
             if let expireAt {
                 if options.absolute && expireAt <= c.now {
                     shard.remove(db: c.session.db, at: link, hash: hash)
+                    propagateAsDel(c, key)
                     c.keyChanged(key, .generic, "del")
                 } else {
                     c.setExpire(shard, link: link, hash: hash, expireAt: expireAt)
+                    c.rewritePropagated { command in
+                        command.add("PEXPIREAT")
+                        command.add(key)
+                        command.add(expireAt)
+                    }
                     c.keyChanged(key, .generic, "expire")
                 }
             } else if options.persist && entry.hasExpire {
                 c.setExpire(shard, link: link, hash: hash, expireAt: nil)
+                c.rewritePropagated { command in
+                    command.add("PERSIST")
+                    command.add(key)
+                }
                 c.keyChanged(key, .generic, "persist")
             }
         }
@@ -563,6 +609,13 @@ public enum StringFamily {
             text.withUnsafeBytes { bytes in
                 c.storeString(shard, key: key, hash: hash, replacing: link, value: bytes, encoding: .plain, expireAt: expireAt,
                               isEdit: true)
+            }
+            // Propagated as the value it produced, so replaying does not depend on float formatting.
+            c.rewritePropagated { command in
+                command.add("SET")
+                command.add(key)
+                command.add(text)
+                command.add("KEEPTTL")
             }
             c.keyChanged(key, .string, "incrbyfloat")
             c.reply.bulk(text)

@@ -80,7 +80,9 @@ enum TransactionFamily {
         let aborted = watchedKeysChanged(c)
         c.endTransaction()
         if aborted { return c.reply.nullArray() }
+        c.beginAtomicGroup()
         run(transaction, c)
+        c.endAtomicGroup()
     }
 
     private static func watchedKeysChanged(_ c: CommandContext) -> Bool {

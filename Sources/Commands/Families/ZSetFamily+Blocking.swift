@@ -44,6 +44,7 @@ extension ZSetFamily {
                 let popped: Void? = c.modifyCollection(c.keyspace.shard(for: key), key, KeyHash.hash(key), ZSetValue.self,
                                                        missing: { keyMissing = true }) { zset in
                     let rank = fromMax ? zset.count - 1 : 0
+                    propagateAsPop(c, key, fromMax: fromMax, count: nil)
                     c.reply.arrayHeader(3)
                     c.reply.bulk(key)
                     zset.forEach(ranks: rank..<rank + 1, reverse: false) { member, score in

@@ -48,6 +48,15 @@ extension ZSetFamily {
         zset.removeRanks(ranks)
     }
 
+    /// ZMPOP and the blocking pops propagate as ZPOPMIN/ZPOPMAX of what they took (Redis 7.0).
+    static func propagateAsPop(_ c: CommandContext, _ key: UnsafeRawBufferPointer, fromMax: Bool, count: Int?) {
+        c.rewritePropagated { command in
+            command.add(fromMax ? "ZPOPMAX" : "ZPOPMIN")
+            command.add(key)
+            if let count { command.add(Int64(count)) }
+        }
+    }
+
     /// The key events of members popped from `key` (a key left empty also gets "del", from
     /// `modifyCollection`).
     static func poppedEvent(_ c: CommandContext, _ key: UnsafeRawBufferPointer, fromMax: Bool) {
@@ -107,6 +116,7 @@ extension ZSetFamily {
             var keyMissing = false
             let popped: Void? = c.modifyCollection(c.keyspace.shard(for: key), key, KeyHash.hash(key), ZSetValue.self,
                                                    missing: { keyMissing = true }) { zset in
+                propagateAsPop(c, key, fromMax: fromMax, count: min(count, zset.count))
                 pop(c, zset, key: key, fromMax: fromMax, count: count)
                 poppedEvent(c, key, fromMax: fromMax)
             }

@@ -1,0 +1,230 @@
+// The append-only file across restarts: a truncated last command is dropped (and the file
+// cut) under aof-load-truncated, a corrupt file refuses to start, BGREWRITEAOF under
+// concurrent writes loses nothing (function libraries included), CONFIG SET appendonly yes
+// writes the data as a new base, and the crash tests: under appendfsync always every acknowledged write survives SIGKILL at
+// random moments, and with RDB alone a restart always finds a complete, loadable snapshot.
+import Foundation
+import Testing
+import TestSupport
+
+@Suite(.serialized) struct AOFLifecycleTests {
+    private func makeDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-aof-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    private func start(_ directory: URL, _ arguments: [String] = []) throws -> ServerProcess {
+        try ServerProcess.swiftlet(["--appendonly", "yes", "--dir", directory.path] + arguments)
+    }
+
+    private func info(_ client: RespClient, _ field: String) throws -> String? {
+        let text = try client.call("info", "persistence").text ?? ""
+        return text.split(whereSeparator: \.isNewline).first { $0.hasPrefix(field + ":") }
+            .map { String($0.dropFirst(field.count + 1)) }
+    }
+
+    private func waitForRewrite(_ client: RespClient) throws {
+        let deadline = Date().addingTimeInterval(30)
+        while try info(client, "aof_rewrite_in_progress") != "0" || info(client, "aof_rewrite_scheduled") != "0",
+              Date() < deadline { usleep(10_000) }
+    }
+
+    private func incrementalFile(_ directory: URL, seq: Int = 1) -> URL {
+        directory.appendingPathComponent("appendonlydir/appendonly.aof.\(seq).incr.aof")
+    }
+
+    @Test func truncatedLastCommandIsDroppedAndTheFileCut() throws {
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try start(directory)
+        _ = try RespClient(port: first.port).call("set", "kept", "1")
+        first.stop()
+        let file = incrementalFile(directory)
+        let intact = try Data(contentsOf: file)
+        let handle = try FileHandle(forWritingTo: file)
+        handle.seekToEndOfFile()
+        handle.write(Data("*3\r\n$3\r\nSET\r\n$4\r\nlost".utf8))
+        handle.closeFile()
+
+        let second = try start(directory)
+        defer { second.stop() }
+        #expect(try RespClient(port: second.port).call("get", "kept") == .bulk(Array("1".utf8)))
+        #expect(second.log.contains("!!! Truncating the AOF appendonly.aof.1.incr.aof at offset \(intact.count) !!!"))
+        #expect(second.log.contains("AOF appendonly.aof.1.incr.aof loaded anyway because aof-load-truncated is enabled"))
+        #expect(try Data(contentsOf: file).count == intact.count)
+    }
+
+    @Test func truncatedFileRefusesToStartWithoutAofLoadTruncated() throws {
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try start(directory)
+        _ = try RespClient(port: first.port).call("set", "kept", "1")
+        first.stop()
+        let handle = try FileHandle(forWritingTo: incrementalFile(directory))
+        handle.seekToEndOfFile()
+        handle.write(Data("*3\r\n$3\r\nSET".utf8))
+        handle.closeFile()
+        #expect(throws: ServerProcess.Failure.self) { try start(directory, ["--aof-load-truncated", "no"]) }
+    }
+
+    @Test func corruptMiddleRefusesToStart() throws {
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try start(directory)
+        _ = try RespClient(port: first.port).call("set", "a", "1")
+        first.stop()
+        let handle = try FileHandle(forWritingTo: incrementalFile(directory))
+        handle.seekToEndOfFile()
+        handle.write(Data("garbage\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n".utf8))
+        handle.closeFile()
+        #expect(throws: ServerProcess.Failure.self) { try start(directory) }
+    }
+
+    @Test func rewriteUnderConcurrentWritesLosesNothing() throws {
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try start(directory, ["--server-threads", "4"])
+        let control = try RespClient(port: server.port)
+        let writers = 3, writesEach = 1500
+        let group = DispatchGroup()
+        for writer in 0..<writers {
+            group.enter()
+            DispatchQueue.global().async {
+                defer { group.leave() }
+                guard let client = try? RespClient(port: server.port) else { return }
+                for index in 0..<writesEach {
+                    _ = try? client.call("set", "w\(writer):\(index)", String(index))
+                    _ = try? client.call("incr", "counter")
+                    _ = try? client.call("rpush", "list\(writer)", String(index))
+                }
+            }
+        }
+        var rewrites = 0
+        while group.wait(timeout: .now() + .milliseconds(150)) == .timedOut {
+            let reply = try control.call("bgrewriteaof")
+            if reply.text?.hasPrefix("Background append only file rewriting") == true { rewrites += 1 }
+            try waitForRewrite(control)
+        }
+        try waitForRewrite(control)
+        #expect(rewrites >= 1)
+        #expect(try control.call("get", "counter") == .bulk(Array(String(writers * writesEach).utf8)))
+        let digest = try control.call("debug", "digest")
+        let manifest = try String(contentsOf: directory.appendingPathComponent("appendonlydir/appendonly.aof.manifest"), encoding: .utf8)
+        #expect(manifest.split(separator: "\n").count == 2, "\(manifest)")
+        server.stop()
+
+        let restarted = try start(directory)
+        defer { restarted.stop() }
+        let client = try RespClient(port: restarted.port)
+        #expect(try client.call("debug", "digest") == digest)
+        #expect(try client.call("dbsize") == .integer(Int64(writers * writesEach + writers + 1)))
+    }
+
+    /// A rewrite's base file carries the function libraries (in its RDB), and the writes a
+    /// script makes after it land in the new incremental file.
+    @Test func rewriteKeepsFunctionLibraries() throws {
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try start(directory)
+        let client = try RespClient(port: server.port)
+        let library = "#!lua name=kept\nredis.register_function('add', function(keys, args) return redis.call('incrby', keys[1], args[1]) end)"
+        #expect(try client.call("function", "load", library) == .bulk(Array("kept".utf8)))
+        _ = try client.call("fcall", "add", "1", "total", "5")
+        _ = try client.call("bgrewriteaof")
+        try waitForRewrite(client)
+        #expect(try client.call("fcall", "add", "1", "total", "2") == .integer(7))
+        let libraries = try client.call("function", "list", "withcode")
+        server.stop()
+
+        let restarted = try start(directory)
+        defer { restarted.stop() }
+        let reloaded = try RespClient(port: restarted.port)
+        #expect(try reloaded.call("function", "list", "withcode") == libraries)
+        #expect(try reloaded.call("get", "total") == .bulk(Array("7".utf8)))
+    }
+
+    @Test func configSetAppendonlyWritesTheDataAsABase() throws {
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try ServerProcess.swiftlet(["--dir", directory.path])
+        let client = try RespClient(port: server.port)
+        _ = try client.call("set", "before", "1")
+        #expect(try info(client, "aof_enabled") == "0")
+        #expect(try client.call("config", "set", "appendonly", "yes") == .simple("OK"))
+        try waitForRewrite(client)
+        #expect(try info(client, "aof_enabled") == "1")
+        _ = try client.call("set", "after", "2")
+        let digest = try client.call("debug", "digest")
+        server.stop()
+        let restarted = try start(directory)
+        defer { restarted.stop() }
+        #expect(try RespClient(port: restarted.port).call("debug", "digest") == digest)
+    }
+
+    /// Writes until the server dies (killed by `killer` after a random delay); the keys whose
+    /// SET was acknowledged, and the last acknowledged value of the counter.
+    private func writeUntilKilled(_ server: ServerProcess, from first: Int, bgsaveEvery: Int? = nil) -> (keys: Range<Int>, counter: Int64) {
+        let delay = Int.random(in: 20...150)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(delay)) { server.signal(SIGKILL) }
+        guard let client = try? RespClient(port: server.port) else { return (first..<first, 0) }
+        var next = first, counter: Int64 = 0
+        while true {
+            guard (try? client.call("set", "key:\(next)", String(next))) == .simple("OK") else { break }
+            next += 1
+            guard case .integer(let value)? = try? client.call("incr", "counter") else { break }
+            counter = value
+            if let bgsaveEvery, next % bgsaveEvery == 0 { _ = try? client.call("bgsave") }
+        }
+        return (first..<next, counter)
+    }
+
+    @Test func everyAcknowledgedWriteSurvivesSigkillUnderAppendfsyncAlways() throws {
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var acknowledged = 0..<0
+        var counter: Int64 = 0
+        for cycle in 0..<20 {
+            let server = try start(directory, ["--appendfsync", "always"])
+            let client = try RespClient(port: server.port)
+            if !acknowledged.isEmpty {
+                let keys = acknowledged.map { "key:\($0)" }
+                #expect(try client.call(["exists"] + keys) == .integer(Int64(keys.count)), "cycle \(cycle)")
+                guard case .bulk(let value?)? = try? client.call("get", "counter"), let stored = Int64(String(decoding: value, as: UTF8.self)) else {
+                    Issue.record("no counter after cycle \(cycle)")
+                    server.stop()
+                    return
+                }
+                #expect(stored >= counter, "cycle \(cycle)")
+                counter = stored
+            }
+            let written = writeUntilKilled(server, from: acknowledged.upperBound)
+            acknowledged = 0..<written.keys.upperBound
+            counter = max(counter, written.counter)
+            _ = server.waitForExit(seconds: 5)
+            server.stop()
+        }
+        #expect(acknowledged.count > 20)
+    }
+
+    @Test func rdbAloneAlwaysRestartsFromACompleteSnapshot() throws {
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var next = 0
+        var loads = 0
+        for cycle in 0..<20 {
+            let server = try ServerProcess.swiftlet(["--dir", directory.path, "--save", "1 1"])
+            let dump = directory.appendingPathComponent("dump.rdb").path
+            if FileManager.default.fileExists(atPath: dump) {
+                let check = try ChildProcess.run("/usr/bin/redis-check-rdb", [dump])
+                #expect(check.status == 0 && check.output.contains("RDB looks OK"), "cycle \(cycle): \(check.output)")
+                #expect(server.log.contains("DB loaded from disk"), "cycle \(cycle)")
+                loads += 1
+            }
+            next = writeUntilKilled(server, from: next, bgsaveEvery: 40).keys.upperBound
+            _ = server.waitForExit(seconds: 5)
+            server.stop()
+        }
+        #expect(loads >= 15)
+    }
+}
