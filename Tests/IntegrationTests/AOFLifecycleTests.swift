@@ -1,8 +1,9 @@
 // The append-only file across restarts: a truncated last command is dropped (and the file
 // cut) under aof-load-truncated, a corrupt file refuses to start, BGREWRITEAOF under
 // concurrent writes loses nothing (function libraries included), CONFIG SET appendonly yes
-// writes the data as a new base, and the crash tests: under appendfsync always every acknowledged write survives SIGKILL at
-// random moments, and with RDB alone a restart always finds a complete, loadable snapshot.
+// writes the data as a new base, and the crash tests: under appendfsync always every
+// acknowledged write survives SIGKILL at random moments, and with RDB alone a restart always
+// finds a complete, loadable snapshot.
 import Foundation
 import Testing
 import TestSupport
@@ -142,6 +143,41 @@ import TestSupport
         let reloaded = try RespClient(port: restarted.port)
         #expect(try reloaded.call("function", "list", "withcode") == libraries)
         #expect(try reloaded.call("get", "total") == .bulk(Array("7".utf8)))
+    }
+
+    /// Swiftlet's own writes whose replay would not repeat them (CL.THROTTLE reads the clock,
+    /// CACHE.FILL's token and the tags are gone after a restart) reach the file as the SETs and
+    /// DELs they made, and a restart finds their data.
+    @Test func swiftletCommandsPropagateWhatTheyChanged() throws {
+        let directory = try makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try start(directory, ["--appendfsync", "always"])
+        let client = try RespClient(port: server.port)
+        guard case .array(let decision?) = try client.call("cl.throttle", "limit", "5", "10", "60"),
+              case .array(let fill?) = try client.call("cache.get", "cached", "lock", "1000"), fill.count == 2,
+              let token = fill[1].text else {
+            Issue.record("unexpected CL.THROTTLE or CACHE.GET reply")
+            return
+        }
+        #expect(decision.first == .integer(0))
+        #expect(try client.call("cache.fill", "cached", token, "value", "ex", "100") == .simple("OK"))
+        _ = try client.call("mset", "a", "1", "b", "2", "c", "3")
+        _ = try client.call("tag.add", "t", "a", "b")
+        #expect(try client.call("tag.invalidate", "t") == .integer(2))
+        let state = try client.call("get", "limit")
+        let file = try String(contentsOf: incrementalFile(directory), encoding: .utf8).lowercased()
+        for verbatim in ["cl.throttle", "cache.fill", "tag.invalidate"] { #expect(!file.contains(verbatim), "\(file)") }
+        #expect(file.contains("pxat"))
+        server.stop()
+
+        let restarted = try start(directory)
+        defer { restarted.stop() }
+        let reloaded = try RespClient(port: restarted.port)
+        #expect(try reloaded.call("get", "limit") == state)
+        #expect(try reloaded.call("get", "cached") == .bulk(Array("value".utf8)))
+        guard case .integer(let ttl) = try reloaded.call("ttl", "cached") else { Issue.record("no TTL"); return }
+        #expect(ttl > 90 && ttl <= 100)
+        #expect(try reloaded.call("exists", "a", "b", "c") == .integer(1))
     }
 
     @Test func configSetAppendonlyWritesTheDataAsABase() throws {

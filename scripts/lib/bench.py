@@ -69,16 +69,84 @@ class Server:
                 self.proc.kill()
 
 
-def run_benchmark(server, test, pipeline, requests, keyspace=100000, value_size=3):
+def measure(server, requests, options, pick=lambda rows: rows[0]):
+    """One redis-benchmark run (-c 50) with `options`; the CSV row `pick` chooses, with the
+    server's CPU time over the run."""
     before = cpu_seconds(server.proc.pid)
     out = subprocess.run(
-        ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port), "-t", test, "-n", str(requests),
-         "-c", "50", "-P", str(pipeline), "-r", str(keyspace), "-d", str(value_size), "--csv"],
-        capture_output=True, text=True, check=True).stdout
+        ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port), "-n", str(requests), "-c", "50", "--csv",
+         *options], capture_output=True, text=True, check=True).stdout
     cpu = cpu_seconds(server.proc.pid) - before
-    row = next(r for r in csv.DictReader(io.StringIO(out)) if r["test"].startswith(test.upper()))
+    row = pick(list(csv.DictReader(io.StringIO(out))))
     return {"rps": float(row["rps"]), "p50": float(row["p50_latency_ms"]), "p99": float(row["p99_latency_ms"]),
             "cpu": cpu, "per_cpu": requests / cpu if cpu > 0 else float("inf")}
+
+
+def run_benchmark(server, test, pipeline, requests, keyspace=100000, value_size=3):
+    return measure(server, requests, ["-t", test, "-P", str(pipeline), "-r", str(keyspace), "-d", str(value_size)],
+                   pick=lambda rows: next(r for r in rows if r["test"].startswith(test.upper())))
+
+
+def median_run(runs):
+    """The run with the median ops per CPU-second."""
+    ordered = sorted(runs, key=lambda r: r["per_cpu"])
+    return ordered[len(ordered) // 2]
+
+
+# A small script for EVALSHA, and the GCRA of CL.THROTTLE (redis-cell's arithmetic, in
+# microseconds) as a Lua script: what a Redis user without the module runs instead.
+INCR_SCRIPT = "return redis.call('incr', KEYS[1])"
+GCRA_SCRIPT = """
+local burst, rate, period = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local quantity = tonumber(ARGV[4] or '1')
+local clock = redis.call('TIME')
+local now = clock[1] * 1000000 + clock[2]
+local emission = period * 1000000 / rate
+local tolerance = emission * (burst + 1)
+local increment = emission * quantity
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+local new_tat = math.max(now, tat) + increment
+local allow_at = new_tat - tolerance
+local limited, retry, ttl = 0, -1, new_tat - now
+if now < allow_at then
+  limited, ttl = 1, tat - now
+  if increment <= tolerance then retry = math.ceil((allow_at - now) / 1000000) end
+end
+local remaining = 0
+if tolerance - ttl > -emission then remaining = math.floor((tolerance - ttl) / emission) end
+if limited == 0 then redis.call('SET', KEYS[1], new_tat, 'PX', math.max(1, math.ceil(ttl / 1000))) end
+return {limited, burst + 1, remaining, retry, math.ceil(ttl / 1000000)}
+"""
+
+
+def scripting(args, servers):
+    """EVALSHA of a small script on both servers, and CL.THROTTLE on Swiftlet against the
+    GCRA script through EVALSHA on Redis (and on Swiftlet, for reference)."""
+    swiftlet, redis = servers
+    sha = {server.name: (server.cli("SCRIPT", "LOAD", INCR_SCRIPT), server.cli("SCRIPT", "LOAD", GCRA_SCRIPT))
+           for server in servers}
+    limiter = ["u:__rand_int__", "15", "30", "60", "1"]
+    cases = [("EVALSHA incr", [(swiftlet, ["EVALSHA", sha["swiftlet"][0], "1", "k:__rand_int__"]),
+                               (redis, ["EVALSHA", sha["redis"][0], "1", "k:__rand_int__"])]),
+             ("GCRA: CL.THROTTLE vs EVALSHA", [(swiftlet, ["CL.THROTTLE"] + limiter),
+                                               (redis, ["EVALSHA", sha["redis"][1], "1"] + limiter),
+                                               (swiftlet, ["EVALSHA", sha["swiftlet"][1], "1"] + limiter)])]
+    print("\nScripting and rate limiting: redis-benchmark -c 50 -r 100000 with the command line shown")
+    header = f"{'test':<30} {'-P':>3}  {'server, command':<24} {'ops/s':>11} {'p99 ms':>7} {'cpu s':>6} {'ops/cpu-s':>11}"
+    print(header)
+    print("-" * len(header))
+    for label, pairs in cases:
+        for pipeline in [1, 16]:
+            requests = (20000 if pipeline == 1 else 200000) if args.quick else (200000 if pipeline == 1 else 1000000)
+            runs = [[] for _ in pairs]
+            for _ in range(args.rounds):
+                for index, (server, command) in enumerate(pairs):
+                    runs[index].append(measure(server, requests, ["-P", str(pipeline), "-r", "100000", *command]))
+            results = [median_run(r) for r in runs]
+            for (server, command), r in zip(pairs, results):
+                print(f"{label:<30} {pipeline:>3}  {server.name + ', ' + command[0]:<24} {r['rps']:>11,.0f} "
+                      f"{r['p99']:>7.3f} {r['cpu']:>6.2f} {r['per_cpu']:>11,.0f}")
+            print(f"{'':<30} {'':>3}  ratio (first / second)   ops/cpu-s x{results[0]['per_cpu'] / results[1]['per_cpu']:.2f}\n")
 
 
 class Pipeline:
@@ -269,6 +337,8 @@ def main():
     parser.add_argument("--only-cache", action="store_true", help="run only the hit-ratio simulation")
     parser.add_argument("--skip-pubsub", action="store_true", help="skip the PUBLISH fan-out run")
     parser.add_argument("--only-pubsub", action="store_true", help="run only the PUBLISH fan-out")
+    parser.add_argument("--skip-scripting", action="store_true", help="skip EVALSHA and CL.THROTTLE")
+    parser.add_argument("--only-scripting", action="store_true", help="run only EVALSHA and CL.THROTTLE")
     parser.add_argument("--rounds", type=int, default=3,
                         help="runs per test and server, alternating servers; the median counts")
     args = parser.parse_args()
@@ -287,13 +357,16 @@ def main():
         print(f"median of {args.rounds} alternating runs; swiftlet-server (server-threads {args.threads}) vs redis-server {servers[1].cli('INFO', 'server').split('redis_version:')[1].split()[0]}, "
               f"redis-benchmark -c 50 -r 100000, loopback, {os.cpu_count()} cores\n")
         header = f"{'test':<6} {'-P':>3}  {'server':<9} {'ops/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'cpu s':>6} {'ops/cpu-s':>11}"
-        if not args.only_pubsub:
+        only_one = args.only_pubsub or args.only_scripting
+        if not only_one:
             print(header)
             print("-" * len(header))
         ratios = []
-        if args.only_pubsub:
+        if only_one:
             args.skip_memory = args.skip_cache = True
-        for test in ([] if args.only_pubsub else ["set", "get", "incr", "mset"]):
+            args.skip_pubsub = not args.only_pubsub
+            args.skip_scripting = not args.only_scripting
+        for test in ([] if only_one else ["set", "get", "incr", "mset"]):
             for pipeline in [1, 16]:
                 requests = (20000 if pipeline == 1 else 200000) if args.quick else (200000 if pipeline == 1 else 2000000)
                 runs = {server.name: [] for server in servers}
@@ -303,8 +376,7 @@ def main():
                 results = {}
                 for server in servers:
                     # The run with the median ops per CPU-second represents the server.
-                    ordered = sorted(runs[server.name], key=lambda r: r["per_cpu"])
-                    r = results[server.name] = ordered[len(ordered) // 2]
+                    r = results[server.name] = median_run(runs[server.name])
                     print(f"{test.upper():<6} {pipeline:>3}  {server.name:<9} {r['rps']:>11,.0f} {r['p50']:>7.3f} {r['p99']:>7.3f} "
                           f"{r['cpu']:>6.2f} {r['per_cpu']:>11,.0f}")
                 ratio = results["swiftlet"]["per_cpu"] / results["redis"]["per_cpu"]
@@ -315,6 +387,8 @@ def main():
             print("Summary (swiftlet / redis): ops per server CPU-second, p99 latency")
         for test, pipeline, ratio, p99 in ratios:
             print(f"  {test.upper():<5} -P {pipeline:<3} ops/cpu-s x{ratio:.2f}   p99 x{p99:.2f}")
+        if not args.skip_scripting:
+            scripting(args, servers)
         if not args.skip_pubsub:
             messages = 20000 if args.quick else 200000
             print(f"\nPUBLISH fan-out: 1 pipelined publisher, 50 subscribers, 64-byte messages, {messages:,} published")

@@ -207,6 +207,8 @@ public enum CacheFamily {
             c.storeString(shard, key: key, hash: hash, replacing: c.lookupWrite(shard, key, hash), value: c.args[3],
                           encoding: .automatic, expireAt: expireAt)
             StringFamily.stored(c, key, expiring: expireAt != nil)
+            // The token is gone on replay: the AOF records the value as SET does.
+            StringFamily.propagateAsSet(c, key, valueIndex: 3, expireAt: expireAt)
             record.token = 0
             record.delta = delta ?? 0
             record.deltaExpireAt = expireAt ?? 0

@@ -75,14 +75,28 @@ enum RateLimitFamily {
         let ttlMilliseconds = ttl / 1_000_000
         guard ttlMilliseconds > 0 else {
             // Nothing left to remember (a zero-quantity peek at a fresh key).
-            if let link { shard.remove(db: c.session.db, at: link, hash: hash) }
+            guard let link else { return }
+            shard.remove(db: c.session.db, at: link, hash: hash)
+            c.signalModifiedKey(key)
+            c.rewritePropagated { command in
+                command.add("DEL")
+                command.add(key)
+            }
             return
         }
         c.signalStringWritten(key)
         if link == nil { c.notifyKeyspaceEvent(.newKey, "new", key) }
-        shard.store(db: c.session.db, c.integerEntry(key: key, value: tat, expireAt: c.now + ttlMilliseconds),
-                    hash: hash, replacing: link)
+        let expireAt = c.now + ttlMilliseconds
+        shard.store(db: c.session.db, c.integerEntry(key: key, value: tat, expireAt: expireAt), hash: hash, replacing: link)
         c.signalModifiedKey(key)
+        // The decision depends on the clock: the AOF records the state it left, not the call.
+        c.rewritePropagated { command in
+            command.add("SET")
+            command.add(key)
+            command.add(tat)
+            command.add("PXAT")
+            command.add(expireAt)
+        }
     }
 
     private static func reportFailure(_ c: CommandContext, _ failure: GCRAQuota.Failure) {

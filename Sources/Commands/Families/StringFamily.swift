@@ -265,7 +265,7 @@ public enum StringFamily {
             c.storeString(shard, key: key, hash: hash, replacing: link, value: value, encoding: .automatic,
                           expireAt: expireAt ?? keptExpire)
             if let expireAt {
-                propagateAsSetPXAT(c, key, expireAt: expireAt)
+                propagateAsSet(c, key, valueIndex: 2, expireAt: expireAt)
             } else if options.returnOld {
                 // Propagated without its GET, which may be repeated.
                 c.rewritePropagated { command in
@@ -298,7 +298,7 @@ public enum StringFamily {
         c.withKey(1) { shard, key, hash in
             c.storeString(shard, key: key, hash: hash, replacing: c.lookupWrite(shard, key, hash), value: value,
                           encoding: .automatic, expireAt: expireAt)
-            propagateAsSetPXAT(c, key, expireAt: expireAt)
+            propagateAsSet(c, key, valueIndex: 3, expireAt: expireAt)
             stored(c, key, expiring: true)
             c.reply.ok()
         }
@@ -335,15 +335,16 @@ public enum StringFamily {
     }
 
     /// SET with a TTL (and SETEX, PSETEX) propagates as `SET key value PXAT <ms>`, as Redis 7.0
-    /// does: the TTL made absolute, other options dropped.
-    private static func propagateAsSetPXAT(_ c: CommandContext, _ key: UnsafeRawBufferPointer, expireAt: Int64) {
-        let valueIndex = c.args.count == 4 && !c.args.equals(0, "set") ? 3 : 2
+    /// does: the TTL made absolute, other options dropped (CACHE.FILL too, with or without one).
+    static func propagateAsSet(_ c: CommandContext, _ key: UnsafeRawBufferPointer, valueIndex: Int, expireAt: Int64?) {
         c.rewritePropagated { command in
             command.add("SET")
             command.add(key)
             command.add(c.args[valueIndex])
-            command.add("PXAT")
-            command.add(expireAt)
+            if let expireAt {
+                command.add("PXAT")
+                command.add(expireAt)
+            }
         }
     }
 

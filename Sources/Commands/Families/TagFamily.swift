@@ -6,7 +6,7 @@
 // of the value (APPEND, INCR, SETRANGE, HSET, LPUSH…) and TTL changes keep the tags. Tags do
 // not follow a key moved by RENAME, MOVE or COPY; SWAPDB swaps them with their database.
 // DIVERGENCE (beyond Redis): tags are not saved in RDB/AOF files, so they do not survive a
-// restart. A tag's keys may live in every shard: TAG.KEYS, TAG.COUNT and TAG.INVALIDATE visit
+// restart (TAG.INVALIDATE reaches the AOF as the DELs it made). A tag's keys may live in every shard: TAG.KEYS, TAG.COUNT and TAG.INVALIDATE visit
 // the shards one at a time, each atomically (a key tagged in a shard the command has already
 // visited survives the invalidation).
 import RESP
@@ -133,6 +133,8 @@ public enum TagFamily {
         let db = c.session.db
         let freer = c.server.config.lazyfreeLazyUserDel ? c.server.lazyFreer : nil
         var deleted = 0
+        // Tags are not in the AOF, so the deletions propagate as DELs, shard by shard.
+        c.preventCommandPropagation()
         for shard in c.keyspace.shards {
             shard.withLock {
                 for index in 1..<c.args.count {
@@ -143,10 +145,15 @@ public enum TagFamily {
                             shard.remove(db: db, at: link, hash: hash, freer: freer)
                             c.notifyKeyspaceEvent(.generic, "del", key)
                             c.signalModifiedKey(key)
+                            c.alsoPropagate { command in
+                                command.add("DEL")
+                                command.add(key)
+                            }
                             deleted += 1
                         }
                     }
                 }
+                c.commitEffects()
             }
         }
         c.reply.integer(deleted)
