@@ -23,7 +23,7 @@ extension ScriptEngine {
                 return index == previous
             }
         }
-        for index in heldShards { keyspace.shards[index].lock() }
+        for index in heldShards { keyspace.unownedShards[index]._withUnsafeGuaranteedRef { $0.lock() } }
     }
 
     /// Runs `body` holding the shards of the declared keys (every shard when `all`), and once
@@ -45,7 +45,8 @@ extension ScriptEngine {
     }
 
     func releaseShards(_ context: CommandContext) {
-        for index in heldShards.reversed() { context.keyspace.shards[index].unlock() }
+        let keyspace = context.keyspace
+        for index in heldShards.reversed() { keyspace.unownedShards[index]._withUnsafeGuaranteedRef { $0.unlock() } }
         heldShards.removeAll(keepingCapacity: true)
     }
 

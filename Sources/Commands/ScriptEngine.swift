@@ -44,10 +44,12 @@ final class ScriptEngine {
     }
 
     let state: OpaquePointer
-    unowned let server: ServerContext
+    /// The server outlives its worker threads' engines: no reference counting on each access.
+    unowned(unsafe) let server: ServerContext
     private var generation: Int
-    /// Registry references of the compiled scripts of this state.
-    private var functions: [ScriptDigest: Int32] = [:]
+    /// The scripts compiled in this state and their registry references: EVALSHA of a
+    /// script this thread ran before finds both here, without the shared registry's lock.
+    private var compiled: [ScriptDigest: (source: ScriptSource, reference: Int32)] = [:]
     /// Where this state's heap size is published for INFO.
     private let heapSlot: UnsafeMutablePointer<Int>
     var run = Run()
@@ -144,8 +146,8 @@ final class ScriptEngine {
         let current = server.scripts.generation
         guard current != generation else { return }
         generation = current
-        for reference in functions.values { luaL_unref(state, swiftlet_lua_registryindex(), reference) }
-        functions = [:]
+        for entry in compiled.values { luaL_unref(state, swiftlet_lua_registryindex(), entry.reference) }
+        compiled = [:]
         lua_gc(state, LUA_GCCOLLECT, 0)
     }
 
@@ -153,7 +155,7 @@ final class ScriptEngine {
     func source(forBody body: UnsafeRawBufferPointer) -> Result<ScriptSource, ScriptError> {
         followFlushes()
         let digest = ScriptDigest(of: body)
-        if let known = server.scripts.lookup(digest) { return .success(known) }
+        if let known = compiled[digest]?.source ?? server.scripts.lookup(digest) { return .success(known) }
         let bytes = Array(body)
         let shebangLength: Int, flags: ScriptFlags
         switch ScriptSource.shebang(of: bytes) {
@@ -169,13 +171,13 @@ final class ScriptEngine {
     func source(forDigest hex: UnsafeRawBufferPointer) -> ScriptSource? {
         followFlushes()
         guard let digest = ScriptDigest(hex: hex) else { return nil }
-        return server.scripts.lookup(digest)
+        return compiled[digest]?.source ?? server.scripts.lookup(digest)
     }
 
     /// Compiles `source` into this state's registry unless it is there already.
     @discardableResult
     private func compile(_ source: ScriptSource) -> Result<Int32, ScriptError> {
-        if let reference = functions[source.digest] { return .success(reference) }
+        if let entry = compiled[source.digest] { return .success(entry.reference) }
         let loaded = source.body.withUnsafeBytes { body in
             luaL_loadbuffer(state, body.baseAddress!.assumingMemoryBound(to: CChar.self) + source.shebangLength,
                             body.count - source.shebangLength, "@user_script")
@@ -186,7 +188,7 @@ final class ScriptEngine {
             return .failure(ScriptError("ERR Error compiling script (new function): " + message))
         }
         let reference = luaL_ref(state, swiftlet_lua_registryindex())
-        functions[source.digest] = reference
+        compiled[source.digest] = (source, reference)
         return .success(reference)
     }
 

@@ -5,8 +5,9 @@
 // key arguments are all `KEYS[...]` (commands with movable keys, and keyless ones that reach
 // the keyspace, fail the test), that KEYS is only read by index or length, and that nothing
 // reaches the environment indirectly (_G, getfenv, loadstring, rawget...). Anything else
-// (aliases such as `local call = redis.call`, computed command names, `unpack` in a call) makes
-// the script lock every shard. See ScriptingFamily for how the verdict is used.
+// (aliases such as `local call = redis.call`, computed command names, `unpack` ending a call
+// whose key count grows with its arguments) makes the script lock every shard. See
+// ScriptingFamily for how the verdict is used.
 
 enum ScriptKeyAnalysis {
     private enum Token: Equatable {
@@ -96,13 +97,16 @@ enum ScriptKeyAnalysis {
                   let found = sub.withUnsafeBytes({ spec.subcommand(named: $0) }) else { return nil }
             spec = found
         }
-        // The last argument may expand to several values (a call or `...`): the count is unknown.
-        if let last = arguments.last, last.count > 1, tokens[last.upperBound - 1] == .symbol(41) { return nil }
         let literal: [UInt8] = []
-        let positions = CommandIntrospection.keyPositions(of: spec, argumentCount: arguments.count) { _ in
-            literal.withUnsafeBytes { $0 }
+        let keyPositions = { (count: Int) in
+            CommandIntrospection.keyPositions(of: spec, argumentCount: count) { _ in literal.withUnsafeBytes { $0 } }
         }
+        let positions = keyPositions(arguments.count)
         if spec.flags.contains(.movableKeys) || (positions.isEmpty && reachesKeyspace(spec)) { return nil }
+        // A call as the last argument may expand to any number of values: fine only when more
+        // arguments would not make more keys (SET key value PX math.max(...)), not for DEL.
+        if let last = arguments.last, last.count > 1, tokens[last.upperBound - 1] == .symbol(41),
+           keyPositions(arguments.count + 64) != positions { return nil }
         for position in positions {
             guard position < arguments.count else { return nil }
             let argument = arguments[position]

@@ -33,8 +33,9 @@ extension Connection {
 
     /// Skims one complete `*N $len arg ...` command from `position`, appending the positions
     /// of its likely keys (every other argument for MSET/MSETNX, every argument for the
-    /// multi-key readers and DEL, else the second argument) and returning where the next
-    /// command starts; nil if the command is not complete yet.
+    /// multi-key readers and DEL, the declared keys of EVAL/EVALSHA/FCALL, else the second
+    /// argument) and returning where the next command starts; nil if the command is not
+    /// complete yet.
     static func scanCommand(_ base: UnsafeRawPointer, _ start: Int, _ end: Int, into keys: inout [(Int, Int)]) -> Int? {
         var position = start
         func number(_ prefix: UInt8) -> Int? {
@@ -53,6 +54,7 @@ extension Connection {
         guard let count = number(42), count >= 1 else { return nil }
         let firstKey = keys.count
         var step = 0
+        var declaredKeys = 0
         for index in 0..<count {
             guard let length = number(36), position + length + 2 <= end else {
                 keys.removeSubrange(firstKey...)
@@ -61,6 +63,12 @@ extension Connection {
             let argument = UnsafeRawBufferPointer(start: base + position, count: length)
             if index == 0 {
                 step = keyStep(forCommand: argument)
+            } else if step == evalKeys {
+                if index == 2 {
+                    declaredKeys = Int(min(max(Numbers.parseInt64(argument) ?? 0, 0), Int64(count)))
+                } else if index >= 3 && index < 3 + declaredKeys && keys.count < prefetchBatch {
+                    keys.append((position, length))
+                }
             } else if step > 0 && (index - 1) % step == 0 && (step != 99 || index == 1) && keys.count < prefetchBatch {
                 keys.append((position, length))
             }
@@ -69,13 +77,18 @@ extension Connection {
         return position
     }
 
-    /// 1: every argument is a key; 2: every other one; 99: only the first.
+    /// keyStep's code for commands whose argument 2 counts the keys that follow it.
+    private static let evalKeys = -1
+
+    /// 1: every argument is a key; 2: every other one; 99: only the first; evalKeys.
     private static func keyStep(forCommand name: UnsafeRawBufferPointer) -> Int {
         func named(_ word: StaticString) -> Bool {
             ASCII.equalsIgnoringCase(UnsafeRawBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount), name)
         }
         if named("mset") || named("msetnx") { return 2 }
         if named("mget") || named("del") || named("unlink") || named("exists") || named("touch") { return 1 }
+        if named("evalsha") || named("eval") || named("fcall") || named("evalsha_ro") || named("eval_ro")
+            || named("fcall_ro") { return evalKeys }
         return 99
     }
 }
