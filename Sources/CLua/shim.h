@@ -163,7 +163,8 @@ static int swiftlet_lua_guarded_setmetatable(lua_State *L) {
     return 1;
 }
 
-/// Replaces the table on top of the stack by a read-only proxy of it.
+/// Replaces the table on top of the stack by a read-only proxy of it. getmetatable on the
+/// proxy gives a read-only view of its metatable, so a script cannot unseal it that way.
 static inline void swiftlet_lua_make_readonly(lua_State *L) {
     lua_newtable(L);                        /* real, proxy */
     lua_newtable(L);                        /* real, proxy, meta */
@@ -171,6 +172,16 @@ static inline void swiftlet_lua_make_readonly(lua_State *L) {
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, swiftlet_lua_readonly_newindex);
     lua_setfield(L, -2, "__newindex");
+    lua_newtable(L);                        /* real, proxy, meta, meta view */
+    lua_newtable(L);                        /* real, proxy, meta, meta view, its meta */
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, swiftlet_lua_readonly_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);                /* real, proxy, meta, meta view */
+    lua_setfield(L, -2, "__metatable");     /* real, proxy, meta */
     lua_setmetatable(L, -2);                /* real, proxy */
     lua_remove(L, -2);                      /* proxy */
     lua_getfield(L, LUA_REGISTRYINDEX, "swiftlet_readonly");
@@ -185,6 +196,67 @@ static int swiftlet_lua_missing_global(lua_State *L) {
     return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name ? name : "?");
 }
 
+/// Loads `length` bytes of source as a chunk, pushing it (0) or an error message. A
+/// precompiled chunk (it starts with the bytecode signature's ESC) is read as source text,
+/// so it fails to parse: Redis's Lua refuses bytecode, which could break out of the VM.
+static int swiftlet_lua_load_source(lua_State *L, const char *text, size_t length, const char *name) {
+    if (length == 0 || text[0] != LUA_SIGNATURE[0]) return luaL_loadbuffer(L, text, length, name);
+    luaL_Buffer spaced;
+    luaL_buffinit(L, &spaced);
+    luaL_addchar(&spaced, ' ');
+    luaL_addlstring(&spaced, text, length);
+    luaL_pushresult(&spaced);
+    size_t spacedLength;
+    const char *spacedText = lua_tolstring(L, -1, &spacedLength);
+    int status = luaL_loadbuffer(L, spacedText, spacedLength, name);
+    lua_remove(L, -2);
+    return status;
+}
+
+/// loadstring(text [, name]) refusing bytecode: the chunk, or nil and the error.
+static int swiftlet_lua_loadstring(lua_State *L) {
+    size_t length;
+    const char *text = luaL_checklstring(L, 1, &length);
+    const char *name = luaL_optstring(L, 2, text);
+    if (swiftlet_lua_load_source(L, text, length, name) == 0) return 1;
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/// load(reader [, name]) refusing bytecode: the reader's pieces joined, then as loadstring.
+static int swiftlet_lua_load(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    const char *name = luaL_optstring(L, 2, "=(load)");
+    lua_settop(L, 2);
+    luaL_Buffer pieces;
+    luaL_buffinit(L, &pieces);
+    for (;;) {
+        lua_pushvalue(L, 1);
+        if (lua_pcall(L, 0, 1, 0) != 0) {
+            lua_pushnil(L);
+            lua_insert(L, -2);
+            return 2;
+        }
+        if (lua_isnil(L, -1)) { lua_pop(L, 1); break; }
+        if (!lua_isstring(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushnil(L);
+            lua_pushstring(L, "reader function must return a string");
+            return 2;
+        }
+        if (lua_objlen(L, -1) == 0) { lua_pop(L, 1); break; }
+        luaL_addvalue(&pieces);
+    }
+    luaL_pushresult(&pieces);
+    size_t length;
+    const char *text = lua_tolstring(L, -1, &length);
+    if (swiftlet_lua_load_source(L, text, length, name) == 0) return 1;
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+}
+
 /// Seals the globals: reads of missing names fail, writes fail, and every chunk loaded
 /// afterwards sees the read-only view. `_G` names the view.
 static inline void swiftlet_lua_seal_globals(lua_State *L) {
@@ -194,6 +266,10 @@ static inline void swiftlet_lua_seal_globals(lua_State *L) {
     lua_setfield(L, LUA_GLOBALSINDEX, "rawset");
     lua_pushcfunction(L, swiftlet_lua_guarded_setmetatable);
     lua_setfield(L, LUA_GLOBALSINDEX, "setmetatable");
+    lua_pushcfunction(L, swiftlet_lua_loadstring);
+    lua_setfield(L, LUA_GLOBALSINDEX, "loadstring");
+    lua_pushcfunction(L, swiftlet_lua_load);
+    lua_setfield(L, LUA_GLOBALSINDEX, "load");
     static const char *libraries[] = {"string", "table", "math", "redis", "coroutine", "bit", "cjson", "cmsgpack", "struct", NULL};
     for (const char **name = libraries; *name; name++) {
         lua_getfield(L, LUA_GLOBALSINDEX, *name);

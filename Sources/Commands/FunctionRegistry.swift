@@ -82,6 +82,8 @@ public final class FunctionRegistry {
     private var lock = pthread_mutex_t()
     /// In load order (FUNCTION LIST and DUMP walk them so).
     private var libraries: [FunctionLibrary] = []
+    /// By lower-cased name: FCALL finds a function whatever the case, as in Redis (library
+    /// names, and function names within a library, are case-sensitive there too).
     private var functions: [String: (library: FunctionLibrary, function: LibraryFunction)] = [:]
     /// Bumped by every change; workers reload their function state when it moves.
     public private(set) var generation = 0
@@ -97,7 +99,7 @@ public final class FunctionRegistry {
     public var all: [FunctionLibrary] { locked { libraries } }
 
     public func function(named name: String) -> (library: FunctionLibrary, function: LibraryFunction)? {
-        locked { functions[name] }
+        locked { functions[name.lowercased()] }
     }
 
     public func library(named name: String) -> FunctionLibrary? { locked { libraries.first { $0.name == name } } }
@@ -118,12 +120,13 @@ public final class FunctionRegistry {
             }
             var index: [String: (library: FunctionLibrary, function: LibraryFunction)] = [:]
             for library in kept {
-                for function in library.functions { index[function.name] = (library, function) }
+                for function in library.functions { index[function.name.lowercased()] = (library, function) }
             }
             for library in added {
                 for function in library.functions {
-                    guard index[function.name] == nil else { return ScriptError("ERR Function \(function.name) already exists") }
-                    index[function.name] = (library, function)
+                    let key = function.name.lowercased()
+                    guard index[key] == nil else { return ScriptError("ERR Function \(function.name) already exists") }
+                    index[key] = (library, function)
                 }
             }
             libraries = kept + added
@@ -138,7 +141,8 @@ public final class FunctionRegistry {
         if others.contains(where: { $0.name == library.name }) {
             return ScriptError("ERR Library \(library.name) already exists")
         }
-        for function in library.functions where others.contains(where: { $0.functions.contains { $0.name == function.name } }) {
+        for function in library.functions
+        where others.contains(where: { $0.functions.contains { $0.name.lowercased() == function.name.lowercased() } }) {
             return ScriptError("ERR Function \(function.name) already exists")
         }
         return nil
@@ -147,7 +151,7 @@ public final class FunctionRegistry {
     func delete(_ name: String) -> Bool {
         locked {
             guard let index = libraries.firstIndex(where: { $0.name == name }) else { return false }
-            for function in libraries[index].functions { functions[function.name] = nil }
+            for function in libraries[index].functions { functions[function.name.lowercased()] = nil }
             libraries.remove(at: index)
             generation += 1
             return true

@@ -193,7 +193,9 @@ extension ScriptEngine {
         guard spec.accepts(argumentCount: args.count), spec.handler != nil else {
             return .refuse("Wrong number of args calling Redis command from script")
         }
-        if spec.flags.contains(.noscript) { return .refuse("This Redis command is not allowed from script") }
+        if spec.flags.contains(.noscript) && !server.scripts.denyScriptsDisabled {
+            return .refuse("This Redis command is not allowed from script")
+        }
         if run.readOnly && !spec.flags.isDisjoint(with: [.write, .mayReplicate]) {
             return .refuse("Write commands are not allowed from read-only scripts.")
         }

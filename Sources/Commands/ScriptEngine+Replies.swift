@@ -169,6 +169,12 @@ extension ScriptEngine {
         return lua_type(L, -1)
     }
 
+    /// Each CR and LF made a space (byte by byte: "\r\n" is one Swift Character), as Redis
+    /// cleans status and big-number replies.
+    static func spacingLineBreaks(_ text: String) -> String {
+        String(decoding: text.utf8.map { $0 == 13 || $0 == 10 ? 32 : $0 }, as: UTF8.self)
+    }
+
     private func writeTable(_ L: OpaquePointer, _ context: CommandContext) {
         if rawField(L, "err") == LUA_TSTRING {
             swiftlet_lua_pop(L, 1)
@@ -184,7 +190,7 @@ extension ScriptEngine {
         if rawField(L, "ok") == LUA_TSTRING {
             let status = String(cString: swiftlet_lua_tostring(L, -1))
             swiftlet_lua_pop(L, 1)
-            return context.reply.simple(String(status.map { $0 == "\r" || $0 == "\n" ? " " : $0 }))
+            return context.reply.simple(ScriptEngine.spacingLineBreaks(status))
         }
         swiftlet_lua_pop(L, 1)
         if rawField(L, "double") == LUA_TNUMBER {
@@ -196,7 +202,7 @@ extension ScriptEngine {
         if rawField(L, "big_number") == LUA_TSTRING {
             let digits = String(cString: swiftlet_lua_tostring(L, -1))
             swiftlet_lua_pop(L, 1)
-            return context.reply.bigNumber(String(digits.map { $0 == "\r" || $0 == "\n" ? " " : $0 }))
+            return context.reply.bigNumber(ScriptEngine.spacingLineBreaks(digits))
         }
         swiftlet_lua_pop(L, 1)
         if rawField(L, "verbatim_string") == LUA_TTABLE {

@@ -162,6 +162,9 @@ public final class ScriptRegistry {
     /// Where redis.log lines go (the server's logger, which filters by level), with Redis's
     /// level number: 0 debug, 1 verbose, 2 notice, 3 warning.
     public var log: (_ level: Int, _ message: String) -> Void = { _, _ in }
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call commands flagged noscript (Redis's
+    /// tests use it to reach DEBUG PROTOCOL and CLIENT LIST from a script).
+    var denyScriptsDisabled = false
 
     // The script past busy-reply-threshold, if any (plain words: read without the lock on
     // the request path, written by the one worker running it and by SCRIPT KILL).

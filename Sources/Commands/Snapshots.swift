@@ -273,20 +273,22 @@ public final class Snapshots {
         return true
     }
 
-    /// Reads `dir/dbfilename` and replaces every database with its contents (adds them to
-    /// the current keys unless `replacingAll`). Returns false when there is no file; throws
-    /// (leaving the keyspace untouched) when it cannot be read.
+    /// Reads `dir/dbfilename` and replaces every database and function library with its
+    /// contents (adds them to the current ones unless `replacingAll`; its libraries then
+    /// replace those of the same name only when `mergingLibraries`, DEBUG RELOAD's MERGE).
+    /// Returns false when there is no file; throws (leaving the keyspace untouched) when it
+    /// cannot be read.
     @discardableResult
-    public func load(replacingAll: Bool = true) throws -> Bool {
+    public func load(replacingAll: Bool = true, mergingLibraries: Bool = false) throws -> Bool {
         guard let bytes = try RDBLoader.readFile(path) else { return false }
-        try load(bytes, replacingAll: replacingAll)
+        try load(bytes, replacingAll: replacingAll, mergingLibraries: mergingLibraries)
         return true
     }
 
     /// Loads an AOF's RDB base (start-up, into the empty keyspace).
     public func loadAOFBase(_ bytes: [UInt8]) throws { try load(bytes, replacingAll: false) }
 
-    private func load(_ bytes: [UInt8], replacingAll: Bool) throws {
+    private func load(_ bytes: [UInt8], replacingAll: Bool, mergingLibraries: Bool = false) throws {
         loading = true
         defer { loading = false }
         let config = server.config
@@ -298,7 +300,7 @@ public final class Snapshots {
         options.accessClock = { [server] record in server.accessClock(for: record) }
         let dataset = try RDBLoader.load(bytes, options: options)
         do {
-            try installFunctions(dataset.functionCodes, replacingAll: replacingAll)
+            try installFunctions(dataset.functionCodes, replacingAll: replacingAll, merging: mergingLibraries)
         } catch {
             dataset.discard()
             throw error
@@ -313,8 +315,9 @@ public final class Snapshots {
     }
 
     /// Checks the snapshot's libraries in this thread's function state and installs them, in
-    /// place of all libraries when `replacingAll`; fails, changing nothing, like Redis's load.
-    private func installFunctions(_ codes: [[UInt8]], replacingAll: Bool) throws {
+    /// place of all libraries when `replacingAll`, of those with their names when `merging`;
+    /// fails, changing nothing, like Redis's load.
+    private func installFunctions(_ codes: [[UInt8]], replacingAll: Bool, merging: Bool) throws {
         guard !codes.isEmpty || replacingAll else { return }
         let engine = ScriptEngine.current(for: server)
         var libraries: [FunctionLibrary] = []
@@ -329,7 +332,7 @@ public final class Snapshots {
                 throw RDBError.corrupt("Failed loading library: " + error.message)
             }
         }
-        if let error = server.functions.add(libraries, replace: false, flushFirst: replacingAll) {
+        if let error = server.functions.add(libraries, replace: merging, flushFirst: replacingAll) {
             throw RDBError.corrupt(error.message)
         }
     }

@@ -43,6 +43,11 @@ let scriptingScripts: [Script] = multiline([
     eval "return redis.error_reply('-CODE x')" 0
     eval "return {double=3.5}" 0
     eval "return {big_number='123'}" 0
+    eval "return {big_number='12'..string.char(13,10)..'3'}" 0
+    eval "return {ok='a'..string.char(13,10)..'b'}" 0
+    eval "return type(loadstring(string.dump(function() return 1 end)))" 0
+    eval "return type(load(function() return nil end))" 0
+    eval "local g = getmetatable(_G) g.__index = {}" 0
     eval "return {verbatim_string={format='txt',string='hi'}}" 0
     eval "return {map={a=1}}" 0
     eval "return {set={a=true}}" 0
@@ -83,6 +88,8 @@ let scriptingScripts: [Script] = multiline([
     eval "return {map={a=1}}" 0
     eval "return {set={a=true}}" 0
     eval "return {big_number='123'}" 0
+    eval "return {big_number='12'..string.char(13,10)..'3'}" 0
+    eval "return {ok='a'..string.char(13,10)..'b'}" 0
     eval "return {verbatim_string={format='txt',string='hi'}}" 0
     eval "return true" 0
     eval "return false" 0

@@ -1,6 +1,6 @@
 // DEBUG: the subcommands that Redis's own test suite and operators use against a server
-// (SLEEP, OBJECT, SET-ACTIVE-EXPIRE, PROTOCOL, QUICKLIST-PACKED-THRESHOLD, RELOAD, DIGEST,
-// DIGEST-VALUE, POPULATE). Guarded by `enable-debug-command` like Redis.
+// (SLEEP, OBJECT, SET-ACTIVE-EXPIRE, SET-DISABLE-DENY-SCRIPTS, PROTOCOL,
+// QUICKLIST-PACKED-THRESHOLD, RELOAD, DIGEST, DIGEST-VALUE, POPULATE, LOADAOF, AOF-FLUSH-SLEEP). Guarded by `enable-debug-command` like Redis.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,6 +29,8 @@ enum DebugCommand {
         "    Give list elements of at least <size> bytes a node of their own (0: back to 1gb).",
         "SET-ACTIVE-EXPIRE <0|1>",
         "    Turn the background expiry of keys off (0) or on (1).",
+        "SET-DISABLE-DENY-SCRIPTS <0|1>",
+        "    Let scripts call commands they may not otherwise (1), or not (0).",
         "SLEEP <seconds>",
         "    Stall the server for <seconds> (a decimal number) while holding every shard.",
     ]
@@ -48,6 +50,9 @@ enum DebugCommand {
             c.reply.ok()
         } else if c.args.equals(1, "set-active-expire") && count == 3 {
             c.server.config.activeExpireEnabled = Numbers.parseInt64(c.args[2]).map { $0 != 0 } ?? false
+            c.reply.ok()
+        } else if c.args.equals(1, "set-disable-deny-scripts") && count == 3 {
+            c.server.scripts.denyScriptsDisabled = Numbers.parseInt64(c.args[2]).map { $0 != 0 } ?? false
             c.reply.ok()
         } else if c.args.equals(1, "object") && count == 3 {
             object(c)
@@ -125,10 +130,10 @@ enum DebugCommand {
     }
 
     private static func reload(_ c: CommandContext) {
-        var flush = true, save = true
+        var flush = true, save = true, merge = false
         for index in 2..<c.args.count {
             if c.args.equals(index, "merge") {
-                continue
+                merge = true
             } else if c.args.equals(index, "noflush") {
                 flush = false
             } else if c.args.equals(index, "nosave") {
@@ -140,7 +145,7 @@ enum DebugCommand {
         let snapshots = c.server.snapshots!
         if save, case .failed = snapshots.saveInForeground() { return c.error("ERR") }
         do {
-            try snapshots.load(replacingAll: flush)
+            try snapshots.load(replacingAll: flush, mergingLibraries: merge)
         } catch {
             snapshots.log(true, "\(error)")
             return c.error("ERR Error trying to load the RDB dump")
