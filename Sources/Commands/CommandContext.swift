@@ -39,6 +39,8 @@ public final class CommandContext {
     public var watcher: Watcher?
     /// True while EXEC runs the queued commands (blocking commands then time out at once).
     public var executingTransaction = false
+    /// True while a script or function runs its nested commands (Redis's CLIENT_SCRIPT).
+    var runningScript = false
     /// Memory was over maxmemory (eviction could not make room) when this command started.
     public var overMemoryLimit = false
     /// The connection whose worker answers other clients while a script is busy; nil in-process.

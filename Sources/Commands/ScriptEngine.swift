@@ -223,11 +223,13 @@ final class ScriptEngine {
                   overMemoryLimit: context.overMemoryLimit, isEval: function == nil, startTicks: Clock.ticks(),
                   holdsAllShards: heldShards.count == context.keyspace.shards.count,
                   database: context.session.db, protocolVersion: context.session.protocolVersion)
-        let wasInScript = context.executingTransaction
+        let wasInTransaction = context.executingTransaction, wasInScript = context.runningScript
         context.executingTransaction = true
+        context.runningScript = true
         let savedArgs = context.args, savedCommand = context.command, savedIndex = context.session.lastCommandIndex
         defer {
-            context.executingTransaction = wasInScript
+            context.executingTransaction = wasInTransaction
+            context.runningScript = wasInScript
             context.args = savedArgs
             context.command = savedCommand
             context.session.lastCommandIndex = savedIndex

@@ -170,8 +170,8 @@ extension GenericFamily {
     static func sort(_ c: CommandContext, readOnly: Bool) {
         guard var options = sortOptions(c, readOnly: readOnly), let source = sortSource(c) else { return }
         var elements = source.elements
-        if options.dontSort && source.kind == .set && options.storeIndex != nil {
-            // Stored results must not depend on hash order: sort sets as strings.
+        if options.dontSort && source.kind == .set && (options.storeIndex != nil || c.runningScript) {
+            // Stored results and what scripts see must not depend on hash order: sort sets as strings.
             options = SortOptions(limitStart: options.limitStart, limitCount: options.limitCount, gets: options.gets,
                                   descending: options.descending, alpha: true, storeIndex: options.storeIndex)
         }

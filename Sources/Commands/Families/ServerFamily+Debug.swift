@@ -156,7 +156,8 @@ enum DebugCommand {
 
     private static func object(_ c: CommandContext) {
         c.withKey(2) { shard, key, hash in
-            guard let entry = shard.find(db: c.session.db, key: key, hash: hash, now: c.now, expireKeys: c.expiresKeys) else {
+            // Raw lookup, as Redis's: a logically expired key is still described, not deleted.
+            guard let entry = shard.dicts[c.session.db].find(key, hash: hash) else {
                 return c.error(RedisError.noSuchKey)
             }
             let idle = c.server.idleSeconds(entry)
