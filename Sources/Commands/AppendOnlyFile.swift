@@ -492,8 +492,8 @@ public final class AppendOnlyFile {
         return .loaded
     }
 
-    /// DEBUG LOADAOF: what was collected is synced, the data emptied and the files replayed.
-    /// False when they cannot be loaded.
+    /// DEBUG LOADAOF: what was collected is synced, the data and function libraries emptied
+    /// and the files replayed. False when they cannot be loaded.
     // DIVERGENCE: Redis exits when DEBUG LOADAOF fails to load; Swiftlet replies an error.
     // Writes other clients make while the files replay are applied but not recorded (Redis
     // runs the reload alone on its single thread).
@@ -511,6 +511,8 @@ public final class AppendOnlyFile {
             }
             return wasEnabled
         }
+        // The libraries go too, as Redis's emptyData does: the base brings them back.
+        server.functions.flush()
         let loaded = loadAll()
         // The file goes on where it stopped: no SELECT is repeated.
         if wasEnabled { keyspace.withAllShardsLocked { locked { server.propagation.attach(stream) } } }
