@@ -1,8 +1,9 @@
 // RDB persistence as the server runs it: SAVE in the foreground, BGSAVE on a thread of its
-// own (point in time through KeyspaceSnapshot's per-shard capture, no fork), the `save` rules the
-// cron checks, the state INFO persistence reports, MISCONF after a failed background save,
-// and loading `dir/dbfilename` (at start-up and for DEBUG RELOAD) into the keyspace only once
-// the whole file has been read and verified.
+// own (point in time through KeyspaceSnapshot's per-shard capture, no fork), the `save`
+// rules the cron checks, the state INFO persistence reports, MISCONF after a failed
+// background save, and loading `dir/dbfilename` (at start-up and for DEBUG RELOAD) into the
+// keyspace only once the whole file has been read and verified. AOF rewrites take their base
+// snapshots (an RDB or RESP commands) from here too.
 #if canImport(Glibc)
 import Glibc
 #endif

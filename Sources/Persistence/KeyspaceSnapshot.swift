@@ -41,13 +41,14 @@ public final class KeyspaceSnapshot: ShardCapture {
 
     public struct Options {
         public var format = Format.rdb
+        /// RDB only: LZF-compress strings, and write the CRC-64 (zero otherwise).
         public var compression = true
         public var checksum = true
         /// RDB aux fields after `redis-ver`/`redis-bits`, in order (ctime, used-mem, repl-id...).
         public var auxFields: [(String, String)] = []
         /// The function libraries' code, saved before the keys as Redis does.
         public var functionCodes: [[UInt8]] = []
-        /// What an RDB records of each key's access pattern.
+        /// RDB only: what it records of each key's access pattern.
         public var access: (Entry) -> AccessRecord = { _ in .none }
         /// Microseconds to sleep per key written (`rdb-key-save-delay`, to make saves slow in tests).
         public var keySaveDelay = 0
