@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "RESP", dependencies: ["Support"], swiftSettings: optimize),
         .target(name: "Storage", dependencies: ["CSystem", "CZlib", "Support"], swiftSettings: optimize),
         .target(name: "Config", dependencies: ["Support"], swiftSettings: optimize),
-        .target(name: "Persistence", dependencies: ["Support", "Storage"], swiftSettings: optimize),
+        .target(name: "Persistence", dependencies: ["Support", "Storage", "RESP"], swiftSettings: optimize),
         .target(name: "Commands", dependencies: ["CSystem", "CLua", "CLuaLibs", "Support", "RESP", "Storage", "Config", "Persistence"],
                 swiftSettings: optimize),
         .target(name: "Server", dependencies: ["CLibevent", "CSystem", "RESP", "Storage", "Config", "Commands"],

@@ -1,5 +1,6 @@
 // The append-only file, in Redis 7's multi-part layout: `dir/appenddirname` holds a base file
-// (an RDB, `<appendfilename>.<seq>.base.rdb`), incremental files in RESP
+// (an RDB, `<appendfilename>.<seq>.base.rdb`, or with `aof-use-rdb-preamble no` the RESP
+// commands rebuilding the data, `<appendfilename>.<seq>.base.aof`), incremental files in RESP
 // (`<appendfilename>.<seq>.incr.aof`) and the manifest naming them. While enabled it is one
 // stream of the propagation layer: connections write what the stream collected before they
 // send replies (and fsync first under `appendfsync always`, so an acknowledged write is on
@@ -147,9 +148,10 @@ public final class AppendOnlyFile {
         }
         guard ensureDirectory() else { return false }
         if manifest.base == nil && manifest.incremental.isEmpty {
-            let name = "\(config.appendfilename).1.base.rdb"
+            let format = baseFormat
+            let name = baseName(seq: 1, format: format)
             do {
-                let snapshot = server.snapshots.makeAOFBaseSnapshot()
+                let snapshot = server.snapshots.makeAOFBaseSnapshot(format: format)
                 baseSize = try snapshot.write(to: path(name))
             } catch {
                 log(true, "\(error)")
@@ -190,6 +192,13 @@ public final class AppendOnlyFile {
     }
 
     private func incrementalName(seq: Int) -> String { "\(config.appendfilename).\(seq).incr.aof" }
+
+    /// What a base written now holds: an RDB, or RESP commands under `aof-use-rdb-preamble no`.
+    private var baseFormat: KeyspaceSnapshot.Format { config.aofUseRdbPreamble ? .rdb : .commands }
+
+    private func baseName(seq: Int, format: KeyspaceSnapshot.Format) -> String {
+        "\(config.appendfilename).\(seq).base." + (format == .rdb ? "rdb" : "aof")
+    }
 
     private func ensureDirectory() -> Bool {
         if mkdir(directory, 0o755) != 0 && errno != EEXIST {
@@ -260,7 +269,8 @@ public final class AppendOnlyFile {
             return .failed
         }
         let recording = enabling || locked { enabled }
-        let snapshot = server.snapshots.makeAOFBaseSnapshot { [self] in
+        let format = baseFormat
+        let snapshot = server.snapshots.makeAOFBaseSnapshot(format: format) { [self] in
             // Every shard is locked: writes after this point go to the new incremental file.
             if recording { locked { openNextIncremental(enabling: enabling) } }
         }
@@ -272,7 +282,7 @@ public final class AppendOnlyFile {
         log(false, "Background append only file rewriting started")
         BackgroundJob { [self] in
             let seq = (locked { manifest.base?.seq } ?? 0) + 1
-            let name = "\(config.appendfilename).\(seq).base.rdb"
+            let name = baseName(seq: seq, format: format)
             do {
                 let size = try snapshot.write(to: path(name))
                 installBase(AOFManifest.Entry(name: name, seq: seq, type: .base), size: size, recording: recording)
@@ -482,8 +492,8 @@ public final class AppendOnlyFile {
         return .loaded
     }
 
-    /// DEBUG LOADAOF: what was collected is synced, the data emptied and the files replayed.
-    /// False when they cannot be loaded.
+    /// DEBUG LOADAOF: what was collected is synced, the data and function libraries emptied
+    /// and the files replayed. False when they cannot be loaded.
     // DIVERGENCE: Redis exits when DEBUG LOADAOF fails to load; Swiftlet replies an error.
     // Writes other clients make while the files replay are applied but not recorded (Redis
     // runs the reload alone on its single thread).
@@ -501,6 +511,8 @@ public final class AppendOnlyFile {
             }
             return wasEnabled
         }
+        // The libraries go too, as Redis's emptyData does: the base brings them back.
+        server.functions.flush()
         let loaded = loadAll()
         // The file goes on where it stopped: no SELECT is repeated.
         if wasEnabled { keyspace.withAllShardsLocked { locked { server.propagation.attach(stream) } } }

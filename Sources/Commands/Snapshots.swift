@@ -1,8 +1,9 @@
 // RDB persistence as the server runs it: SAVE in the foreground, BGSAVE on a thread of its
-// own (point in time through RDBSnapshot's per-shard capture, no fork), the `save` rules the
-// cron checks, the state INFO persistence reports, MISCONF after a failed background save,
-// and loading `dir/dbfilename` (at start-up and for DEBUG RELOAD) into the keyspace only once
-// the whole file has been read and verified.
+// own (point in time through KeyspaceSnapshot's per-shard capture, no fork), the `save`
+// rules the cron checks, the state INFO persistence reports, MISCONF after a failed
+// background save, and loading `dir/dbfilename` (at start-up and for DEBUG RELOAD) into the
+// keyspace only once the whole file has been read and verified. AOF rewrites take their base
+// snapshots (an RDB or RESP commands) from here too.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,7 +25,7 @@ public final class Snapshots {
     /// write: shards hold one snapshot's capture at a time, so snapshots never overlap.
     private var snapshotActive = false
     /// The running background snapshot, for FLUSHALL to cancel.
-    private var backgroundSnapshot: RDBSnapshot?
+    private var backgroundSnapshot: KeyspaceSnapshot?
     /// A BGSAVE SCHEDULE waiting for the running one to end.
     public private(set) var backgroundSaveScheduled = false
     public private(set) var lastSaveTime: Int64
@@ -73,9 +74,10 @@ public final class Snapshots {
     // MARK: Saving
 
     private func makeSnapshot(dirtyBaseline: UnsafeMutablePointer<Int>?, aofBase: Bool = false,
-                              atPointInTime: () -> Void = {}) -> RDBSnapshot {
+                              format: KeyspaceSnapshot.Format = .rdb, atPointInTime: () -> Void = {}) -> KeyspaceSnapshot {
         let config = server.config
-        var options = RDBSnapshot.Options()
+        var options = KeyspaceSnapshot.Options()
+        options.format = format
         options.compression = config.rdbCompression
         options.checksum = config.rdbChecksum
         options.keySaveDelay = config.rdbKeySaveDelay
@@ -90,7 +92,7 @@ public final class Snapshots {
         } else if policy == .allkeysLRU || policy == .volatileLRU {
             options.access = { .idle(UInt64(server.idleSeconds($0))) }
         }
-        let snapshot = RDBSnapshot(keyspace: server.keyspace, options: options)
+        let snapshot = KeyspaceSnapshot(keyspace: server.keyspace, options: options)
         snapshot.begin {
             dirtyBaseline?.pointee = server.keyspace.shards.reduce(0) { $0 + $1.stats.dirty }
             atPointInTime()
@@ -98,10 +100,11 @@ public final class Snapshots {
         return snapshot
     }
 
-    /// A snapshot for an AOF base file (`aof-base` 1); `atPointInTime` runs with every shard
-    /// locked at its point in time. Call after `claimExclusiveSnapshot`, or at start-up.
-    public func makeAOFBaseSnapshot(atPointInTime: () -> Void = {}) -> RDBSnapshot {
-        makeSnapshot(dirtyBaseline: nil, aofBase: true, atPointInTime: atPointInTime)
+    /// A snapshot for an AOF base file, an RDB (`aof-base` 1) or RESP commands;
+    /// `atPointInTime` runs with every shard locked at its point in time. Call after
+    /// `claimExclusiveSnapshot`, or at start-up.
+    public func makeAOFBaseSnapshot(format: KeyspaceSnapshot.Format, atPointInTime: () -> Void = {}) -> KeyspaceSnapshot {
+        makeSnapshot(dirtyBaseline: nil, aofBase: true, format: format, atPointInTime: atPointInTime)
     }
 
     /// Claims the shards' one capture for a snapshot other than SAVE/BGSAVE (an AOF rewrite);

@@ -151,7 +151,6 @@ public final class ServerConfig: @unchecked Sendable {
     /// start-up (and on CONFIG SET) instead of silently pretending.
     public var inertSettings: [String] {
         var names: [String] = []
-        if !aofUseRdbPreamble { names.append("aof-use-rdb-preamble no (AOF base files are always written as RDB)") }
         if !unixsocket.isEmpty { names.append("unixsocket (Unix-socket listening is not implemented yet)") }
         if syslogEnabled { names.append("syslog-enabled (logging to syslog is not implemented yet)") }
         if listCompressDepth > 0 { names.append("list-compress-depth (quicklist node compression is not implemented yet)") }

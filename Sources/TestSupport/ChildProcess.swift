@@ -37,10 +37,20 @@ public final class ChildProcess {
         posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
         posix_spawn_file_actions_addclose(&actions, readEnd)
         posix_spawn_file_actions_addclose(&actions, writeEnd)
+        // The child starts with no signal blocked: the test runner's threads block some
+        // (SIGTERM among them), and a server inheriting that mask would ignore `stop()`'s
+        // SIGTERM until the SIGKILL five seconds later.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        posix_spawnattr_setsigmask(&attributes, &unblocked)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
         let environmentLines = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
         var child: pid_t = 0
         let code = withCStrings([binary] + arguments) { argv in
-            withCStrings(environmentLines) { envp in posix_spawn(&child, binary, &actions, nil, argv, envp) }
+            withCStrings(environmentLines) { envp in posix_spawn(&child, binary, &actions, &attributes, argv, envp) }
         }
         close(writeEnd)
         guard code == 0 else {

@@ -143,11 +143,8 @@ private let propagationCommands: [[String]] = [
         }
         #expect(try incrementalText(swiftlet) == (try incrementalText(redis)))
 
-        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-aof-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+        let copy = try copyAppendOnlyDirectory(of: swiftlet)
         defer { try? FileManager.default.removeItem(at: copy) }
-        try FileManager.default.copyItem(at: swiftlet.directory.appendingPathComponent("appendonlydir"),
-                                         to: copy.appendingPathComponent("appendonlydir"))
         let restarted = try ServerProcess.swiftlet(Self.aofArguments + ["--dir", copy.path])
         defer { restarted.stop() }
         let reloaded = try RespClient(port: restarted.port)
@@ -178,11 +175,8 @@ private let propagationCommands: [[String]] = [
         let redisLoads: ([String]) throws -> ServerProcess = { try ServerProcess.redis($0) }
         let swiftletLoads: ([String]) throws -> ServerProcess = { try ServerProcess.swiftlet($0) }
         for (source, loadsInto, digest) in [(swiftlet, redisLoads, ourDigest), (redis, swiftletLoads, theirDigest)] {
-            let copy = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-aof-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+            let copy = try copyAppendOnlyDirectory(of: source)
             defer { try? FileManager.default.removeItem(at: copy) }
-            try FileManager.default.copyItem(at: source.directory.appendingPathComponent("appendonlydir"),
-                                             to: copy.appendingPathComponent("appendonlydir"))
             let loaded = try loadsInto(Self.aofArguments + ["--dir", copy.path])
             defer { loaded.stop() }
             #expect(try RespClient(port: loaded.port).call("debug", "digest") == digest)

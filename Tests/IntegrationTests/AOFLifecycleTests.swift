@@ -1,34 +1,16 @@
 // The append-only file across restarts: a truncated last command is dropped (and the file
 // cut) under aof-load-truncated, a corrupt file refuses to start, BGREWRITEAOF under
-// concurrent writes loses nothing (function libraries included), CONFIG SET appendonly yes
-// writes the data as a new base, and the crash tests: under appendfsync always every
-// acknowledged write survives SIGKILL at random moments, and with RDB alone a restart always
-// finds a complete, loadable snapshot.
+// concurrent writes loses nothing (function libraries included) with an RDB or a RESP base,
+// CONFIG SET appendonly yes writes the data as a new base, and the crash tests: under
+// appendfsync always every acknowledged write survives SIGKILL at random moments, and with
+// RDB alone a restart always finds a complete, loadable snapshot.
 import Foundation
 import Testing
 import TestSupport
 
 @Suite(.serialized) struct AOFLifecycleTests {
-    private func makeDirectory() throws -> URL {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-aof-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory
-    }
-
     private func start(_ directory: URL, _ arguments: [String] = []) throws -> ServerProcess {
         try ServerProcess.swiftlet(["--appendonly", "yes", "--dir", directory.path] + arguments)
-    }
-
-    private func info(_ client: RespClient, _ field: String) throws -> String? {
-        let text = try client.call("info", "persistence").text ?? ""
-        return text.split(whereSeparator: \.isNewline).first { $0.hasPrefix(field + ":") }
-            .map { String($0.dropFirst(field.count + 1)) }
-    }
-
-    private func waitForRewrite(_ client: RespClient) throws {
-        let deadline = Date().addingTimeInterval(30)
-        while try info(client, "aof_rewrite_in_progress") != "0" || info(client, "aof_rewrite_scheduled") != "0",
-              Date() < deadline { usleep(10_000) }
     }
 
     private func incrementalFile(_ directory: URL, seq: Int = 1) -> URL {
@@ -36,7 +18,7 @@ import TestSupport
     }
 
     @Test func truncatedLastCommandIsDroppedAndTheFileCut() throws {
-        let directory = try makeDirectory()
+        let directory = try makeAOFTestDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let first = try start(directory)
         _ = try RespClient(port: first.port).call("set", "kept", "1")
@@ -57,7 +39,7 @@ import TestSupport
     }
 
     @Test func truncatedFileRefusesToStartWithoutAofLoadTruncated() throws {
-        let directory = try makeDirectory()
+        let directory = try makeAOFTestDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let first = try start(directory)
         _ = try RespClient(port: first.port).call("set", "kept", "1")
@@ -70,7 +52,7 @@ import TestSupport
     }
 
     @Test func corruptMiddleRefusesToStart() throws {
-        let directory = try makeDirectory()
+        let directory = try makeAOFTestDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let first = try start(directory)
         _ = try RespClient(port: first.port).call("set", "a", "1")
@@ -82,10 +64,11 @@ import TestSupport
         #expect(throws: ServerProcess.Failure.self) { try start(directory) }
     }
 
-    @Test func rewriteUnderConcurrentWritesLosesNothing() throws {
-        let directory = try makeDirectory()
+    /// With either base format (an RDB, or RESP commands under aof-use-rdb-preamble no).
+    @Test(arguments: ["yes", "no"]) func rewriteUnderConcurrentWritesLosesNothing(preamble: String) throws {
+        let directory = try makeAOFTestDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let server = try start(directory, ["--server-threads", "4"])
+        let server = try start(directory, ["--server-threads", "4", "--aof-use-rdb-preamble", preamble])
         let control = try RespClient(port: server.port)
         let writers = 3, writesEach = 1500
         let group = DispatchGroup()
@@ -105,14 +88,15 @@ import TestSupport
         while group.wait(timeout: .now() + .milliseconds(150)) == .timedOut {
             let reply = try control.call("bgrewriteaof")
             if reply.text?.hasPrefix("Background append only file rewriting") == true { rewrites += 1 }
-            try waitForRewrite(control)
+            try waitForAOFRewrite(control)
         }
-        try waitForRewrite(control)
+        try waitForAOFRewrite(control)
         #expect(rewrites >= 1)
         #expect(try control.call("get", "counter") == .bulk(Array(String(writers * writesEach).utf8)))
         let digest = try control.call("debug", "digest")
         let manifest = try String(contentsOf: directory.appendingPathComponent("appendonlydir/appendonly.aof.manifest"), encoding: .utf8)
         #expect(manifest.split(separator: "\n").count == 2, "\(manifest)")
+        #expect(try aofBaseFile(in: directory)?.pathExtension == (preamble == "yes" ? "rdb" : "aof"), "\(manifest)")
         server.stop()
 
         let restarted = try start(directory)
@@ -122,18 +106,18 @@ import TestSupport
         #expect(try client.call("dbsize") == .integer(Int64(writers * writesEach + writers + 1)))
     }
 
-    /// A rewrite's base file carries the function libraries (in its RDB), and the writes a
-    /// script makes after it land in the new incremental file.
-    @Test func rewriteKeepsFunctionLibraries() throws {
-        let directory = try makeDirectory()
+    /// A rewrite's base file carries the function libraries (in its RDB, or as FUNCTION LOAD
+    /// commands), and the writes a script makes after it land in the new incremental file.
+    @Test(arguments: ["yes", "no"]) func rewriteKeepsFunctionLibraries(preamble: String) throws {
+        let directory = try makeAOFTestDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let server = try start(directory)
+        let server = try start(directory, ["--aof-use-rdb-preamble", preamble])
         let client = try RespClient(port: server.port)
         let library = "#!lua name=kept\nredis.register_function('add', function(keys, args) return redis.call('incrby', keys[1], args[1]) end)"
         #expect(try client.call("function", "load", library) == .bulk(Array("kept".utf8)))
         _ = try client.call("fcall", "add", "1", "total", "5")
         _ = try client.call("bgrewriteaof")
-        try waitForRewrite(client)
+        try waitForAOFRewrite(client)
         #expect(try client.call("fcall", "add", "1", "total", "2") == .integer(7))
         let libraries = try client.call("function", "list", "withcode")
         server.stop()
@@ -149,7 +133,7 @@ import TestSupport
     /// CACHE.FILL's token and the tags are gone after a restart) reach the file as the SETs and
     /// DELs they made, and a restart finds their data.
     @Test func swiftletCommandsPropagateWhatTheyChanged() throws {
-        let directory = try makeDirectory()
+        let directory = try makeAOFTestDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let server = try start(directory, ["--appendfsync", "always"])
         let client = try RespClient(port: server.port)
@@ -180,16 +164,16 @@ import TestSupport
         #expect(try reloaded.call("exists", "a", "b", "c") == .integer(1))
     }
 
-    @Test func configSetAppendonlyWritesTheDataAsABase() throws {
-        let directory = try makeDirectory()
+    @Test(arguments: ["yes", "no"]) func configSetAppendonlyWritesTheDataAsABase(preamble: String) throws {
+        let directory = try makeAOFTestDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let server = try ServerProcess.swiftlet(["--dir", directory.path])
+        let server = try ServerProcess.swiftlet(["--dir", directory.path, "--aof-use-rdb-preamble", preamble])
         let client = try RespClient(port: server.port)
         _ = try client.call("set", "before", "1")
-        #expect(try info(client, "aof_enabled") == "0")
+        #expect(try persistenceInfo(client, "aof_enabled") == "0")
         #expect(try client.call("config", "set", "appendonly", "yes") == .simple("OK"))
-        try waitForRewrite(client)
-        #expect(try info(client, "aof_enabled") == "1")
+        try waitForAOFRewrite(client)
+        #expect(try persistenceInfo(client, "aof_enabled") == "1")
         _ = try client.call("set", "after", "2")
         let digest = try client.call("debug", "digest")
         server.stop()
@@ -216,7 +200,7 @@ import TestSupport
     }
 
     @Test func everyAcknowledgedWriteSurvivesSigkillUnderAppendfsyncAlways() throws {
-        let directory = try makeDirectory()
+        let directory = try makeAOFTestDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         var acknowledged = 0..<0
         var counter: Int64 = 0
@@ -244,7 +228,7 @@ import TestSupport
     }
 
     @Test func rdbAloneAlwaysRestartsFromACompleteSnapshot() throws {
-        let directory = try makeDirectory()
+        let directory = try makeAOFTestDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         var next = 0
         var loads = 0

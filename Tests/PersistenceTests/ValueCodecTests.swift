@@ -140,9 +140,9 @@ func dumpPayloadsRoundTrip(compression: Bool) throws {
     }
     let path = "/tmp/swiftlet-rdb-test-\(UInt32.random(in: 0...UInt32.max)).rdb"
     defer { _ = path.withCString { unlink($0) } }
-    var options = RDBSnapshot.Options()
+    var options = KeyspaceSnapshot.Options()
     options.auxFields = [("ctime", "1700000000")]
-    let snapshot = RDBSnapshot(keyspace: keyspace, options: options)
+    let snapshot = KeyspaceSnapshot(keyspace: keyspace, options: options)
     snapshot.begin()
     try snapshot.write(to: path)
     let file = try #require(try RDBLoader.readFile(path))

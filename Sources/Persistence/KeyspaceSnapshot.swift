@@ -1,35 +1,54 @@
-// A point-in-time RDB snapshot of the keyspace without fork (ARCHITECTURE §6). `begin` locks
-// every shard briefly, records each database's key counts and arms every shard's
-// `pendingCapture`; from then on the first thread to lock a shard (a writer about to modify
-// it, or the snapshot itself walking the shards) serializes that shard as it stands, so every
-// shard is saved as it was at the start while writers keep running. `write` writes the
-// serialized shards in the order they were captured and drops each once written, capturing
-// the next shard itself only when no writer has handed it one: memory grows by the
-// serialized bytes waiting for the file, never by a copy of the dataset, even when random
-// writes capture every shard at once.
+// A point-in-time snapshot of the keyspace without fork (ARCHITECTURE §6), in one of two
+// formats: an RDB file (SAVE, BGSAVE, AOF base files with `aof-use-rdb-preamble yes`) or the
+// RESP commands of an AOF base file (`aof-use-rdb-preamble no`). `begin` locks every shard
+// briefly, records each database's key counts and arms every shard's `pendingCapture`; from
+// then on the first thread to lock a shard (a writer about to modify it, or the snapshot
+// itself walking the shards) has the format serialize that shard as it stands, so every shard
+// is saved as it was at the start while writers keep running. `write` writes the serialized
+// shards in the order they were captured and drops each once written, capturing the next
+// shard itself only when no writer has handed it one: memory grows by the serialized bytes
+// waiting for the file, never by a copy of the dataset, even when random writes capture
+// every shard at once.
 #if canImport(Glibc)
 import Glibc
 #endif
 import Storage
 import Support
 
-/// What the RDB file says about a key's access pattern, per the maxmemory policy.
-public enum AccessRecord {
-    case none
-    /// Seconds since the last access (LRU policies).
-    case idle(UInt64)
-    /// The LFU counter (LFU policies).
-    case frequency(UInt8)
+/// What a snapshot's file looks like around the shards' serialized keys. The snapshot calls
+/// `serialize` under the shard's lock (from any thread), the others from its writing thread.
+protocol SnapshotFormat {
+    /// Whether the file carries a CRC-64 of its bytes (given to `finish`).
+    var checksummed: Bool { get }
+    /// What precedes the first database: a header, the function libraries.
+    func preamble() -> [UInt8]
+    /// The keys of `db` in a locked shard, serialized.
+    func serialize(_ shard: Shard, db: Int) -> [UInt8]
+    /// What precedes keys of `db` whenever the database changes; `firstTime` the first time
+    /// it appears, with the database's key counts at the point in time.
+    func databaseSwitch(to db: Int, firstTime: Bool, keys: Int, volatile: Int) -> [UInt8]
+    /// Ends the file.
+    func finish(_ file: SnapshotFileSink) throws
 }
 
-public final class RDBSnapshot: ShardCapture {
+public final class KeyspaceSnapshot: ShardCapture {
+    public enum Format {
+        /// Redis's RDB file.
+        case rdb
+        /// RESP commands rebuilding the data, as Redis's rewriteAppendOnlyFileRio writes them.
+        case commands
+    }
+
     public struct Options {
+        public var format = Format.rdb
+        /// RDB only: LZF-compress strings, and write the CRC-64 (zero otherwise).
         public var compression = true
         public var checksum = true
-        /// Aux fields after `redis-ver`/`redis-bits`, in order (ctime, used-mem, repl-id...).
+        /// RDB aux fields after `redis-ver`/`redis-bits`, in order (ctime, used-mem, repl-id...).
         public var auxFields: [(String, String)] = []
-        /// The function libraries' code, saved after the aux fields as Redis does.
+        /// The function libraries' code, saved before the keys as Redis does.
         public var functionCodes: [[UInt8]] = []
+        /// RDB only: what it records of each key's access pattern.
         public var access: (Entry) -> AccessRecord = { _ in .none }
         /// Microseconds to sleep per key written (`rdb-key-save-delay`, to make saves slow in tests).
         public var keySaveDelay = 0
@@ -37,10 +56,11 @@ public final class RDBSnapshot: ShardCapture {
     }
 
     private let keyspace: Keyspace
-    private let options: Options
+    private let format: SnapshotFormat
+    private let keySaveDelay: Int
     private var shardIndexes: [ObjectIdentifier: Int] = [:]
     /// A captured shard's serialized keys per database (nil where it has none).
-    private typealias Piece = [(output: RDBOutput, keys: Int)?]
+    private typealias Piece = [(bytes: [UInt8], keys: Int)?]
     /// Captured shards not yet written, oldest first, filled by `capture` (under that
     /// shard's lock) and emptied by `write`; guarded by `mutex`, like `captured`.
     private var waiting: [Piece] = []
@@ -53,7 +73,11 @@ public final class RDBSnapshot: ShardCapture {
 
     public init(keyspace: Keyspace, options: Options) {
         self.keyspace = keyspace
-        self.options = options
+        switch options.format {
+        case .rdb: format = RDBSnapshotFormat(options)
+        case .commands: format = AOFCommandFormat(functionCodes: options.functionCodes)
+        }
+        keySaveDelay = options.keySaveDelay
         captured = Array(repeating: false, count: keyspace.shardCount)
         for (index, shard) in keyspace.shards.enumerated() { shardIndexes[ObjectIdentifier(shard)] = index }
         pthread_mutex_init(&mutex, nil)
@@ -76,39 +100,13 @@ public final class RDBSnapshot: ShardCapture {
     /// Serializes `shard` (locked by the caller) as it stands.
     public func capture(_ shard: Shard) {
         guard !abandoned, let index = shardIndexes[ObjectIdentifier(shard)] else { return }
-        var piece: Piece = []
-        for db in 0..<shard.databaseCount {
-            guard shard.dicts[db].count > 0 else {
-                piece.append(nil)
-                continue
-            }
-            var out = RDBOutput(compression: options.compression)
-            shard.dicts[db].forEach { entry in append(entry, to: &out) }
-            piece.append((out, shard.dicts[db].count))
+        let piece: Piece = (0..<shard.databaseCount).map { db in
+            shard.dicts[db].count > 0 ? (format.serialize(shard, db: db), shard.dicts[db].count) : nil
         }
         pthread_mutex_lock(&mutex)
         waiting.append(piece)
         captured[index] = true
         pthread_mutex_unlock(&mutex)
-    }
-
-    private func append(_ entry: Entry, to out: inout RDBOutput) {
-        if let expireAt = entry.expireAt {
-            out.append(RDBOpcode.expireTimeMs)
-            out.appendLittleEndian(expireAt)
-        }
-        switch options.access(entry) {
-        case .none: break
-        case .idle(let seconds):
-            out.append(RDBOpcode.idle)
-            out.appendLength(Int(seconds))
-        case .frequency(let counter):
-            out.append(RDBOpcode.freq)
-            out.append(counter)
-        }
-        out.append(ValueCodec.rdbType(of: entry).rawValue)
-        out.appendString(entry.key)
-        ValueCodec.appendValue(of: entry, to: &out)
     }
 
     /// The oldest captured shard not yet written; when writers have handed over none, the
@@ -137,7 +135,7 @@ public final class RDBSnapshot: ShardCapture {
     public func write(to path: String) throws -> Int {
         let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         let temporary = (directory.isEmpty ? "" : directory + "/") + "temp-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).rdb"
-        let file = try RDBFileSink(path: temporary)
+        let file = try SnapshotFileSink(path: temporary, checksummed: format.checksummed)
         do {
             try writeBody(to: file)
             try file.finish()
@@ -148,7 +146,7 @@ public final class RDBSnapshot: ShardCapture {
             throw error
         }
         guard rename(temporary, path) == 0 else {
-            let reason = RDBFileSink.errnoText()
+            let reason = SnapshotFileSink.errnoText()
             unlink(temporary)
             throw RDBError.io("Error moving temp DB file \(temporary) on the final destination \(path) (in server root dir \(directory)): \(reason)")
         }
@@ -174,8 +172,8 @@ public final class RDBSnapshot: ShardCapture {
 
     /// The `keySaveDelay` for `keys` keys, in slices that notice a cancellation.
     private func pause(keys: Int) throws {
-        guard options.keySaveDelay > 0 else { return }
-        var remaining = options.keySaveDelay * keys
+        guard keySaveDelay > 0 else { return }
+        var remaining = keySaveDelay * keys
         while remaining > 0 {
             guard !abandoned else { throw RDBError.aborted }
             let slice = min(remaining, 10_000)
@@ -184,29 +182,10 @@ public final class RDBSnapshot: ShardCapture {
         }
     }
 
-    /// "REDIS" and the version in four digits.
-    static let magic: [UInt8] = {
-        let digits = String(rdbVersion)
-        return Array(("REDIS" + String(repeating: "0", count: 4 - digits.count) + digits).utf8)
-    }()
-
-    private func writeBody(to file: RDBFileSink) throws {
-        var header = RDBOutput(compression: false)
-        header.bytes.append(contentsOf: RDBSnapshot.magic)
-        for (name, value) in [("redis-ver", "7.0.15"), ("redis-bits", "64")] + options.auxFields {
-            header.append(RDBOpcode.aux)
-            header.appendString(name)
-            header.appendString(value)
-        }
-        try file.write(header.bytes)
-        var functions = RDBOutput(compression: options.compression)
-        for code in options.functionCodes {
-            functions.append(RDBOpcode.function2)
-            functions.appendString(code)
-        }
-        try file.write(functions.bytes)
-        // Shards arrive in capture order, each with keys of several databases: SELECTDB
-        // whenever the database changes, RESIZEDB the first time each one appears.
+    /// Shards arrive in capture order, each with keys of several databases: the format marks
+    /// each change of database.
+    private func writeBody(to file: SnapshotFileSink) throws {
+        try file.write(format.preamble())
         var currentDB = -1
         var announced = Array(repeating: false, count: keyspace.databaseCount)
         var nextShard = 0
@@ -215,55 +194,48 @@ public final class RDBSnapshot: ShardCapture {
                 guard let part else { continue }
                 guard !abandoned else { throw RDBError.aborted }
                 if db != currentDB {
-                    var select = RDBOutput(compression: false)
-                    select.append(RDBOpcode.selectDB)
-                    select.appendLength(db)
-                    if !announced[db] {
-                        select.append(RDBOpcode.resizeDB)
-                        select.appendLength(keyCounts[db].keys)
-                        select.appendLength(keyCounts[db].volatile)
-                        announced[db] = true
-                    }
-                    try file.write(select.bytes)
+                    try file.write(format.databaseSwitch(to: db, firstTime: !announced[db],
+                                                         keys: keyCounts[db].keys, volatile: keyCounts[db].volatile))
+                    announced[db] = true
                     currentDB = db
                 }
-                try file.write(part.output.bytes)
+                try file.write(part.bytes)
                 try pause(keys: part.keys)
             }
         }
         guard !abandoned else { throw RDBError.aborted }
-        try file.write([RDBOpcode.eof])
-        var footer = RDBOutput(compression: false)
-        footer.appendLittleEndian(options.checksum ? file.crc : 0)
-        try file.write(footer.bytes, checksummed: false)
+        try format.finish(file)
     }
 }
 
-/// A file being written with a running CRC-64.
-final class RDBFileSink {
+/// A file being written, with a running CRC-64 when `checksummed`.
+final class SnapshotFileSink {
     private let fd: Int32
     private let path: String
+    private let checksummed: Bool
     private(set) var crc: UInt64 = 0
     private(set) var written = 0
 
-    init(path: String) throws {
+    init(path: String, checksummed: Bool) throws {
         self.path = path
+        self.checksummed = checksummed
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw RDBError.io("Failed opening the temp RDB file \(path) (in server root dir \(ServerPaths.currentDirectory())) for saving: \(RDBFileSink.errnoText())")
+            throw RDBError.io("Failed opening the temp RDB file \(path) (in server root dir \(ServerPaths.currentDirectory())) for saving: \(SnapshotFileSink.errnoText())")
         }
     }
 
     static func errnoText() -> String { String(cString: strerror(errno)) }
 
+    /// Appends `bytes`, adding them to the CRC unless `checksummed` is false (the CRC itself).
     func write(_ bytes: [UInt8], checksummed: Bool = true) throws {
         try bytes.withUnsafeBytes { raw in
-            if checksummed { crc = CRC64.update(crc, raw) }
+            if checksummed && self.checksummed { crc = CRC64.update(crc, raw) }
             var offset = 0
             while offset < raw.count {
                 let count = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
                 if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { throw RDBError.io("Write error saving DB on disk: \(RDBFileSink.errnoText())") }
+                guard count > 0 else { throw RDBError.io("Write error saving DB on disk: \(SnapshotFileSink.errnoText())") }
                 offset += count
             }
         }
@@ -272,7 +244,7 @@ final class RDBFileSink {
 
     func finish() throws {
         defer { close(fd) }
-        guard fsync(fd) == 0 else { throw RDBError.io("Write error saving DB on disk: \(RDBFileSink.errnoText())") }
+        guard fsync(fd) == 0 else { throw RDBError.io("Write error saving DB on disk: \(SnapshotFileSink.errnoText())") }
     }
 
     func abandon() { close(fd) }
