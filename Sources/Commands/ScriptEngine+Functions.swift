@@ -70,7 +70,13 @@ extension ScriptEngine {
         }
         registering = []
         swiftlet_lua_use_library_globals(L, 1)
+        // The library's top level runs under a deadline, as in Redis: a loop there must not
+        // hold the worker (and the shards of nobody) forever.
+        loadDeadline = Clock.ticks() &+ UInt64(max(Clock.ticksPerMillisecond, 1)) * 500
+        swiftlet_lua_install_hook(L, 100_000)
         defer {
+            swiftlet_lua_remove_hook(L)
+            loadDeadline = nil
             swiftlet_lua_use_library_globals(L, 0)
             registering = nil
         }

@@ -67,6 +67,8 @@ final class ScriptEngine {
     var functionReferences: [String: Int32] = [:]
     /// The functions the library being loaded registers so far (nil outside FUNCTION LOAD).
     var registering: [(function: LibraryFunction, reference: Int32)]?
+    /// When the library being loaded must have finished running (Redis gives it 500 ms).
+    var loadDeadline: UInt64?
     /// The nested command's reply, parsed into Lua values afterwards.
     var scratch = ReplyWriter(capacity: 4096)
 
@@ -300,6 +302,10 @@ final class ScriptEngine {
     /// whether the script must stop (SCRIPT KILL, or a restart).
     fileprivate func interrupted(_ L: OpaquePointer) -> Bool {
         if run.restart { return true }
+        if let loadDeadline, Clock.ticks() > loadDeadline {
+            setInterruptError(L, "FUNCTION LOAD timeout")
+            return true
+        }
         guard let context = run.context else { return false }
         let threshold = server.config.busyReplyThreshold
         let elapsed = (Clock.ticks() &- run.startTicks) / UInt64(max(Clock.ticksPerMillisecond, 1))

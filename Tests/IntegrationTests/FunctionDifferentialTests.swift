@@ -37,6 +37,9 @@ let functionScripts: [Script] = multiline([
     function load "#!lua name=lib3\\nredis.register_function{function_name='h', callback=function() return 1 end, what=1}"
     function load "#!lua name=lib3\\nredis.register_function('h', function() return 1 end, 3)"
     function load "#!lua name=lib3\\nredis.call('set','x',1)"
+    function load "#!lua name=lib3\\nlocal a = 1 while 1 do a = a + 1 end"
+    function load "#!lua name=lib3\\nwhile true do pcall(function() while true do end end) end"
+    function load "#!lua name=lib3\\nlocal f = loadstring(string.dump(function() return 1 end)) return f()"
     function load bogus "#!lua name=lib3\\nreturn 1"
     fcall g 0
     fcall_ro g 0
