@@ -190,21 +190,26 @@ extension ScriptEngine {
             guard let sub = spec.subcommand(named: args[1]) else { return .refuse("Unknown Redis command called from script") }
             spec = sub
         }
+        // Refusals of a known command count as its rejected calls, as in Redis.
+        func rejected(_ message: String) -> Admission {
+            (context.stats.counters + spec.statsIndex).pointee.rejectedCalls += 1
+            return .refuse(message)
+        }
         guard spec.accepts(argumentCount: args.count), spec.handler != nil else {
-            return .refuse("Wrong number of args calling Redis command from script")
+            return rejected("Wrong number of args calling Redis command from script")
         }
         if spec.flags.contains(.noscript) && !server.scripts.denyScriptsDisabled {
-            return .refuse("This Redis command is not allowed from script")
+            return rejected("This Redis command is not allowed from script")
         }
         if run.readOnly && !spec.flags.isDisjoint(with: [.write, .mayReplicate]) {
-            return .refuse("Write commands are not allowed from read-only scripts.")
+            return rejected("Write commands are not allowed from read-only scripts.")
         }
         if spec.flags.contains(.write) && !run.writeDirty && server.snapshots.refusesWrites {
-            return .refuse("-" + RedisError.backgroundSaveFailed)
+            return rejected("-" + RedisError.backgroundSaveFailed)
         }
         if !run.allowOOM && server.config.maxmemory > 0 && !run.writeDirty && run.overMemoryLimit
             && spec.flags.contains(.denyoom) {
-            return .refuse("-" + RedisError.outOfMemory)
+            return rejected("-" + RedisError.outOfMemory)
         }
         if !run.holdsAllShards && !holdShards(of: spec, args, context) {
             run.restart = true
