@@ -102,18 +102,7 @@ extension ScriptEngine {
             pushErrorTable(L, "redis.call/pcall can only be called inside a script invocation")
             return raise
         }
-        let count = Int(lua_gettop(L))
-        guard count > 0 else {
-            pushErrorTable(L, "Please specify at least one argument for this redis lib call")
-            return raising ? raise : 1
-        }
-        let gathered = gatherArguments(L, count)
-        lua_settop(L, 0)
-        guard gathered else {
-            pushErrorTable(L, "Lua redis lib command arguments must be strings or integers")
-            return raising ? raise : 1
-        }
-        let args = CommandArgs(base: UnsafeRawPointer(argumentBytes), slices: argumentSlices, count: count)
+        guard let args = takeArguments(L) else { return raising ? raise : 1 }
         let spec: CommandSpec
         switch admit(L, args, context) {
         case .run(let admitted): spec = admitted
@@ -136,6 +125,31 @@ extension ScriptEngine {
         var position = 0
         pushReply(L, reply, &position)
         return raising && reply.first == 45 ? raise : 1
+    }
+
+    /// The arguments of redis.call/pcall/acl_check_cmd, moved out of the Lua stack (left
+    /// empty); nil, with the error table pushed, when there are none or one is neither a
+    /// string nor a number.
+    private func takeArguments(_ L: OpaquePointer) -> CommandArgs? {
+        let count = Int(lua_gettop(L))
+        guard count > 0 else {
+            pushErrorTable(L, "Please specify at least one argument for this redis lib call")
+            return nil
+        }
+        let gathered = gatherArguments(L, count)
+        lua_settop(L, 0)
+        guard gathered else {
+            pushErrorTable(L, "Lua redis lib command arguments must be strings or integers")
+            return nil
+        }
+        return CommandArgs(base: UnsafeRawPointer(argumentBytes), slices: argumentSlices, count: count)
+    }
+
+    /// The command, or subcommand, that `args` names; nil when there is none.
+    private func commandSpec(_ args: CommandArgs, _ context: CommandContext) -> CommandSpec? {
+        guard let spec = context.table.lookupUnowned(args[0])?.takeUnretainedValue() else { return nil }
+        guard !spec.subcommands.isEmpty && args.count >= 2 else { return spec }
+        return spec.subcommand(named: args[1])
     }
 
     /// Copies the Lua arguments into the argument buffer (numbers as %.17g, as Redis does);
@@ -183,13 +197,7 @@ extension ScriptEngine {
 
     /// Redis's scriptCall checks, in its order, then the shard check.
     private func admit(_ L: OpaquePointer, _ args: CommandArgs, _ context: CommandContext) -> Admission {
-        guard var spec = context.table.lookupUnowned(args[0])?.takeUnretainedValue() else {
-            return .refuse("Unknown Redis command called from script")
-        }
-        if !spec.subcommands.isEmpty && args.count >= 2 {
-            guard let sub = spec.subcommand(named: args[1]) else { return .refuse("Unknown Redis command called from script") }
-            spec = sub
-        }
+        guard let spec = commandSpec(args, context) else { return .refuse("Unknown Redis command called from script") }
         // Refusals of a known command count as its rejected calls, as in Redis.
         func rejected(_ message: String) -> Admission {
             (context.stats.counters + spec.statsIndex).pointee.rejectedCalls += 1
@@ -297,28 +305,10 @@ extension ScriptEngine {
             pushErrorTable(L, "redis.acl_check_cmd can only be called inside a script invocation")
             return raise
         }
-        let count = Int(lua_gettop(L))
-        guard count > 0 else {
-            pushErrorTable(L, "Please specify at least one argument for this redis lib call")
-            return raise
-        }
-        let gathered = gatherArguments(L, count)
-        lua_settop(L, 0)
-        guard gathered else {
-            pushErrorTable(L, "Lua redis lib command arguments must be strings or integers")
-            return raise
-        }
-        let args = CommandArgs(base: UnsafeRawPointer(argumentBytes), slices: argumentSlices, count: count)
-        guard var spec = context.table.lookupUnowned(args[0])?.takeUnretainedValue() else {
+        guard let args = takeArguments(L) else { return raise }
+        guard commandSpec(args, context) != nil else {
             pushErrorTable(L, "Invalid command passed to redis.acl_check_cmd()")
             return raise
-        }
-        if !spec.subcommands.isEmpty && count >= 2 {
-            guard let sub = spec.subcommand(named: args[1]) else {
-                pushErrorTable(L, "Invalid command passed to redis.acl_check_cmd()")
-                return raise
-            }
-            spec = sub
         }
         lua_pushboolean(L, 1)
         return 1

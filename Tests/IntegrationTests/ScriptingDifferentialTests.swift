@@ -48,6 +48,12 @@ let scriptingScripts: [Script] = multiline([
     eval "return type(loadstring(string.dump(function() return 1 end)))" 0
     eval "return type(load(function() return nil end))" 0
     eval "local g = getmetatable(_G) g.__index = {}" 0
+    eval "return redis.acl_check_cmd('set','x',1)" 0
+    eval "return redis.acl_check_cmd('config','get')" 0
+    eval "return redis.acl_check_cmd('invalid-cmd','a')" 0
+    eval "return redis.acl_check_cmd('config','bogus')" 0
+    eval "return redis.acl_check_cmd()" 0
+    eval "return redis.acl_check_cmd({})" 0
     eval "return {verbatim_string={format='txt',string='hi'}}" 0
     eval "return {map={a=1}}" 0
     eval "return {set={a=true}}" 0
