@@ -40,7 +40,19 @@ private final class ScriptedClients {
         return client
     }
 
-    func close(_ name: String) { clients.removeValue(forKey: name) }
+    /// Closes `name` and waits until the server has dropped it (CLIENT LIST ID no longer shows
+    /// it), so the next step sees the close whatever the load on the machine.
+    func close(_ name: String) throws {
+        clients.removeValue(forKey: name)
+        guard let id = ids[name] else { return }
+        let observer = try RespClient(port: port)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if case .bulk(let listing) = try observer.call("CLIENT", "LIST", "ID", String(id)), listing?.isEmpty ?? true { return }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        Issue.record("connection \(name) was still open on port \(port) after 10 s")
+    }
 
     /// Reads what `name` received up to its marker's reply, ids replaced by `{name}`.
     func received(_ name: String, step: ClientStep) throws -> String {
@@ -73,8 +85,7 @@ private final class ScriptedClients {
 
     func run(_ step: ClientStep) throws -> [String] {
         if step.command == ["!close"] {
-            close(step.client)
-            Thread.sleep(forTimeInterval: 0.15)
+            try close(step.client)
             return []
         }
         var command: [String] = []
