@@ -23,6 +23,18 @@ func clientScript(_ lines: String) -> [ClientStep] {
     }
 }
 
+/// Waits until the server on `port` no longer lists connection `clientID` (CLIENT LIST ID), so
+/// a test sees a close take effect whatever the load on the machine.
+func waitUntilDropped(clientID: Int, port: Int) throws {
+    let observer = try RespClient(port: port)
+    let deadline = Date().addingTimeInterval(10)
+    while Date() < deadline {
+        if case .bulk(let listing) = try observer.call("CLIENT", "LIST", "ID", String(clientID)), listing?.isEmpty ?? true { return }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    Issue.record("connection \(clientID) was still open on port \(port) after 10 s")
+}
+
 /// The named connections of one script run against one server.
 private final class ScriptedClients {
     let port: Int
@@ -40,18 +52,10 @@ private final class ScriptedClients {
         return client
     }
 
-    /// Closes `name` and waits until the server has dropped it (CLIENT LIST ID no longer shows
-    /// it), so the next step sees the close whatever the load on the machine.
+    /// Closes `name` and waits until the server has dropped it.
     func close(_ name: String) throws {
         clients.removeValue(forKey: name)
-        guard let id = ids[name] else { return }
-        let observer = try RespClient(port: port)
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
-            if case .bulk(let listing) = try observer.call("CLIENT", "LIST", "ID", String(id)), listing?.isEmpty ?? true { return }
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-        Issue.record("connection \(name) was still open on port \(port) after 10 s")
+        if let id = ids[name] { try waitUntilDropped(clientID: id, port: port) }
     }
 
     /// Reads what `name` received up to its marker's reply, ids replaced by `{name}`.
@@ -404,7 +408,7 @@ struct TrackingDifferentialTests {
         #expect(try a.call("CLIENT", "INFO").text?.contains("redir=\(redirectID) ") == true)
         #expect(try b.call("CLIENT", "INFO").text?.contains("flags=tB ") == true)
         _ = try redirect.call("QUIT")
-        Thread.sleep(forTimeInterval: 0.2)
+        try waitUntilDropped(clientID: Int(redirectID), port: server.port)
         _ = try b.call("SET", "x", "1")
         #expect(try a.call("CLIENT", "INFO").text?.contains("flags=tR ") == true)
         _ = try b.call("CLIENT", "TRACKING", "OFF")
