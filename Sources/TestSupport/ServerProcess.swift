@@ -115,6 +115,14 @@ public final class ServerProcess {
     /// Everything the server printed so far.
     public var log: String { process.output }
 
+    /// Whether the server logs `text` within `seconds`: its output reaches `log` through a
+    /// pipe, some time after the server wrote it.
+    public func logs(_ text: String, within seconds: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !log.contains(text) && Date() < deadline { usleep(10_000) }
+        return log.contains(text)
+    }
+
     /// Sends `signal` to this server only.
     public func signal(_ number: Int32) {
         if process.isRunning { kill(pid, number) }

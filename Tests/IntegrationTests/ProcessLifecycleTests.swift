@@ -100,7 +100,7 @@ struct ProcessLifecycleTests {
         #expect(server.waitForExit(seconds: 10) == 0)
         messages.append(receive())
         #expect(messages.contains { $0.contains("STOPPING=1") })
-        #expect(server.log.contains("Received SIGTERM scheduling shutdown..."))
+        #expect(server.logs("Received SIGTERM scheduling shutdown..."))
         server.stop()
     }
 

@@ -26,13 +26,6 @@ struct SnapshotLifecycleTests {
         while try info(client, "rdb_bgsave_in_progress") == "1" && Date() < deadline { usleep(10_000) }
     }
 
-    /// Whether `server` logs `text` within five seconds (its output arrives asynchronously).
-    private func logs(_ server: ServerProcess, _ text: String) -> Bool {
-        let deadline = Date().addingTimeInterval(5)
-        while !server.log.contains(text) && Date() < deadline { usleep(10_000) }
-        return server.log.contains(text)
-    }
-
     @Test func restartsLoadWhatShutdownAndSigtermSaved() throws {
         let directory = try makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -49,7 +42,7 @@ struct SnapshotLifecycleTests {
         let second = try ServerProcess.swiftlet(["--dir", directory.path, "--save", "3600 1"])
         defer { second.stop() }
         let again = try RespClient(port: second.port)
-        #expect(logs(second, "DB loaded from disk:"))
+        #expect(second.logs("DB loaded from disk:"))
         #expect(try again.call("get", "kept").description == "\"value\"")
         #expect(try again.call("lrange", "list", "0", "-1").description == "[\"a\", \"b\", \"c\"]")
         guard case .integer(let ttl) = try again.call("ttl", "ttl") else { Issue.record("no ttl"); return }
@@ -58,7 +51,7 @@ struct SnapshotLifecycleTests {
         _ = try again.call("set", "added", "after-restart")
         second.signal(SIGTERM)
         #expect(second.waitForExit(seconds: 10) == 0)
-        #expect(logs(second, "Saving the final RDB snapshot before exiting."))
+        #expect(second.logs("Saving the final RDB snapshot before exiting."))
 
         let third = try ServerProcess.swiftlet(["--dir", directory.path])
         defer { third.stop() }
@@ -80,7 +73,7 @@ struct SnapshotLifecycleTests {
         defer { server.stop() }
         let status = server.waitForExit(seconds: 10)
         #expect(status != nil && status != 0)
-        #expect(logs(server, "Fatal error loading the DB"))
+        #expect(server.logs("Fatal error loading the DB"))
     }
 
     @Test func backgroundSavesArePointInTime() throws {
@@ -171,7 +164,7 @@ struct SnapshotLifecycleTests {
         guard case .integer(let changes) = try client.call("dbsize") else { Issue.record("no dbsize"); return }
         #expect(changes == 0)
         #expect(Int(try info(client, "rdb_changes_since_last_save") ?? "0")! > 2000)
-        #expect(logs(server, "Background saving terminated by signal"))
+        #expect(server.logs("Background saving terminated by signal"))
     }
 
     @Test func aFailedBackgroundSaveStopsWrites() throws {

@@ -44,8 +44,8 @@ struct TclHarnessTests {
         try (TclHarnessTests.harnessDirectives + extra).write(to: file, atomically: true, encoding: .utf8)
         let server = try ServerProcess(binary: binary, arguments: [file.path])
         defer { server.stop() }
-        #expect(server.log.contains(" PID: \(server.pid)\n"))
-        #expect(server.log.contains("Ready to accept connections"))
+        #expect(server.logs(" PID: \(server.pid)\n"))
+        #expect(server.logs("Ready to accept connections"))
         let client = try RespClient(port: server.port)
         #expect(try client.call("CONFIG", "GET", "propagation-error-behavior")
                 == .array([.bulk(Array("propagation-error-behavior".utf8)), .bulk(Array("panic".utf8))]))
@@ -58,7 +58,7 @@ struct TclHarnessTests {
     @Test func withoutTheLogoOneLineNamesPortAndThreads() throws {
         let server = try ServerProcess.swiftlet(["--server-threads", "2"])
         defer { server.stop() }
-        #expect(server.log.contains("Running mode=standalone, port=\(server.port), server-threads=2."))
+        #expect(server.logs("Running mode=standalone, port=\(server.port), server-threads=2."))
         #expect(!server.log.contains(" PID: "))
     }
 }
