@@ -17,14 +17,19 @@ import Support
 
 private let raise = SWIFTLET_LUA_RAISE
 
-/// Pushes Redis's error table {err = "<CODE> <message>"}: "-CODE message" keeps its code,
-/// a plain message gets ERR.
-func pushErrorTable(_ L: OpaquePointer, _ message: String, ignoreStats: Bool = false) {
+/// The text of Redis's error table for `message`: "-CODE message" keeps its code, a plain
+/// message gets ERR.
+func errorTableText(_ message: String) -> String {
     var text = message.hasPrefix("-") ? String(message.dropFirst()) : message
     if !message.hasPrefix("-") || !text.contains(" ") { text = "ERR " + text }
     while text.hasSuffix("\r") || text.hasSuffix("\n") { text.removeLast() }
+    return text
+}
+
+/// Pushes Redis's error table {err = "<CODE> <message>"} (see errorTableText).
+func pushErrorTable(_ L: OpaquePointer, _ message: String, ignoreStats: Bool = false) {
     swiftlet_lua_newtable(L)
-    lua_pushstring(L, text)
+    lua_pushstring(L, errorTableText(message))
     lua_setfield(L, -2, "err")
     if ignoreStats {
         lua_pushboolean(L, 1)
@@ -107,6 +112,9 @@ extension ScriptEngine {
         switch admit(L, args, context) {
         case .run(let admitted): spec = admitted
         case .refuse(let message):
+            // Counted as an error reply now, as Redis's scriptCall does; the table says so,
+            // so that the script's own reply does not count it again.
+            context.server.errorStats.record(Array(errorTableText(message).utf8))
             pushErrorTable(L, message, ignoreStats: true)
             return raising ? raise : 1
         case .restart:

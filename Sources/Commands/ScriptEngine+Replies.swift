@@ -175,16 +175,24 @@ extension ScriptEngine {
         String(decoding: text.utf8.map { $0 == 13 || $0 == 10 ? 32 : $0 }, as: UTF8.self)
     }
 
+    /// Replies `message` for the error table on top of the stack; an error already counted
+    /// where it arose (the table's ignore_error_stats_update) is not counted again.
+    func replyErrorTable(_ L: OpaquePointer, _ context: CommandContext, _ message: String) {
+        lua_getfield(L, -1, "ignore_error_stats_update")
+        let counted = lua_toboolean(L, -1) != 0
+        swiftlet_lua_pop(L, 1)
+        if counted {
+            context.failed = true
+            context.reply.error(message)
+        } else {
+            context.error(message)
+        }
+    }
+
     private func writeTable(_ L: OpaquePointer, _ context: CommandContext) {
         if rawField(L, "err") == LUA_TSTRING {
             swiftlet_lua_pop(L, 1)
-            let message = field(L, "err") ?? ""
-            context.failed = true
-            lua_getfield(L, -1, "ignore_error_stats_update")
-            let counted = lua_toboolean(L, -1) != 0
-            swiftlet_lua_pop(L, 1)
-            if !counted { context.server.errorStats.record(Array(message.utf8)) }
-            return context.reply.error(message)
+            return replyErrorTable(L, context, field(L, "err") ?? "")
         }
         swiftlet_lua_pop(L, 1)
         if rawField(L, "ok") == LUA_TSTRING {

@@ -291,7 +291,7 @@ final class ScriptEngine {
         if let line = field(L, "line"), let origin = field(L, "source") {
             message += " script: \(name), on \(origin):\(line)."
         }
-        context.error(message)
+        replyErrorTable(L, context, message)
     }
 
     /// String field `name` of the table on top of the stack.

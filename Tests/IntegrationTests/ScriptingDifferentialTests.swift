@@ -151,6 +151,20 @@ let scriptingScripts: [Script] = multiline([
     eval "local ok, e = pcall(function() return nosuch end) return e" 0
     eval "return {pcall(function() return 7 end)}" 0
     """),
+    script("refused calls count as error replies once", """
+    config resetstat
+    config set maxmemory 1
+    eval "return redis.call('set','x','y')" 1 x
+    eval "local t = redis.pcall('set','x','y') return t['err']" 1 x
+    eval "return redis.pcall('set','x','y')" 1 x
+    config set maxmemory 0
+    eval "return redis.pcall('nosuch')" 0
+    eval "return redis.pcall('get')" 0
+    eval "return redis.pcall('select',99)" 0
+    eval "return redis.call('select',99)" 0
+    eval "#!lua flags=no-writes\\nreturn redis.pcall('set','x','y')" 0
+    info errorstats
+    """),
     script("evalsha and script commands", """
     script load "return 1"
     script load "return 'x' .. "
