@@ -44,6 +44,30 @@ struct BlockingListTests {
         #expect(try clients[3].call("ZRANGE", "board", "0", "-1") == bulks("b"))
     }
 
+    /// A transaction that creates the awaited key and leaves it holding another type wakes
+    /// the waiters onto a key they cannot pop: as in Redis, they keep waiting (no WRONGTYPE).
+    @Test(arguments: [1, 4])
+    func waitersWokenOntoAnotherTypeKeepWaiting(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        let clients = try (0..<4).map { _ in try RespClient(port: server.port) }
+        let writer = clients[3]
+        for (command, create) in [(["BLPOP", "k", "0"], ["LPUSH", "k", "a"]),
+                                  (["BZPOPMIN", "k", "0"], ["ZADD", "k", "0", "a"]),
+                                  (["BZMPOP", "0", "1", "k", "MIN"], ["ZADD", "k", "0", "a"])] {
+            try clients[1].send(command)
+            #expect(try server.waitForBlockedClients(1))
+            for step in [["MULTI"], create, ["DEL", "k"], ["SET", "k", "string"], ["EXEC"]] {
+                _ = try writer.call(step)
+            }
+            #expect(try server.waitForBlockedClients(1), "\(command[0]) stays blocked")
+            _ = try writer.call("DEL", "k")
+            _ = try writer.call(create.map { $0 == "a" ? "b" : $0 })
+            let reply = try clients[1].readReply().value
+            #expect(reply.description.contains("\"b\""), "\(command[0]): \(reply)")
+        }
+    }
+
     @Test(arguments: [1, 4])
     func blockedClientsAreServedInArrivalOrder(threads: Int) throws {
         let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])

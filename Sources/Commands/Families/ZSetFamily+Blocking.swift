@@ -40,6 +40,7 @@ extension ZSetFamily {
         c.attemptOrBlock(keysAt: keys, deadline: deadline, nothing: { c.reply.nullArray() }) {
             for position in keys {
                 let key = c.args[position]
+                if passedOverWhileRetrying(c, key) { continue }
                 var keyMissing = false
                 let popped: Void? = c.modifyCollection(c.keyspace.shard(for: key), key, KeyHash.hash(key), ZSetValue.self,
                                                        missing: { keyMissing = true }) { zset in

@@ -113,6 +113,7 @@ extension ZSetFamily {
     static func popFirstNonEmpty(_ c: CommandContext, keys: Range<Int>, fromMax: Bool, count: Int) -> Bool {
         for position in keys {
             let key = c.args[position]
+            if passedOverWhileRetrying(c, key) { continue }
             var keyMissing = false
             let popped: Void? = c.modifyCollection(c.keyspace.shard(for: key), key, KeyHash.hash(key), ZSetValue.self,
                                                    missing: { keyMissing = true }) { zset in
@@ -123,5 +124,14 @@ extension ZSetFamily {
             if popped != nil || !keyMissing { return true }
         }
         return false
+    }
+
+    /// Retrying a blocked pop, a key that now holds another type is passed over and the
+    /// client keeps waiting, as Redis serves BZPOP*/BZMPOP waiters from sorted sets only
+    /// (MULTI; ZADD k; DEL k; SET k v; EXEC wakes them onto a string).
+    static func passedOverWhileRetrying(_ c: CommandContext, _ key: UnsafeRawBufferPointer) -> Bool {
+        guard c.isRetryingBlocked,
+              let link = c.lookupWrite(c.keyspace.shard(for: key), key, KeyHash.hash(key)) else { return false }
+        return Entry(link.pointee!).kind != .zset
     }
 }
