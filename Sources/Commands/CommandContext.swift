@@ -41,6 +41,10 @@ public final class CommandContext {
     public var executingTransaction = false
     /// True while a script or function runs its nested commands (Redis's CLIENT_SCRIPT).
     var runningScript = false
+    /// The EVAL/EVALSHA/FCALL command that started the running script, and its arguments: a
+    /// read the script makes remembers the script's declared keys for client tracking.
+    unowned(unsafe) var scriptCallerCommand: CommandSpec?
+    var scriptCallerArgs: CommandArgs?
     /// Memory was over maxmemory (eviction could not make room) when this command started.
     public var overMemoryLimit = false
     /// The connection whose worker answers other clients while a script is busy; nil in-process.

@@ -231,7 +231,11 @@ final class ScriptEngine {
         context.executingTransaction = true
         context.runningScript = true
         let savedArgs = context.args, savedCommand = context.command, savedIndex = context.session.lastCommandIndex
+        context.scriptCallerCommand = savedCommand
+        context.scriptCallerArgs = savedArgs
         defer {
+            context.scriptCallerCommand = nil
+            context.scriptCallerArgs = nil
             context.executingTransaction = wasInTransaction
             context.runningScript = wasInScript
             context.args = savedArgs

@@ -155,21 +155,31 @@ public final class ClientTracking {
 
     /// After a command of a tracking client: remembers the keys a read-only one read (default
     /// mode, as OPTIN/OPTOUT and CLIENT CACHING allow), then spends the CACHING flag unless
-    /// the command was CLIENT CACHING itself.
+    /// the command was CLIENT CACHING itself or runs inside EXEC or a script. As in Redis 7.0,
+    /// a read inside a script remembers the script's declared keys (those of its EVAL, EVALSHA
+    /// or FCALL), and EVAL_RO, EVALSHA_RO and FCALL_RO remember nothing by themselves.
     public func afterCommand(_ c: CommandContext, _ spec: CommandSpec) {
         let session = c.session
         let flags = session.trackingFlags
-        if spec.flags.contains(.readonly) && flags.contains(.on) && !flags.contains(.bcast) && !spec.flags.contains(.pubsub) {
+        if spec.flags.contains(.readonly) && flags.contains(.on) && !flags.contains(.bcast)
+            && !ClientTracking.readOnlyScriptCommands.contains(spec.name) {
             let caching = flags.contains(.caching)
             if !(flags.contains(.optin) && !caching) && !(flags.contains(.optout) && caching) {
-                let positions = CommandIntrospection.keyPositions(of: spec, argumentCount: c.args.count) { c.args[$0] }
+                let command = c.runningScript ? c.scriptCallerCommand ?? spec : spec
+                let args = c.runningScript ? c.scriptCallerArgs ?? c.args : c.args
+                let positions = command.flags.contains(.pubsub)
+                    ? [] : CommandIntrospection.keyPositions(of: command, argumentCount: args.count) { args[$0] }
                 if !positions.isEmpty {
-                    remember(positions.map { Array(c.args[$0]) }, by: session.id, maxKeys: c.server.config.trackingTableMaxKeys)
+                    remember(positions.map { Array(args[$0]) }, by: session.id, maxKeys: c.server.config.trackingTableMaxKeys)
                 }
             }
         }
-        if flags.contains(.caching) && !spec.fullName.hasPrefix("client|") { session.trackingFlags.remove(.caching) }
+        if flags.contains(.caching) && !c.executingTransaction && !spec.fullName.hasPrefix("client|") {
+            session.trackingFlags.remove(.caching)
+        }
     }
+
+    private static let readOnlyScriptCommands: Set<String> = ["eval_ro", "evalsha_ro", "fcall_ro"]
 
     /// Records that client `id` may cache `keys`, then keeps the table within `maxKeys`.
     func remember(_ keys: [[UInt8]], by id: Int, maxKeys: Int) {

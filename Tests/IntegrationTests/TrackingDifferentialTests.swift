@@ -180,6 +180,25 @@ let trackingScripts: [(String, [ClientStep])] = [
     b: flushdb
     a: set y 1
     """)),
+    ("a read inside a script remembers the script's declared keys", clientScript("""
+    a: hello 3
+    a: client tracking on
+    a: eval redis.call('set','k3','bar') 2 k1 k2
+    b: mset k2 1 k1 1
+    a: eval redis.call('get','k3') 2 k1 k2
+    b: mset k2 2 k1 2
+    a: eval_ro redis.call('ping') 2 k1 k2
+    b: mset k2 3 k1 3
+    a: eval_ro redis.call('get','k1') 2 k1 k2
+    b: mset k2 4 k1 4
+    a: client tracking off
+    a: client tracking on optin
+    a: eval redis.call('get','k3') 1 k1
+    b: set k1 5
+    a: client caching yes
+    a: eval redis.call('get','k3');return(redis.call('get','k2')) 1 k1
+    b: mset k1 6 k2 6
+    """)),
     ("resp2 redirect to an unsubscribed client", clientScript("""
     r: ping
     a: client tracking on redirect {r}
