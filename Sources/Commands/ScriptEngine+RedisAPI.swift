@@ -126,7 +126,10 @@ extension ScriptEngine {
         context.args = args
         context.session.protocolVersion = run.resp3 ? 3 : 2
         let effectsBefore = context.pendingEffects.effects.count
+        // A failed nested command is its own failed call, not the script's.
+        let scriptFailed = context.failed
         Dispatcher.runQueued(spec, context)
+        context.failed = scriptFailed
         if !run.propagatesToAOF { context.discardEffects(beyond: effectsBefore) }
         swap(&context.reply, &scratch)
         let reply = UnsafeRawBufferPointer(start: scratch.buffer.base, count: scratch.buffer.count)

@@ -258,4 +258,36 @@ struct ScriptingDifferentialTests {
     @Test(arguments: [1, 4]) func scriptingMatchesRedis(threads: Int) throws {
         #expect(try expectMatchesRedis(scriptingScripts, threads: threads) > 150)
     }
+
+    /// Calls, rejected and failed calls of scripts and of the commands they run, as Redis
+    /// counts them (INFO commandstats without the timings): a nested command that fails or is
+    /// refused is its own failed or rejected call, and the script fails only when it replies
+    /// an error.
+    @Test func commandStatsMatchRedis() throws {
+        let steps: [[String]] = [
+            ["eval", "return redis.pcall('select',99)", "0"],
+            ["eval", "local t = redis.pcall('select',99) return 1", "0"],
+            ["eval", "return redis.call('select',99)", "0"],
+            ["eval_ro", "local t = redis.pcall('set','x','y') return 1", "1", "x"],
+            ["eval_ro", "return redis.call('set','x','y')", "1", "x"],
+            ["eval", "return redis.pcall('nosuch')", "0"],
+            ["eval", "return redis.call('get','x')", "1", "x"],
+        ]
+        func counts(_ server: ServerProcess) throws -> [String] {
+            let client = try RespClient(port: server.port)
+            _ = try client.call("CONFIG", "RESETSTAT")
+            for step in steps { _ = try client.call(step) }
+            let lines = (try client.call("INFO", "commandstats").text ?? "").split(separator: "\r\n")
+            return lines.filter { $0.hasPrefix("cmdstat_") && !$0.hasPrefix("cmdstat_info") }.map { line in
+                line.split(separator: ",").filter { !$0.hasPrefix("usec") }.joined(separator: ",")
+            }.sorted()
+        }
+        let swiftlet = try ServerProcess.swiftlet()
+        defer { swiftlet.stop() }
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let expected = try counts(redis)
+        #expect(expected.count == 6)
+        #expect(try counts(swiftlet) == expected)
+    }
 }
