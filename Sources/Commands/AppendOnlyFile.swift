@@ -440,9 +440,14 @@ public final class AppendOnlyFile {
 
     enum LoadResult { case none, loaded, failed }
 
+    /// True while the files are replayed (start-up, DEBUG LOADAOF): other clients get LOADING.
+    public private(set) var loading = false
+
     /// Reads the manifest and replays every file it lists into the (empty) keyspace.
     private func loadAll() -> LoadResult {
         guard let text = manifestText else { return .none }
+        loading = true
+        defer { loading = false }
         do {
             manifest = try AOFManifest.parse(text)
         } catch let error as AOFManifest.ParseError {
@@ -527,6 +532,7 @@ public final class AppendOnlyFile {
     /// dropped (and the file cut there) when `aof-load-truncated` allows, as Redis does.
     private func replay(_ bytes: [UInt8], file: String, isLast: Bool) -> ReplayResult {
         let session = Session(id: 0, peerAddress: "", localAddress: "", fd: -1, now: Clock.milliseconds())
+        session.replaysAOF = true
         let context = CommandContext(server: server, session: session, stats: CommandStats(commandCount: server.table.all.count))
         var parser = CommandParser(maxBulkLength: Int.max)
         defer { parser.deallocate() }

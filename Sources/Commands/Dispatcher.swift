@@ -65,6 +65,9 @@ public enum Dispatcher {
         if context.session.inSubscribedMode && !spec.allowedInSubscribedMode {
             return reject(spec, context, "ERR Can't execute '\(spec.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
         }
+        if context.server.loadingDataset && !context.session.replaysAOF && deniedWhileLoading(spec, context) {
+            return reject(spec, context, "LOADING Redis is loading the dataset in memory")
+        }
         if context.server.scripts.busy && !spec.flags.contains(.allowBusy) {
             return reject(spec, context, context.server.scripts.busyIsEval ? RedisError.busyScript : RedisError.busyFunction)
         }
@@ -115,6 +118,14 @@ public enum Dispatcher {
         context.stats.recordCall(spec.statsIndex, ticks: elapsed, failed: context.failed,
                                  trackLatency: context.server.config.latencyTracking)
         context.stats.commandsProcessed += 1
+    }
+
+    /// Whether `spec` must wait for a load to end (EXEC: whether a queued command must).
+    private static func deniedWhileLoading(_ spec: CommandSpec, _ context: CommandContext) -> Bool {
+        if spec.name == "exec", let transaction = context.transaction {
+            return transaction.flagsSomeQueuedLacks.contains(.loading)
+        }
+        return !spec.flags.contains(.loading)
     }
 
     /// Whether `spec` may grow memory (EXEC: whether a queued command may).

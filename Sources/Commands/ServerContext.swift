@@ -140,6 +140,9 @@ public final class ServerContext {
     /// RDB saving and loading (SAVE, BGSAVE, save rules, start-up load, DEBUG RELOAD).
     public private(set) var snapshots: Snapshots!
     public private(set) var aof: AppendOnlyFile!
+    /// An RDB or AOF load is running (DEBUG RELOAD, DEBUG LOADAOF): commands without the
+    /// `loading` flag are refused with LOADING, as in Redis.
+    public var loadingDataset: Bool { snapshots.loading || aof.loading }
     /// Where writes send their effects (the AOF, later replicas).
     public let propagation = Propagation()
     public let runID: String

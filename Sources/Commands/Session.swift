@@ -19,6 +19,8 @@ public final class Session {
     public var noEvict = false
     /// False until AUTH succeeds when `requirepass` is set.
     public var authenticated = true
+    /// The client replaying the AOF: it runs while everyone else gets LOADING.
+    public var replaysAOF = false
     /// Set by QUIT: flush the reply, then close.
     public var closeAfterReply = false
     /// Set (from any thread) by CLIENT KILL; the owning worker closes the connection.

@@ -46,10 +46,13 @@ public final class Transaction {
     var refusedCommand = false
     /// The union of the queued commands' flags (EXEC is refused under OOM if one may grow memory).
     public private(set) var queuedFlags: CommandFlags = []
+    /// The flags some queued command lacks (EXEC is refused while loading if one lacks `loading`).
+    public private(set) var flagsSomeQueuedLacks: CommandFlags = []
 
     func append(_ command: QueuedCommand) {
         queue.append(command)
         queuedFlags.formUnion(command.spec.flags)
+        flagsSomeQueuedLacks.formUnion(CommandFlags(rawValue: ~command.spec.flags.rawValue))
     }
 }
 

@@ -38,6 +38,34 @@ import TestSupport
         #expect(try Data(contentsOf: file).count == intact.count)
     }
 
+    /// While DEBUG LOADAOF replays a script that runs past busy-reply-threshold, other
+    /// clients are told LOADING (not BUSY), as Redis tells them.
+    @Test func clientsGetLoadingWhileAnAOFScriptRunsLong() throws {
+        let directory = try makeAOFTestDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try start(directory)
+        _ = try RespClient(port: first.port).call("set", "kept", "1")
+        first.stop()
+        let script = "redis.call('set',KEYS[1],'y'); for i=1,300000 do redis.call('ping') end return 'ok'"
+        let handle = try FileHandle(forWritingTo: incrementalFile(directory))
+        handle.seekToEndOfFile()
+        handle.write(Data(RespClient.encode(["eval", script, "1", "x"].map { Array($0.utf8) })))
+        handle.closeFile()
+
+        let server = try start(directory, ["--busy-reply-threshold", "1"])
+        defer { server.stop() }
+        let loader = try RespClient(port: server.port, timeoutSeconds: 60)
+        let other = try RespClient(port: server.port)
+        try loader.send(["DEBUG", "LOADAOF"])
+        var reply = try other.call("PING")
+        let deadline = Date().addingTimeInterval(20)
+        while reply == .simple("PONG") && Date() < deadline { reply = try other.call("PING") }
+        #expect(reply.description == "-LOADING Redis is loading the dataset in memory")
+        #expect(try loader.readReply().value == .simple("OK"))
+        #expect(try other.call("GET", "x") == .bulk(Array("y".utf8)))
+        #expect(try other.call("GET", "kept") == .bulk(Array("1".utf8)))
+    }
+
     @Test func truncatedFileRefusesToStartWithoutAofLoadTruncated() throws {
         let directory = try makeAOFTestDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
