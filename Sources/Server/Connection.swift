@@ -436,7 +436,10 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         worker.writesProcessed += 1
         context.reply.buffer.count = 0
         written = 0
-        context.reply.buffer.shrinkIfIdle(to: 64 * 1024)
+        // Back to its first 16 KB (Redis's static reply buffer) once written: capacity kept
+        // after a burst counts in used_memory, and a burst of invalidations to tracking
+        // clients would otherwise make eviction evict more, which sends more invalidations.
+        context.reply.buffer.shrinkIfIdle(to: 16 * 1024)
         accountBuffers()
         if writeRegistered { event_del(writeEvent); writeRegistered = false }
         if closing { worker.close(self) }

@@ -121,6 +121,35 @@ struct EvictionTests {
         #expect(keys > 1000 && keys < writes / 2, "\(keys) keys left in db 7")
     }
 
+    /// Evicting keys read by tracking clients sends them invalidations; the output buffers
+    /// those take, once written, must not count as used memory and make eviction go on until
+    /// the database is empty (Redis's "client tracking don't cause eviction feedback loop").
+    @Test(arguments: [1, 2])
+    func invalidationsOfEvictedKeysDoNotDrainTheDatabase(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads), "--maxmemory-policy", "allkeys-lru",
+                                                 "--maxmemory-eviction-tenacity", "100", "--latency-tracking", "no"])
+        defer { server.stop() }
+        let client = try RespClient(port: server.port)
+        let trackers = try (0..<10).map { _ in try RespClient(port: server.port) }
+        for tracker in trackers {
+            _ = try tracker.call("HELLO", "3")
+            _ = try tracker.call("CLIENT", "TRACKING", "on")
+        }
+        for index in 0..<300 {
+            let key = String(index) + String(repeating: "x", count: 1000)
+            _ = try client.call("SET", key, "x")
+            for tracker in trackers { _ = try tracker.call("GET", key) }
+        }
+        Thread.sleep(forTimeInterval: 1.1)
+        let used = try infoField(client, "memory", "used_memory")
+        #expect(try client.call("CONFIG", "SET", "maxmemory", String(used - 40_000)) == .simple("OK"))
+        _ = try client.call("PING")
+        let evicted = try infoField(client, "stats", "evicted_keys")
+        guard case .integer(let keys) = try client.call("DBSIZE") else { Issue.record("no DBSIZE"); return }
+        #expect((200...300).contains(keys), "\(keys) keys left, \(evicted) evicted")
+        #expect((10...50).contains(evicted), "\(evicted) evicted")
+    }
+
     @Test func noevictionRefusesWritesButServesReads() throws {
         let server = try limitedServer("noeviction")
         defer { server.stop() }
