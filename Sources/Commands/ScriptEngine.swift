@@ -15,6 +15,13 @@ import RESP
 import Storage
 import Support
 
+/// A script compiled into a worker's Lua state: its source and the registry reference of
+/// its compiled chunk.
+struct CompiledScript {
+    let source: ScriptSource
+    let reference: Int32
+}
+
 final class ScriptEngine {
     /// What the running script may do and has done.
     struct Run {
@@ -49,7 +56,10 @@ final class ScriptEngine {
     private var generation: Int
     /// The scripts compiled in this state and their registry references: EVALSHA of a
     /// script this thread ran before finds both here, without the shared registry's lock.
-    private var compiled: [ScriptDigest: (source: ScriptSource, reference: Int32)] = [:]
+    private var compiled: [ScriptDigest: CompiledScript] = [:]
+    /// The script looked up last: a client repeating EVALSHA of one script (the common case)
+    /// finds it with one comparison instead of hashing its digest twice.
+    private var lastCompiled: CompiledScript?
     /// Where this state's heap size is published for INFO.
     private let heapSlot: UnsafeMutablePointer<Int>
     var run = Run()
@@ -152,6 +162,7 @@ final class ScriptEngine {
         generation = current
         for entry in compiled.values { luaL_unref(state, swiftlet_lua_registryindex(), entry.reference) }
         compiled = [:]
+        lastCompiled = nil
         lua_gc(state, LUA_GCCOLLECT, 0)
     }
 
@@ -159,7 +170,7 @@ final class ScriptEngine {
     func source(forBody body: UnsafeRawBufferPointer) -> Result<ScriptSource, ScriptError> {
         followFlushes()
         let digest = ScriptDigest(of: body)
-        if let known = compiled[digest]?.source ?? server.scripts.lookup(digest) { return .success(known) }
+        if let known = compiledScript(digest)?.source ?? server.scripts.lookup(digest) { return .success(known) }
         let bytes = Array(body)
         let shebangLength: Int, flags: ScriptFlags
         switch ScriptSource.shebang(of: bytes) {
@@ -175,13 +186,22 @@ final class ScriptEngine {
     func source(forDigest hex: UnsafeRawBufferPointer) -> ScriptSource? {
         followFlushes()
         guard let digest = ScriptDigest(hex: hex) else { return nil }
-        return compiled[digest]?.source ?? server.scripts.lookup(digest)
+        return compiledScript(digest)?.source ?? server.scripts.lookup(digest)
+    }
+
+    /// This state's compiled script of `digest`, if it has one.
+    @inline(__always)
+    private func compiledScript(_ digest: ScriptDigest) -> CompiledScript? {
+        if let last = lastCompiled, last.source.digest == digest { return last }
+        guard let found = compiled[digest] else { return nil }
+        lastCompiled = found
+        return found
     }
 
     /// Compiles `source` into this state's registry unless it is there already.
     @discardableResult
     private func compile(_ source: ScriptSource) -> Result<Int32, ScriptError> {
-        if let entry = compiled[source.digest] { return .success(entry.reference) }
+        if let entry = compiledScript(source.digest) { return .success(entry.reference) }
         let loaded = source.body.withUnsafeBytes { body in
             luaL_loadbuffer(state, body.baseAddress!.assumingMemoryBound(to: CChar.self) + source.shebangLength,
                             body.count - source.shebangLength, "@user_script")
@@ -192,7 +212,7 @@ final class ScriptEngine {
             return .failure(ScriptError("ERR Error compiling script (new function): " + message))
         }
         let reference = luaL_ref(state, swiftlet_lua_registryindex())
-        compiled[source.digest] = (source, reference)
+        compiled[source.digest] = CompiledScript(source: source, reference: reference)
         return .success(reference)
     }
 

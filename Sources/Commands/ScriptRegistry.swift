@@ -29,26 +29,33 @@ public struct ScriptDigest: Hashable {
 
     /// Parses 40 hex digits in either case; nil for anything else.
     init?(hex: UnsafeRawBufferPointer) {
-        guard hex.count == 40 else { return nil }
-        var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        for index in 0..<40 {
+        guard hex.count == 40,
+              let high = ScriptDigest.word(hex, 0..<16),
+              let middle = ScriptDigest.word(hex, 16..<32),
+              let low = ScriptDigest.word(hex, 32..<40) else { return nil }
+        self.high = high
+        self.middle = middle
+        self.low = UInt32(low)
+    }
+
+    /// The hex digits at `range` as a number; nil when one is not a hex digit.
+    @inline(__always)
+    private static func word(_ hex: UnsafeRawBufferPointer, _ range: Range<Int>) -> UInt64? {
+        var word: UInt64 = 0
+        for index in range {
             let byte = hex[index]
-            let nibble: UInt64
-            switch byte {
-            case 48...57: nibble = UInt64(byte - 48)
-            case 97...102: nibble = UInt64(byte - 87)
-            case 65...70: nibble = UInt64(byte - 55)
-            default: return nil
+            let lowered = byte | 0x20
+            let nibble: UInt8
+            if byte &- 48 < 10 {
+                nibble = byte &- 48
+            } else if lowered &- 97 < 6 {
+                nibble = lowered &- 87
+            } else {
+                return nil
             }
-            switch index {
-            case 0..<16: words.0 = words.0 << 4 | nibble
-            case 16..<32: words.1 = words.1 << 4 | nibble
-            default: words.2 = words.2 << 4 | nibble
-            }
+            word = word << 4 | UInt64(nibble)
         }
-        high = words.0
-        middle = words.1
-        low = UInt32(words.2)
+        return word
     }
 
     /// The 40 lowercase hex digits, as replies and error messages show them.
