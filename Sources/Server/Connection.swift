@@ -309,25 +309,27 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
             for target in targets { target.push(message) }
             return
         }
-        var remoteWorkers: [Worker] = []
-        deliver(message, toThoseOf: targets, on: current) { worker in
-            if !remoteWorkers.contains(where: { $0 === worker }) { remoteWorkers.append(worker) }
+        let remote = deliver(message, toThoseOf: targets, on: current)
+        guard !remote.isEmpty else { return }
+        for worker in current.server.workers where remote.contains(worker.index) {
+            current.send(.toLocal(of: targets, message), to: worker)
         }
-        for worker in remoteWorkers { current.send(.toLocal(of: targets, message), to: worker) }
     }
 
     /// Delivers `message` to the connections of `targets` that live on `worker` (the current
-    /// thread's), telling `elsewhere` the worker of each other one. This loop runs once per
-    /// receiver of every PUBLISH, so it takes no reference counts: the registry's list holds
-    /// the connections for the whole call, and a pub/sub frame's bytes are fetched once.
-    static func deliver(_ message: PushMessage, toThoseOf targets: [PushTarget], on worker: Worker,
-                        elsewhere: (Worker) -> Void = { _ in }) {
+    /// thread's) and returns the indices of the workers that own the others. This loop runs
+    /// once per receiver of every PUBLISH, so it takes no reference counts: the registry's
+    /// list holds the connections for the whole call, a pub/sub frame's bytes are fetched
+    /// once, and other workers are noted by index.
+    @discardableResult
+    static func deliver(_ message: PushMessage, toThoseOf targets: [PushTarget], on worker: Worker) -> Worker.WorkerSet {
+        var remote = Worker.WorkerSet()
         guard case .pubsub(let frame) = message else {
             for target in targets {
                 let connection = unsafeDowncast(target, to: Connection.self)
-                if connection.worker === worker { connection.deliver(message) } else { elsewhere(connection.worker) }
+                if connection.worker === worker { connection.deliver(message) } else { remote.insert(connection.worker.index) }
             }
-            return
+            return remote
         }
         frame.resp2.withUnsafeBytes { resp2 in
             frame.resp3.withUnsafeBytes { resp3 in
@@ -341,13 +343,14 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
                             if $0.worker === worker {
                                 $0.deliver(frame: $0.context.reply.resp3 ? resp3 : resp2)
                             } else {
-                                elsewhere($0.worker)
+                                remote.insert($0.worker.index)
                             }
                         }
                     }
                 }
             }
         }
+        return remote
     }
 
     /// Appends a pushed message to the output (on this connection's worker thread).
@@ -436,10 +439,12 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         worker.writesProcessed += 1
         context.reply.buffer.count = 0
         written = 0
-        // Back to its first 16 KB (Redis's static reply buffer) once written: capacity kept
-        // after a burst counts in used_memory, and a burst of invalidations to tracking
-        // clients would otherwise make eviction evict more, which sends more invalidations.
-        context.reply.buffer.shrinkIfIdle(to: 16 * 1024)
+        // Capacity kept after a burst counts in used_memory. Under a maxmemory limit the
+        // buffer goes back to its first 16 KB (Redis's static reply buffer) once written:
+        // otherwise a burst of invalidations to tracking clients makes eviction evict more,
+        // which sends more invalidations. Without a limit it keeps up to 64 KB, which spares
+        // streams of pushes (PUBLISH fan-out) a reallocation per write.
+        context.reply.buffer.shrinkIfIdle(to: worker.server.context.config.maxmemory > 0 ? 16 * 1024 : 64 * 1024)
         accountBuffers()
         if writeRegistered { event_del(writeEvent); writeRegistered = false }
         if closing { worker.close(self) }

@@ -31,6 +31,25 @@ final class Worker {
     /// A pushed message for this worker's connections: for one connection, or for those of a
     /// subscriber list that live here (a PUBLISH hands each worker the list whole, instead of
     /// counting a reference per receiver across threads).
+    /// A set of worker indices: one bit each below 64, a list for the rest.
+    struct WorkerSet {
+        private var low: UInt64 = 0
+        private var high: [Int] = []
+
+        var isEmpty: Bool { low == 0 && high.isEmpty }
+
+        @inline(__always)
+        mutating func insert(_ index: Int) {
+            if index < 64 {
+                low |= 1 << UInt64(index)
+            } else if !high.contains(index) {
+                high.append(index)
+            }
+        }
+
+        func contains(_ index: Int) -> Bool { index < 64 ? low & (1 << UInt64(index)) != 0 : high.contains(index) }
+    }
+
     enum Delivery {
         case to(Connection, PushMessage)
         case toLocal(of: [PushTarget], PushMessage)
