@@ -1,6 +1,7 @@
 // Every error text Swiftlet replies with, worded byte-for-byte as Redis 7.0.15 words it.
 // Keeping them in one place keeps the wording consistent across families.
 import RESP
+import Support
 
 public enum RedisError {
     public static let syntax = "ERR syntax error"
@@ -50,6 +51,33 @@ public enum RedisError {
     public static let limitNegative = "ERR LIMIT can't be negative"
     public static let limitNeedsByScoreOrLex = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
     public static let withScoresWithByLex = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
+
+    // GEO
+    public static let geoUnknownUnit = "ERR unsupported unit provided. please use M, KM, FT, MI"
+    public static let geoRadiusNotNumeric = "ERR need numeric radius"
+    public static let geoRadiusNegative = "ERR radius cannot be negative"
+    public static let geoWidthNotNumeric = "ERR need numeric width"
+    public static let geoHeightNotNumeric = "ERR need numeric height"
+    public static let geoBoxNegative = "ERR height or width cannot be negative"
+    public static let geoMemberNotDecodable = "ERR could not decode requested zset member"
+    public static let geoCountNotPositive = "ERR COUNT must be > 0"
+    public static let geoAnyNeedsCount = "ERR the ANY argument requires COUNT argument"
+
+    public static func geoInvalidPair(_ longitude: Double, _ latitude: Double) -> String {
+        "ERR invalid longitude,latitude pair \(Numbers.sixDecimals(longitude)),\(Numbers.sixDecimals(latitude))"
+    }
+
+    public static func geoStoreWithReplyOptions(_ option: String) -> String {
+        "ERR \(option) is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+    }
+
+    public static func geoNeedsOneCentre(_ command: String) -> String {
+        "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for \(command)"
+    }
+
+    public static func geoNeedsOneShape(_ command: String) -> String {
+        "ERR exactly one of BYRADIUS and BYBOX can be specified for \(command)"
+    }
 
     // CACHE.* (Swiftlet's own commands, worded in Redis's style).
     public static let betaNotNonNegative = "ERR beta is not a non-negative float"

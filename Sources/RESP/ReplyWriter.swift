@@ -111,8 +111,10 @@ public struct ReplyWriter {
     public mutating func setHeader(_ count: Int) { header(resp3 ? 126 : 42, count) }
     public mutating func pushHeader(_ count: Int) { header(resp3 ? 62 : 42, count) }
 
-    public mutating func double(_ value: Double) {
-        let text = Numbers.formatDouble(value)
+    public mutating func double(_ value: Double) { double(formatted: Numbers.formatDouble(value)) }
+
+    /// A double already written as text: RESP3 `,`, RESP2 bulk string.
+    public mutating func double(formatted text: [UInt8]) {
         if resp3 {
             buffer.append(byte: 44)
             buffer.append(text)

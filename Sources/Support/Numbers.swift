@@ -164,13 +164,33 @@ public enum Numbers {
     /// "%f" with trailing zeros (and a trailing point) removed, as Redis prints percentiles
     /// (trimDoubleString): 99.9 -> "99.9", 50 -> "50".
     public static func trimmedDecimal(_ value: Double) -> String {
-        var buffer = [CChar](repeating: 0, count: 400)
-        _ = withVaList([value]) { vsnprintf(&buffer, buffer.count, "%f", $0) }
-        var text = String(cString: buffer)
+        var text = sixDecimals(value)
         if text.contains(".") {
             while text.hasSuffix("0") { text.removeLast() }
             if text.hasSuffix(".") { text.removeLast() }
         }
         return text
+    }
+
+    /// C's "%f": six decimals (GEO's invalid-coordinates error quotes its input so).
+    public static func sixDecimals(_ value: Double) -> String {
+        var buffer = [CChar](repeating: 0, count: 400)
+        _ = withVaList([value]) { vsnprintf(&buffer, buffer.count, "%f", $0) }
+        return String(cString: buffer)
+    }
+
+    /// Redis's fixedpoint_d2string: the value rounded (to even) at `digits` decimals,
+    /// written with exactly that many (GEODIST, WITHDIST: 4).
+    public static func fixedPoint(_ value: Double, digits: Int) -> [UInt8] {
+        var power = 1.0
+        for _ in 0..<digits { power *= 10 }
+        let scaled = (value * power).rounded(.toNearestOrEven)
+        let magnitude = scaled.magnitude >= 9.2e18 ? UInt64.max / 2 + 1 : UInt64(scaled.magnitude)
+        var digitsText = Array(String(magnitude).utf8)
+        if digitsText.count <= digits {
+            digitsText = [UInt8](repeating: UInt8(ascii: "0"), count: digits + 1 - digitsText.count) + digitsText
+        }
+        let point = digitsText.count - digits
+        return (scaled < 0 ? [UInt8(ascii: "-")] : []) + digitsText[..<point] + [UInt8(ascii: ".")] + digitsText[point...]
     }
 }

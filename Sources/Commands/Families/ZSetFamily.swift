@@ -375,26 +375,33 @@ public enum ZSetFamily {
     static func zadd(_ c: CommandContext) { add(c, increment: false) }
     static func zincrby(_ c: CommandContext) { add(c, increment: true) }
 
+    /// ZADD's options.
+    struct AddOptions {
+        var nx = false, xx = false, gt = false, lt = false, ch = false, incr = false
+    }
+
     /// ZADD and ZINCRBY (which is ZADD INCR without options).
     static func add(_ c: CommandContext, increment incrementOnly: Bool) {
-        var nx = false, xx = false, gt = false, lt = false, ch = false, incr = incrementOnly
+        var options = AddOptions(incr: incrementOnly)
         var first = 2
         while first < c.args.count {
-            if c.args.equals(first, "nx") { nx = true }
-            else if c.args.equals(first, "xx") { xx = true }
-            else if c.args.equals(first, "ch") { ch = true }
-            else if c.args.equals(first, "incr") { incr = true }
-            else if c.args.equals(first, "gt") { gt = true }
-            else if c.args.equals(first, "lt") { lt = true }
+            if c.args.equals(first, "nx") { options.nx = true }
+            else if c.args.equals(first, "xx") { options.xx = true }
+            else if c.args.equals(first, "ch") { options.ch = true }
+            else if c.args.equals(first, "incr") { options.incr = true }
+            else if c.args.equals(first, "gt") { options.gt = true }
+            else if c.args.equals(first, "lt") { options.lt = true }
             else { break }
             first += 1
         }
         let remaining = c.args.count - first
         guard remaining > 0 && remaining % 2 == 0 else { return c.error(RedisError.syntax) }
         let elements = remaining / 2
-        if incr && elements > 1 { return c.error(RedisError.zaddIncrSinglePair) }
-        if nx && xx { return c.error(RedisError.zaddXXAndNX) }
-        if (gt && nx) || (lt && nx) || (gt && lt) { return c.error(RedisError.zaddGTLTNX) }
+        if options.incr && elements > 1 { return c.error(RedisError.zaddIncrSinglePair) }
+        if options.nx && options.xx { return c.error(RedisError.zaddXXAndNX) }
+        if (options.gt && options.nx) || (options.lt && options.nx) || (options.gt && options.lt) {
+            return c.error(RedisError.zaddGTLTNX)
+        }
         var scores: [Double] = []
         scores.reserveCapacity(elements)
         for pair in 0..<elements {
@@ -402,47 +409,59 @@ public enum ZSetFamily {
             scores.append(value)
         }
         c.withKey(1) { shard, key, hash in
-            var added = 0, updated = 0, processed = 0
-            var lastScore = 0.0
-            var resultIsNaN = false, keyMissing = false
-            let firstMember = c.args[first + 1].count
-            let create: (() -> ZSetValue)? = xx ? nil : { makeZSet(c, sizeHint: 1, longestMember: firstMember) }
-            let done: Void? = c.modifyCollection(shard, key, hash, ZSetValue.self, create: create, missing: { keyMissing = true }) { zset in
-                for pair in 0..<elements {
-                    let member = c.args[first + pair * 2 + 1]
-                    var newScore = scores[pair]
-                    if let current = zset.score(of: member) {
-                        if nx { continue }
-                        if incr {
-                            newScore += current
-                            if newScore.isNaN {
-                                resultIsNaN = true
-                                return
-                            }
-                        }
-                        if (lt && newScore >= current) || (gt && newScore <= current) { continue }
-                        if newScore != current {
-                            zset.update(member, from: current, to: newScore)
-                            updated += 1
-                        }
-                    } else {
-                        if xx { continue }
-                        insert(c, zset, member, newScore)
-                        added += 1
-                    }
-                    processed += 1
-                    lastScore = newScore
-                }
-                if added + updated > 0 { c.keyChanged(key, .zset, incr ? "zincr" : "zadd") }
-            }
-            if done == nil && !keyMissing { return }
-            if resultIsNaN { return c.error(RedisError.scoreNaN) }
-            if incr {
-                processed > 0 ? c.reply.double(lastScore) : c.reply.nullBulk()
-            } else {
-                c.reply.integer(ch ? added + updated : added)
-            }
+            _ = applyAdd(c, shard, key, hash, options, scores: scores, memberAt: { first + $0 * 2 + 1 })
         }
+    }
+
+    /// The body of ZADD once its arguments are parsed (key's shard locked): member `i`
+    /// (argument `memberAt(i)`) gets `scores[i]` under `options`, and the reply is ZADD's.
+    /// Shared with GEOADD, which Redis runs as a ZADD. Returns whether the set changed.
+    static func applyAdd(_ c: CommandContext, _ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64,
+                         _ options: AddOptions, scores: [Double], memberAt: (Int) -> Int) -> Bool {
+        var added = 0, updated = 0, processed = 0
+        var lastScore = 0.0
+        var resultIsNaN = false, keyMissing = false
+        let firstMember = c.args[memberAt(0)].count
+        let create: (() -> ZSetValue)? = options.xx ? nil : { makeZSet(c, sizeHint: 1, longestMember: firstMember) }
+        let done: Void? = c.modifyCollection(shard, key, hash, ZSetValue.self, create: create, missing: { keyMissing = true }) { zset in
+            for pair in scores.indices {
+                let member = c.args[memberAt(pair)]
+                var newScore = scores[pair]
+                if let current = zset.score(of: member) {
+                    if options.nx { continue }
+                    if options.incr {
+                        newScore += current
+                        if newScore.isNaN {
+                            resultIsNaN = true
+                            return
+                        }
+                    }
+                    if (options.lt && newScore >= current) || (options.gt && newScore <= current) { continue }
+                    if newScore != current {
+                        zset.update(member, from: current, to: newScore)
+                        updated += 1
+                    }
+                } else {
+                    if options.xx { continue }
+                    insert(c, zset, member, newScore)
+                    added += 1
+                }
+                processed += 1
+                lastScore = newScore
+            }
+            if added + updated > 0 { c.keyChanged(key, .zset, options.incr ? "zincr" : "zadd") }
+        }
+        if done == nil && !keyMissing { return false }
+        if resultIsNaN {
+            c.error(RedisError.scoreNaN)
+            return false
+        }
+        if options.incr {
+            processed > 0 ? c.reply.double(lastScore) : c.reply.nullBulk()
+        } else {
+            c.reply.integer(options.ch ? added + updated : added)
+        }
+        return added + updated > 0
     }
 
     // MARK: Point reads and removal
