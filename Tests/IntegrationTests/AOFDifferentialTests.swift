@@ -23,7 +23,12 @@ private let propagationCommands: [[String]] = [
     ["zadd", "z", "1", "a", "2", "b", "3", "c", "4", "d"], ["bzpopmin", "z", "0"], ["bzpopmax", "z", "0"],
     ["zmpop", "1", "z", "min", "count", "5"], ["multi"], ["incr", "n"], ["incr", "n"], ["exec"],
     ["multi"], ["incr", "n"], ["get", "n"], ["exec"], ["select", "3"], ["set", "x", "y"], ["flushdb"],
-    ["set", "q", "w"], ["swapdb", "0", "3"], ["select", "0"], ["flushall"], ["set", "end", "1"],
+    ["set", "q", "w"], ["swapdb", "0", "3"], ["select", "0"], ["flushall"],
+    ["geoadd", "geo", "CH", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"],
+    ["geoadd", "geo", "13.361389", "38.115556", "Palermo"], ["geoadd", "geo", "xx", "14", "38", "Palermo", "1", "1", "nope"],
+    ["georadius", "geo", "15", "37", "200", "km", "STOREDIST", "near"], ["georadius", "geo", "0", "0", "1", "km", "STORE", "near"],
+    ["geosearchstore", "found", "geo", "FROMMEMBER", "Palermo", "BYRADIUS", "300", "km"],
+    ["set", "end", "1"],
 ]
 
 @Suite(.serialized) struct AOFDifferentialTests {

@@ -120,6 +120,20 @@ let notificationScripts: [Script] = [
     sort list store sorted
     sort nothing store sorted
     """),
+    script("geo", """
+    geoadd g 13.361389 38.115556 Palermo 15.087269 37.502669 Catania
+    geoadd g 13.361389 38.115556 Palermo
+    geoadd g xx ch 13.5 38 Palermo 1 1 nope
+    geoadd missing xx 1 1 nope
+    georadius g 15 37 200 km STORE stored
+    georadius g 15 37 200 km STOREDIST stored
+    georadiusbymember g Palermo 1 km STORE stored
+    georadius g 0 0 1 km STORE stored
+    geosearchstore found g FROMMEMBER Palermo BYRADIUS 300 km STOREDIST
+    geosearchstore found g FROMLONLAT 0 0 BYRADIUS 1 km
+    geosearchstore found nokey FROMLONLAT 0 0 BYRADIUS 1 km
+    geosearch g FROMLONLAT 15 37 BYRADIUS 200 km
+    """),
 ]
 
 /// The keyspace notifications `client` receives while `writer` runs `script` (closed by a
