@@ -84,6 +84,8 @@ extension GeoFamily {
             // COUNT without ANY means the nearest ones.
             let descending = request.descending ?? ((request.count != 0 && !request.any) ? false : nil)
             if let descending {
+                // DIVERGENCE: members at exactly the same distance keep their scan order here;
+                // Redis's qsort/pqsort (partial when COUNT cuts the result) may order them otherwise.
                 matches.sort { descending ? $0.distance > $1.distance : $0.distance < $1.distance }
             }
             if request.count != 0 && matches.count > request.count { matches.removeLast(matches.count - Int(request.count)) }
