@@ -82,10 +82,22 @@ public enum GeoHash {
 
     /// The point a score stands for: the centre of its cell, clamped to the limits.
     public static func position(ofScore score: Double) -> (longitude: Double, latitude: Double) {
-        let area = decode(Cell(bits: UInt64(score), step: maxStep))
+        let area = decode(Cell(bits: cellBits(ofScore: score), step: maxStep))
         let longitude = min(max((area.minLongitude + area.maxLongitude) / 2, -longitudeLimit), longitudeLimit)
         let latitude = min(max((area.minLatitude + area.maxLatitude) / 2, -latitudeLimit), latitudeLimit)
         return (longitude, latitude)
+    }
+
+    /// A score's cell bits as Redis's C cast to uint64_t yields them on x86-64, for the scores
+    /// that are no geohash too (negative, huge, infinite: ZADD can store those in any set).
+    static func cellBits(ofScore score: Double) -> UInt64 {
+        let twoTo63 = 9_223_372_036_854_775_808.0
+        /// cvttsd2si: truncation, or the "integer indefinite" 2^63 when out of range.
+        func truncated(_ value: Double) -> UInt64 {
+            guard value >= -twoTo63, value < twoTo63 else { return 1 << 63 }
+            return UInt64(bitPattern: Int64(value))
+        }
+        return score < twoTo63 ? truncated(score) : truncated(score - twoTo63) ^ (1 << 63)
     }
 
     /// The 11-character base32 geohash GEOHASH replies (latitude over ±90, as the standard).

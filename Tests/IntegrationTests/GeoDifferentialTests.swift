@@ -62,6 +62,18 @@ let geoScripts: [Script] = [
     geopos Sicily notgeo
     geodist Sicily Palermo notgeo
     """),
+    script("scores that are no geohash", """
+    zadd k -1 a -1e300 b 1e300 c inf d -inf e 9223372036854775808 f 18446744073709551615 g 9.3e18 h
+    zadd k 4503599627370496 i 4503599627370495 j -0.5 l 1.5 m
+    geopos k a b c d e f g h i j l m
+    geohash k a b c d e f g h i j l m
+    geodist k a b
+    geodist k f h
+    geosearch k FROMMEMBER a BYRADIUS 100 km
+    geosearch k FROMMEMBER c BYRADIUS 100 km WITHDIST
+    geosearch k FROMLONLAT 0 0 BYRADIUS 40000 km WITHHASH
+    georadiusbymember k h 1000 km WITHCOORD
+    """),
     script("geoadd and point errors", """
     geoadd k 181 10 a
     geoadd k -180.0001 10 a
