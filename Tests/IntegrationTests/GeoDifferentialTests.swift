@@ -220,6 +220,63 @@ let geoScripts: [Script] = [
     geosearchstore Sicily Sicily FROMMEMBER Palermo BYRADIUS 1 km STOREDIST
     zrange Sicily 0 -1 withscores
     """),
+    script("stored encodings, scripts and transactions", """
+    geoadd w \((0..<200).map { "\(Double($0) / 1000) \(Double($0) / 1000) p\($0)" }.joined(separator: " "))
+    geoadd w 1 1 \(String(repeating: "x", count: 70))
+    georadius w 0 0 1000 km STORE d1
+    object encoding d1
+    georadius w 0 0 0.2 km STORE d2
+    object encoding d2
+    zrange d2 0 -1 withscores
+    georadius w 1 1 1 km STORE d3
+    object encoding d3
+    geosearchstore d4 w FROMLONLAT 0 0 BYRADIUS 1000 km COUNT 128
+    object encoding d4
+    geosearchstore d4 w FROMLONLAT 0 0 BYRADIUS 1000 km COUNT 129
+    object encoding d4
+    eval "return redis.call('geopos', KEYS[1], 'p1', 'nope')" 1 w
+    eval "return redis.call('geodist', KEYS[1], 'p1', 'p2')" 1 w
+    eval "return redis.call('georadius', KEYS[1], 0, 0, 1, 'km', 'WITHDIST', 'WITHCOORD', 'WITHHASH')" 1 w
+    eval "return redis.call('georadius', KEYS[1], 0, 0, 1, 'km', 'STORE', KEYS[1])" 1 w
+    eval "return redis.call('georadius_ro', KEYS[1], 0, 0, 1, 'km', 'STORE', KEYS[1])" 1 w
+    multi
+    geoadd m 1 1 a
+    geopos m a
+    georadius m 1 1 1 km STORE m2
+    exec
+    zrange m2 0 -1 withscores
+    command getkeys georadius_ro k 1 2 3 km
+    command getkeys georadius k 1 2 3 km STORE a STOREDIST b
+    command getkeys geosearchstore d s FROMMEMBER m BYRADIUS 1 km
+    hello 3
+    eval "return redis.call('geopos', KEYS[1], 'p1', 'nope')" 1 w
+    eval "return redis.call('geodist', KEYS[1], 'p1', 'p2')" 1 w
+    """),
+    script("extreme sizes", """
+    geoadd w \((0..<200).map { "\(Double(($0 * 7919) % 36001) / 100 - 180) \(Double(($0 * 104_729) % 17011) / 100 - 85.05) p\($0)" }.joined(separator: " "))
+    geoadd w 0 0 z1 0 0 z2 0 0 z3 0.0001 0 z4
+    georadius w 0 0 inf km
+    georadius w 0 0 1e308 km COUNT 3
+    georadius w 0 0 -0 km
+    geosearch w FROMLONLAT 0 0 BYBOX inf 1 km COUNT 2
+    geosearch w FROMLONLAT 0 0 BYBOX 1 inf km
+    geosearch w FROMLONLAT 10 80 BYBOX 1e7 1e7 km COUNT 5 WITHDIST
+    georadius w 0 0 1 km COUNT 9223372036854775807
+    georadius w 0 0 1 km COUNT 9223372036854775807 ANY
+    georadius w 0 0 1 km COUNT 9223372036854775808
+    georadius w 0 0 20 km WITHDIST DESC COUNT 2
+    geosearch w FROMLONLAT 180 85.05112878 BYRADIUS 5000 km
+    geosearch w FROMLONLAT -180 -85.05112878 BYBOX 5000 9000 km DESC
+    geosearch w FROMMEMBER z1 BYRADIUS 0 km
+    geosearch w FROMMEMBER z1 BYBOX 0 0 m
+    georadius w 0 0 1e-300 m
+    georadius w 1e-320 -0 1 m WITHCOORD
+    geosearch w FROMLONLAT 0 0 BYRADIUS 20000 km count 1 any desc
+    geodist w z1 z4 ft
+    georadius w 0 0 " 1" km
+    georadius w " 0" 0 1 km
+    georadius w 0 0 1 " km"
+    """),
     script("resp3 shapes", """
     geoadd Sicily 13.361389 38.115556 Palermo 15.087269 37.502669 Catania
     hello 3
