@@ -439,6 +439,8 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         worker.writesProcessed += 1
         context.reply.buffer.count = 0
         written = 0
+        // CLIENT LIST's obl: nothing is pending any more (a served blocked client included).
+        session.outputBufferLength = 0
         // Capacity kept after a burst counts in used_memory. Under a maxmemory limit the
         // buffer goes back to its first 16 KB (Redis's static reply buffer) once written:
         // otherwise a burst of invalidations to tracking clients makes eviction evict more,

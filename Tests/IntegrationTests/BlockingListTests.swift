@@ -26,6 +26,10 @@ struct BlockingListTests {
         #expect(try blocked.readReply().value == .simple("PONG"))
         #expect(try pusher.call("LRANGE", "list", "0", "-1") == bulks("y"))
         #expect(try server.waitForBlockedClients(0))
+        // Its replies were written: CLIENT LIST shows no pending output for it.
+        guard case .integer(let id) = try blocked.call("CLIENT", "ID") else { Issue.record("no CLIENT ID"); return }
+        let listing = try pusher.call("CLIENT", "LIST", "ID", String(id)).text ?? ""
+        #expect(listing.contains(" obl=0 "), "\(listing)")
     }
 
     @Test(arguments: [1, 4])
