@@ -28,9 +28,6 @@ final class Worker {
         case deliveries([Delivery])
     }
 
-    /// A pushed message for this worker's connections: for one connection, or for those of a
-    /// subscriber list that live here (a PUBLISH hands each worker the list whole, instead of
-    /// counting a reference per receiver across threads).
     /// A set of worker indices: one bit each below 64, a list for the rest.
     struct WorkerSet {
         private var low: UInt64 = 0
@@ -50,6 +47,9 @@ final class Worker {
         func contains(_ index: Int) -> Bool { index < 64 ? low & (1 << UInt64(index)) != 0 : high.contains(index) }
     }
 
+    /// A pushed message for this worker's connections: for one connection, or for those of a
+    /// subscriber list that live here (a PUBLISH hands each worker the list whole, instead of
+    /// counting a reference per receiver across threads).
     enum Delivery {
         case to(Connection, PushMessage)
         case toLocal(of: [PushTarget], PushMessage)
