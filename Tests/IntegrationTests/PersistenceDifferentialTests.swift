@@ -125,10 +125,6 @@ let persistenceScripts: [Script] = [
     object freq counted
     debug reload
     object freq counted
-    config set maxmemory-policy allkeys-lru
-    set idle value
-    debug reload
-    object idletime idle
     config set maxmemory-policy noeviction
     """),
     script("saveCommands", """

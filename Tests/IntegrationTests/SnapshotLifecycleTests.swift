@@ -2,7 +2,8 @@
 // rules) wrote, a corrupt dump.rdb stops the server from starting, BGSAVE is point in time
 // while writers keep changing keys, and a failed background save turns writes (and PING)
 // into MISCONF until saving works again or stop-writes-on-bgsave-error is off; a snapshot whose
-// shards writers captured out of order, across databases, is still a file real Redis loads.
+// shards writers captured out of order, across databases, is still a file real Redis loads,
+// and idle times under an LRU policy survive a reload (ours and Redis's).
 import Foundation
 import Testing
 import TestSupport
@@ -142,6 +143,45 @@ struct SnapshotLifecycleTests {
         #expect(try theirs.call("debug", "digest").description == before)
         #expect(try client.call("debug", "reload", "nosave").description == "+OK")
         #expect(try client.call("debug", "digest").description == before)
+    }
+
+    /// Under an LRU policy a snapshot keeps each key's idle time. Idle times count whole
+    /// seconds, so a reload that straddles a tick may add one; that is why this is not a
+    /// byte-for-byte differential case.
+    @Test(.enabled(if: ServerProcess.redisAvailable, "needs Debian's redis-server"))
+    func idleTimesSurviveAReloadAndReachRedis() throws {
+        let server = try ServerProcess.swiftlet()
+        defer { server.stop() }
+        let client = try RespClient(port: server.port)
+        _ = try client.call("config", "set", "maxmemory-policy", "allkeys-lru")
+        _ = try client.call("set", "source", "value")
+        guard case .bulk(let payload?) = try client.call("dump", "source") else {
+            Issue.record("DUMP gave no payload")
+            return
+        }
+        try client.send(bytes: [Array("restore".utf8), Array("idle".utf8), Array("0".utf8), payload,
+                             Array("idletime".utf8), Array("1000".utf8)])
+        #expect(try client.readReply().value == .simple("OK"))
+        #expect(try client.call("debug", "reload").description == "+OK")
+        let idleRange = 1000...1002
+        guard case .integer(let ours) = try client.call("object", "idletime", "idle") else {
+            Issue.record("OBJECT IDLETIME gave no integer")
+            return
+        }
+        #expect(idleRange.contains(Int(ours)), "idle \(ours) after reload")
+
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        try FileManager.default.copyItem(at: server.directory.appendingPathComponent("dump.rdb"),
+                                         to: redis.directory.appendingPathComponent("dump.rdb"))
+        let theirs = try RespClient(port: redis.port)
+        _ = try theirs.call("config", "set", "maxmemory-policy", "allkeys-lru")
+        #expect(try theirs.call("debug", "reload", "nosave").description == "+OK")
+        guard case .integer(let redisIdle) = try theirs.call("object", "idletime", "idle") else {
+            Issue.record("Redis's OBJECT IDLETIME gave no integer")
+            return
+        }
+        #expect(idleRange.contains(Int(redisIdle)), "Redis read idle \(redisIdle) from our file")
     }
 
     @Test func aSlowBackgroundSaveIsExclusiveAndFlushallCancelsIt() throws {
