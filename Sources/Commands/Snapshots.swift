@@ -1,5 +1,5 @@
 // RDB persistence as the server runs it: SAVE in the foreground, BGSAVE on a thread of its
-// own (point in time through KeyspaceSnapshot's per-shard capture, no fork), the `save`
+// own (point in time through KeyspaceSnapshot's per-bucket capture, no fork), the `save`
 // rules the cron checks, the state INFO persistence reports, MISCONF after a failed
 // background save, and loading `dir/dbfilename` (at start-up and for DEBUG RELOAD) into the
 // keyspace only once the whole file has been read and verified. AOF rewrites take their base
@@ -22,7 +22,7 @@ public final class Snapshots {
 
     public private(set) var backgroundSaveRunning = false
     /// Whether a snapshot (foreground or background) is between `begin` and the end of its
-    /// write: shards hold one snapshot's capture at a time, so snapshots never overlap.
+    /// write: tables hold one snapshot's capture at a time, so snapshots never overlap.
     private var snapshotActive = false
     /// The running background snapshot, for FLUSHALL to cancel.
     private var backgroundSnapshot: KeyspaceSnapshot?
@@ -107,7 +107,7 @@ public final class Snapshots {
         makeSnapshot(dirtyBaseline: nil, aofBase: true, format: format, atPointInTime: atPointInTime)
     }
 
-    /// Claims the shards' one capture for a snapshot other than SAVE/BGSAVE (an AOF rewrite);
+    /// Claims the tables' one capture for a snapshot other than SAVE/BGSAVE (an AOF rewrite);
     /// false while another snapshot runs. BGSAVE meanwhile answers as Redis does to a child.
     public func claimExclusiveSnapshot() -> Bool {
         locked {

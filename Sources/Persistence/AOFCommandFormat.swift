@@ -3,8 +3,9 @@
 // each change of database, then per key SET (integers in decimal), or RPUSH / SADD / ZADD /
 // HMSET with at most 64 items per command (ZADD scores as "%.17g"), followed by PEXPIREAT
 // when the key has an expire. No checksum and no trailer: the file ends after the last key.
-// DIVERGENCE: Redis writes one SELECT per database; shards arrive in capture order, each
-// with keys of several databases, so SELECT repeats whenever the database changes. Redis's
+// DIVERGENCE: Redis writes one SELECT per database; keys arrive in batches from the snapshot's
+// walk and from writers that touched them first, so SELECT repeats whenever the database
+// changes. Redis's
 // aof-timestamp-enabled annotation is not written (Swiftlet has no such setting).
 import RESP
 import Storage
@@ -53,8 +54,8 @@ struct AOFCommandFormat: SnapshotFormat {
         }
     }
 
-    func serialize(_ shard: Shard, db: Int) -> [UInt8] {
-        collect { out in shard.dicts[db].forEach { append($0, to: &out) } }
+    func serialize(_ entries: ((Entry) -> Void) -> Void, appendingTo bytes: inout [UInt8]) {
+        bytes += collect(capacity: 1024) { out in entries { append($0, to: &out) } }
     }
 
     func finish(_ file: SnapshotFileSink) throws {}

@@ -1,29 +1,27 @@
 // A point-in-time snapshot of the keyspace without fork (ARCHITECTURE §6), in one of two
 // formats: an RDB file (SAVE, BGSAVE, AOF base files with `aof-use-rdb-preamble yes`) or the
 // RESP commands of an AOF base file (`aof-use-rdb-preamble no`). `begin` locks every shard
-// briefly, records each database's key counts and arms every shard's `pendingCapture`; from
-// then on the first thread to lock a shard (a writer about to modify it, or the snapshot
-// itself walking the shards) has the format serialize that shard as it stands, so every shard
-// is saved as it was at the start while writers keep running. `write` writes the serialized
-// shards in the order they were captured and drops each once written, capturing the next
-// shard itself only when no writer has handed it one: memory grows by the serialized bytes
-// waiting for the file, never by a copy of the dataset, even when random writes capture
-// every shard at once.
+// briefly, records each database's key counts and arms a capture on every non-empty table
+// (DictCapture.swift); from then on a thread about to touch a key has the bucket it lives in
+// serialized first, and `write` walks every captured table a batch of buckets at a time, taking
+// in between what writers serialized, so every key is saved as it was at the start while
+// writers keep running at nearly full speed. Memory grows by the serialized bytes waiting for
+// the file, never by a copy of the dataset.
 #if canImport(Glibc)
 import Glibc
 #endif
 import Storage
 import Support
 
-/// What a snapshot's file looks like around the shards' serialized keys. The snapshot calls
-/// `serialize` under the shard's lock (from any thread), the others from its writing thread.
+/// What a snapshot's file looks like around the serialized keys. The snapshot calls
+/// `serialize` under a shard's lock (from any thread), the others from its writing thread.
 protocol SnapshotFormat {
     /// Whether the file carries a CRC-64 of its bytes (given to `finish`).
     var checksummed: Bool { get }
     /// What precedes the first database: a header, the function libraries.
     func preamble() -> [UInt8]
-    /// The keys of `db` in a locked shard, serialized.
-    func serialize(_ shard: Shard, db: Int) -> [UInt8]
+    /// Appends the keys `entries` visits, serialized, to `bytes`.
+    func serialize(_ entries: ((Entry) -> Void) -> Void, appendingTo bytes: inout [UInt8])
     /// What precedes keys of `db` whenever the database changes; `firstTime` the first time
     /// it appears, with the database's key counts at the point in time.
     func databaseSwitch(to db: Int, firstTime: Bool, keys: Int, volatile: Int) -> [UInt8]
@@ -31,7 +29,7 @@ protocol SnapshotFormat {
     func finish(_ file: SnapshotFileSink) throws
 }
 
-public final class KeyspaceSnapshot: ShardCapture {
+public final class KeyspaceSnapshot: CaptureSink {
     public enum Format {
         /// Redis's RDB file.
         case rdb
@@ -44,7 +42,7 @@ public final class KeyspaceSnapshot: ShardCapture {
         /// RDB only: LZF-compress strings, and write the CRC-64 (zero otherwise).
         public var compression = true
         public var checksum = true
-        /// RDB aux fields after `redis-ver`/`redis-bits`, in order (ctime, used-mem, repl-id...).
+        /// RDB only: aux fields after `redis-ver`/`redis-bits`, in order (ctime, used-mem, repl-id...).
         public var auxFields: [(String, String)] = []
         /// The function libraries' code, saved before the keys as Redis does.
         public var functionCodes: [[UInt8]] = []
@@ -55,20 +53,22 @@ public final class KeyspaceSnapshot: ShardCapture {
         public init() {}
     }
 
+    /// Serialized keys of one database, ready for the file.
+    private typealias Chunk = (db: Int, bytes: [UInt8], keys: Int)
+
+    /// Buckets the walk serializes per hold of a shard's lock (writers of that shard wait
+    /// for at most one batch).
+    static let walkBatch = 512
+
     private let keyspace: Keyspace
     private let format: SnapshotFormat
     private let keySaveDelay: Int
-    private var shardIndexes: [ObjectIdentifier: Int] = [:]
-    /// A captured shard's serialized keys per database (nil where it has none).
-    private typealias Piece = [(bytes: [UInt8], keys: Int)?]
-    /// Captured shards not yet written, oldest first, filled by `capture` (under that
-    /// shard's lock) and emptied by `write`; guarded by `mutex`, like `captured`.
-    private var waiting: [Piece] = []
-    private var captured: [Bool]
+    /// What writers serialized and handed over, oldest first; guarded by `mutex`.
+    private var handedOver: [Chunk] = []
     private var keyCounts: [(keys: Int, volatile: Int)] = []
-    /// Set when the snapshot is cancelled or its write fails: shards not yet captured are
-    /// then skipped and the write stops.
-    private var abandoned = false
+    /// Set when the snapshot is cancelled or its write fails: buckets are then no longer
+    /// serialized and the write stops.
+    public private(set) var abandoned = false
     private var mutex = pthread_mutex_t()
 
     public init(keyspace: Keyspace, options: Options) {
@@ -78,55 +78,47 @@ public final class KeyspaceSnapshot: ShardCapture {
         case .commands: format = AOFCommandFormat(functionCodes: options.functionCodes)
         }
         keySaveDelay = options.keySaveDelay
-        captured = Array(repeating: false, count: keyspace.shardCount)
-        for (index, shard) in keyspace.shards.enumerated() { shardIndexes[ObjectIdentifier(shard)] = index }
         pthread_mutex_init(&mutex, nil)
     }
 
     deinit { pthread_mutex_destroy(&mutex) }
 
-    /// Fixes the point in time: counts the keys and arms every shard's capture; `atPointInTime`
-    /// runs with every shard locked (to read counters that must match the snapshot).
+    /// Fixes the point in time: counts the keys and arms a capture on every non-empty table;
+    /// `atPointInTime` runs with every shard locked (to read counters that must match the
+    /// snapshot).
     public func begin(_ atPointInTime: () -> Void = {}) {
         keyspace.withAllShardsLocked {
             atPointInTime()
             keyCounts = (0..<keyspace.databaseCount).map { db in
                 keyspace.shards.reduce((0, 0)) { ($0.0 + $1.dicts[db].count, $0.1 + $1.dicts[db].volatileCount) }
             }
-            for shard in keyspace.shards { shard.pendingCapture = self }
+            for shard in keyspace.shards {
+                for db in 0..<shard.databaseCount where shard.dicts[db].count > 0 {
+                    shard.dicts[db].beginCapture(db: db, sink: self)
+                }
+            }
         }
     }
 
-    /// Serializes `shard` (locked by the caller) as it stands.
-    public func capture(_ shard: Shard) {
-        guard !abandoned, let index = shardIndexes[ObjectIdentifier(shard)] else { return }
-        let piece: Piece = (0..<shard.databaseCount).map { db in
-            shard.dicts[db].count > 0 ? (format.serialize(shard, db: db), shard.dicts[db].count) : nil
-        }
+    // MARK: CaptureSink (called with a shard locked, from any thread)
+
+    public func serialize(_ entries: ((Entry) -> Void) -> Void, appendingTo bytes: inout [UInt8]) {
+        format.serialize(entries, appendingTo: &bytes)
+    }
+
+    public func handOver(db: Int, bytes: [UInt8], keys: Int) {
         pthread_mutex_lock(&mutex)
-        waiting.append(piece)
-        captured[index] = true
+        handedOver.append((db, bytes, keys))
         pthread_mutex_unlock(&mutex)
     }
 
-    /// The oldest captured shard not yet written; when writers have handed over none, the
-    /// snapshot captures the next shard nobody has (`nextShard` walks them in order). Nil once
-    /// every shard has been taken or the snapshot was abandoned.
-    private func takePiece(nextShard: inout Int) -> Piece? {
-        while !abandoned {
-            pthread_mutex_lock(&mutex)
-            if !waiting.isEmpty {
-                let piece = waiting.removeFirst()
-                pthread_mutex_unlock(&mutex)
-                return piece
-            }
-            while nextShard < captured.count && captured[nextShard] { nextShard += 1 }
-            pthread_mutex_unlock(&mutex)
-            guard nextShard < captured.count else { return nil }
-            // Locking hands the shard to `capture` unless a writer got there first.
-            keyspace.shards[nextShard].withLock {}
-        }
-        return nil
+    private func takeHandedOver() -> [Chunk] {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        guard !handedOver.isEmpty else { return [] }
+        let chunks = handedOver
+        handedOver.removeAll(keepingCapacity: true)
+        return chunks
     }
 
     /// Writes the snapshot to `path` through a temporary file in the same directory, fsynced
@@ -158,16 +150,20 @@ public final class KeyspaceSnapshot: ShardCapture {
         return file.written
     }
 
-    /// Drops a snapshot that began but will not be written, releasing the shards it armed.
+    /// Drops a snapshot that began but will not be written, ending the captures it armed.
     public func abandon() { disarm() }
 
     /// Stops a running `write` (FLUSHALL aborting a background save); it throws `.aborted`.
     public func cancel() { abandoned = true }
 
-    /// Releases shards a failed snapshot never reached.
+    /// Ends the captures a failed snapshot had not finished.
     private func disarm() {
         abandoned = true
-        keyspace.withAllShardsLocked {}
+        keyspace.withAllShardsLocked {
+            for shard in keyspace.shards {
+                for db in 0..<shard.databaseCount { shard.dicts[db].endCapture() }
+            }
+        }
     }
 
     /// The `keySaveDelay` for `keys` keys, in slices that notice a cancellation.
@@ -182,27 +178,34 @@ public final class KeyspaceSnapshot: ShardCapture {
         }
     }
 
-    /// Shards arrive in capture order, each with keys of several databases: the format marks
-    /// each change of database.
+    /// Walks every captured table, shard by shard, writing its batches and whatever writers
+    /// handed over meanwhile; the format marks each change of database.
     private func writeBody(to file: SnapshotFileSink) throws {
         try file.write(format.preamble())
         var currentDB = -1
         var announced = Array(repeating: false, count: keyspace.databaseCount)
-        var nextShard = 0
-        while let piece = takePiece(nextShard: &nextShard) {
-            for (db, part) in piece.enumerated() {
-                guard let part else { continue }
-                guard !abandoned else { throw RDBError.aborted }
-                if db != currentDB {
-                    try file.write(format.databaseSwitch(to: db, firstTime: !announced[db],
-                                                         keys: keyCounts[db].keys, volatile: keyCounts[db].volatile))
-                    announced[db] = true
-                    currentDB = db
+        func write(_ chunk: Chunk) throws {
+            guard chunk.keys > 0 else { return }
+            guard !abandoned else { throw RDBError.aborted }
+            if chunk.db != currentDB {
+                try file.write(format.databaseSwitch(to: chunk.db, firstTime: !announced[chunk.db],
+                                                     keys: keyCounts[chunk.db].keys, volatile: keyCounts[chunk.db].volatile))
+                announced[chunk.db] = true
+                currentDB = chunk.db
+            }
+            try file.write(chunk.bytes)
+            try pause(keys: chunk.keys)
+        }
+        for shard in keyspace.shards {
+            for db in 0..<shard.databaseCount {
+                while let step = shard.withLock({ shard.dicts[db].captureStep(limit: KeyspaceSnapshot.walkBatch) }) {
+                    guard !abandoned else { throw RDBError.aborted }
+                    for chunk in takeHandedOver() { try write(chunk) }
+                    try write(step)
                 }
-                try file.write(part.bytes)
-                try pause(keys: part.keys)
             }
         }
+        for chunk in takeHandedOver() { try write(chunk) }
         guard !abandoned else { throw RDBError.aborted }
         try format.finish(file)
     }

@@ -43,10 +43,11 @@ struct RDBSnapshotFormat: SnapshotFormat {
         return header.bytes + functions.bytes
     }
 
-    func serialize(_ shard: Shard, db: Int) -> [UInt8] {
+    func serialize(_ entries: ((Entry) -> Void) -> Void, appendingTo bytes: inout [UInt8]) {
         var out = RDBOutput(compression: options.compression)
-        shard.dicts[db].forEach { entry in append(entry, to: &out) }
-        return out.bytes
+        swap(&out.bytes, &bytes)
+        entries { entry in append(entry, to: &out) }
+        swap(&out.bytes, &bytes)
     }
 
     private func append(_ entry: Entry, to out: inout RDBOutput) {

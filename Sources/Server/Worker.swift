@@ -56,7 +56,10 @@ final class Worker {
     }
 
     let index: Int
-    unowned let server: Server
+    /// The server owns its workers and outlives them. Unsafe-unowned because a checked
+    /// reference costs an atomic retain and release per use, on Swift's slow path here (the
+    /// server has a weak reference, so a side table), several times per request.
+    unowned(unsafe) let server: Server
     let base: OpaquePointer
     let stats: CommandStats
     private(set) var connections: [Int32: Connection] = [:]

@@ -2,7 +2,9 @@
 // entries chained through their own `next` field (no separate node allocation), incremental
 // rehashing between two tables so growth never stops the world, random sampling for
 // eviction/RANDOMKEY, and Redis's reverse-binary SCAN cursor, which survives growth and
-// shrinking without missing keys that stay present.
+// shrinking without missing keys that stay present. While a snapshot captures the table
+// (DictCapture.swift), every lookup, insertion and removal first has the snapshot save the
+// bucket it touches.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,15 +31,20 @@ struct BucketTable {
 
 public struct Dict {
     var tables = (BucketTable(), BucketTable())
-    /// Next bucket of table 0 to move into table 1; -1 when not rehashing.
+    /// Next bucket of table 0 to move into table 1; -1 when not rehashing, `capturing`
+    /// while a snapshot captures the table (so the hot paths test a field they read anyway).
     var rehashIndex = -1
     public private(set) var volatileCount = 0
+    /// The snapshot capture in progress (read only when `rehashIndex` says so).
+    private var capture: DictCapture?
     static let initialSize = 4
+    static let capturing = -2
 
     public init() {}
 
     public var count: Int { tables.0.used + tables.1.used }
     public var isRehashing: Bool { rehashIndex >= 0 }
+    public var isCaptured: Bool { rehashIndex == Dict.capturing }
     /// Bytes held by bucket arrays (for memory accounting).
     public var bucketBytes: Int { (tables.0.size + tables.1.size) * 8 }
 
@@ -51,6 +58,7 @@ public struct Dict {
     /// The link pointing at `key`'s entry, for replacing or unlinking it.
     public func link(_ key: UnsafeRawBufferPointer, hash: UInt64) -> EntryLink? {
         if count == 0 { return nil }
+        saveBucket(hash: hash)
         for t in 0..<2 {
             let table = t == 0 ? tables.0 : tables.1
             guard let buckets = table.buckets else { continue }
@@ -85,6 +93,7 @@ public struct Dict {
 
     /// Adds an entry whose key is known to be absent.
     public mutating func insert(_ entry: Entry, hash: UInt64) {
+        saveBucket(hash: hash)
         rehashStep()
         growIfNeeded()
         if isRehashing {
@@ -113,6 +122,7 @@ public struct Dict {
 
     /// Unlinks the entry at `link`, returning it; the caller frees it.
     public mutating func remove(at link: EntryLink, hash: UInt64) -> Entry {
+        saveBucket(hash: hash)
         let entry = Entry(link.pointee!)
         link.pointee = entry.next
         if entry.hasExpire { volatileCount -= 1 }
@@ -139,6 +149,7 @@ public struct Dict {
 
     /// Frees every entry and bucket array.
     public mutating func removeAll(freeing release: (Entry) -> Void) {
+        finishCapture()
         forEach(release)
         tables.0.release()
         tables.1.release()
@@ -149,6 +160,10 @@ public struct Dict {
 
     private mutating func growIfNeeded() {
         if isRehashing { return }
+        if isCaptured {
+            guard tables.0.used >= tables.0.size * 4 else { return }
+            finishCapture()
+        }
         if tables.0.buckets == nil {
             tables.0 = .allocate(size: Dict.initialSize)
         } else if tables.0.used >= tables.0.size {
@@ -160,6 +175,7 @@ public struct Dict {
     /// so filling it never rehashes; a table holding entries is left to grow as usual.
     public mutating func reserve(_ capacity: Int) {
         guard count == 0, !isRehashing else { return }
+        finishCapture()
         var size = Dict.initialSize
         while size < capacity { size *= 2 }
         guard size > tables.0.size else { return }
@@ -169,7 +185,7 @@ public struct Dict {
 
     /// Shrinks a sparse table (under 1/8 full), like Redis's htNeedsResize; called from cron.
     public mutating func shrinkIfSparse() {
-        if isRehashing || tables.0.size <= Dict.initialSize { return }
+        if isRehashing || isCaptured || tables.0.size <= Dict.initialSize { return }
         if tables.0.used * 8 < tables.0.size {
             var size = Dict.initialSize
             while size < tables.0.used { size *= 2 }
@@ -218,6 +234,48 @@ public struct Dict {
     /// Rehashes for about `steps` buckets (cron's active rehashing).
     public mutating func rehash(steps: Int) {
         for _ in 0..<steps where isRehashing { rehashStep() }
+    }
+
+    // MARK: Snapshot capture
+
+    /// Has the snapshot save the bucket `hash` falls into, if a capture is in progress.
+    @inline(__always)
+    func saveBucket(hash: UInt64) {
+        guard rehashIndex == Dict.capturing else { return }
+        capture.unsafelyUnwrapped.save(bucket: Int(hash & tables.0.mask), of: tables.0.buckets!)
+    }
+
+    /// Arms a capture of this (non-empty) table for `sink`, as database `db`. A rehash in
+    /// progress is finished first, so that every key sits in one numbered bucket.
+    public mutating func beginCapture(db: Int, sink: CaptureSink) {
+        while isRehashing { rehashStep() }
+        guard tables.0.buckets != nil else { return }
+        capture = DictCapture(db: db, sink: sink, bucketCount: tables.0.size)
+        rehashIndex = Dict.capturing
+    }
+
+    /// The snapshot's walk: serializes up to `limit` more buckets (with what writers saved
+    /// meanwhile) and ends the capture once every bucket is saved. Nil when not captured.
+    public mutating func captureStep(limit: Int) -> (db: Int, bytes: [UInt8], keys: Int)? {
+        guard isCaptured, let capture else { return nil }
+        let step = capture.walk(buckets: tables.0.buckets!, limit: limit)
+        if step.done { endCapture() }
+        return (capture.db, step.bytes, step.keys)
+    }
+
+    /// Saves whatever the capture has not yet saved and ends it (the table is about to be
+    /// cleared, swapped or resized).
+    public mutating func finishCapture() {
+        guard isCaptured else { return }
+        capture?.finish(buckets: tables.0.buckets)
+        endCapture()
+    }
+
+    /// Ends the capture without saving more (the snapshot was abandoned).
+    public mutating func endCapture() {
+        guard isCaptured else { return }
+        capture = nil
+        rehashIndex = -1
     }
 
     // MARK: Sampling and scanning

@@ -23,12 +23,6 @@ public struct ExpirySample {
     public var ttlSum: Int64 = 0
 }
 
-/// A point-in-time snapshot in progress: it is handed each shard (locked) the first time
-/// anyone locks it after the snapshot began, and serializes it then.
-public protocol ShardCapture: AnyObject {
-    func capture(_ shard: Shard)
-}
-
 public final class Shard {
     /// One cache-aligned block holds the mutex (first line) and the per-database tables,
     /// so taking the lock and reaching a table touch memory that sits together.
@@ -79,27 +73,9 @@ public final class Shard {
         block.deallocate()
     }
 
-    /// Set while a snapshot has not yet captured this shard: whoever takes the lock next
-    /// hands the shard to it before touching anything (copy-before-write at shard
-    /// granularity, ARCHITECTURE §6). One load and branch per lock when no snapshot runs.
-    public var pendingCapture: ShardCapture?
-
-    @inline(__always) public func lock() {
-        pthread_mutex_lock(mutex)
-        if let capture = pendingCapture { handOver(to: capture) }
-    }
+    @inline(__always) public func lock() { pthread_mutex_lock(mutex) }
     @inline(__always) public func unlock() { pthread_mutex_unlock(mutex) }
-    @inline(__always) public func tryLock() -> Bool {
-        guard pthread_mutex_trylock(mutex) == 0 else { return false }
-        if let capture = pendingCapture { handOver(to: capture) }
-        return true
-    }
-
-    @inline(never)
-    private func handOver(to capture: ShardCapture) {
-        pendingCapture = nil
-        capture.capture(self)
-    }
+    @inline(__always) public func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
 
     @inline(__always)
     public func withLock<T>(_ body: () throws -> T) rethrows -> T {
@@ -228,6 +204,7 @@ public final class Shard {
     /// table is freed in the background (FLUSHDB ASYNC).
     @discardableResult
     public func clear(db: Int, freer: LazyFreer? = nil) -> Int {
+        dicts[db].finishCapture()
         let count = dicts[db].count
         var freed = dicts[db].bucketBytes
         if let freer, count > 0 {
@@ -256,6 +233,9 @@ public final class Shard {
 
     /// Exchanges the contents of two databases (SWAPDB).
     public func swap(_ a: Int, _ b: Int) {
+        // A snapshot in progress saves both as they were, under their old numbers.
+        dicts[a].finishCapture()
+        dicts[b].finishCapture()
         let first = dicts[a]
         dicts[a] = dicts[b]
         dicts[b] = first
