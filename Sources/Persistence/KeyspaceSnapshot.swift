@@ -63,6 +63,8 @@ public final class KeyspaceSnapshot: CaptureSink {
     private let keyspace: Keyspace
     private let format: SnapshotFormat
     private let keySaveDelay: Int
+    /// The captures `begin` armed (tables refer to them without counting).
+    private var captures: [DictCapture] = []
     /// What writers serialized and handed over, oldest first; guarded by `mutex`.
     private var handedOver: [Chunk] = []
     private var keyCounts: [(keys: Int, volatile: Int)] = []
@@ -85,8 +87,13 @@ public final class KeyspaceSnapshot: CaptureSink {
 
     /// Fixes the point in time: counts the keys and arms a capture on every non-empty table;
     /// `atPointInTime` runs with every shard locked (to read counters that must match the
-    /// snapshot).
+    /// snapshot). A snapshot that began must be written or abandoned: both end the captures.
     public func begin(_ atPointInTime: () -> Void = {}) {
+        // Rehashes under way are finished a shard at a time first (captured tables must not
+        // move keys between buckets), so that the pass under every lock stays short.
+        for shard in keyspace.shards {
+            shard.withLock { for db in 0..<shard.databaseCount { shard.dicts[db].finishRehash() } }
+        }
         keyspace.withAllShardsLocked {
             atPointInTime()
             keyCounts = (0..<keyspace.databaseCount).map { db in
@@ -94,7 +101,7 @@ public final class KeyspaceSnapshot: CaptureSink {
             }
             for shard in keyspace.shards {
                 for db in 0..<shard.databaseCount where shard.dicts[db].count > 0 {
-                    shard.dicts[db].beginCapture(db: db, sink: self)
+                    if let capture = shard.dicts[db].beginCapture(db: db, sink: self) { captures.append(capture) }
                 }
             }
         }
@@ -127,7 +134,13 @@ public final class KeyspaceSnapshot: CaptureSink {
     public func write(to path: String) throws -> Int {
         let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         let temporary = (directory.isEmpty ? "" : directory + "/") + "temp-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).rdb"
-        let file = try SnapshotFileSink(path: temporary, checksummed: format.checksummed)
+        let file: SnapshotFileSink
+        do {
+            file = try SnapshotFileSink(path: temporary, checksummed: format.checksummed)
+        } catch {
+            disarm()
+            throw error
+        }
         do {
             try writeBody(to: file)
             try file.finish()
@@ -164,6 +177,7 @@ public final class KeyspaceSnapshot: CaptureSink {
                 for db in 0..<shard.databaseCount { shard.dicts[db].endCapture() }
             }
         }
+        captures = []
     }
 
     /// The `keySaveDelay` for `keys` keys, in slices that notice a cancellation.
@@ -206,6 +220,7 @@ public final class KeyspaceSnapshot: CaptureSink {
             }
         }
         for chunk in takeHandedOver() { try write(chunk) }
+        captures = []
         guard !abandoned else { throw RDBError.aborted }
         try format.finish(file)
     }

@@ -35,8 +35,10 @@ public struct Dict {
     /// while a snapshot captures the table (so the hot paths test a field they read anyway).
     var rehashIndex = -1
     public private(set) var volatileCount = 0
-    /// The snapshot capture in progress (read only when `rehashIndex` says so).
-    private var capture: DictCapture?
+    /// The snapshot capture in progress (read only when `rehashIndex` says so). Owned by its
+    /// snapshot, which ends every capture before it goes: a counted reference would make
+    /// every copy of a `Dict` (each `dicts[db]` access) retain and release.
+    private unowned(unsafe) var capture: DictCapture?
     static let initialSize = 4
     static let capturing = -2
 
@@ -231,6 +233,11 @@ public struct Dict {
         rehashIndex = -1
     }
 
+    /// Completes a rehash in progress.
+    public mutating func finishRehash() {
+        while isRehashing { rehashStep() }
+    }
+
     /// Rehashes for about `steps` buckets (cron's active rehashing).
     public mutating func rehash(steps: Int) {
         for _ in 0..<steps where isRehashing { rehashStep() }
@@ -245,13 +252,16 @@ public struct Dict {
         capture.unsafelyUnwrapped.save(bucket: Int(hash & tables.0.mask), of: tables.0.buckets!)
     }
 
-    /// Arms a capture of this (non-empty) table for `sink`, as database `db`. A rehash in
-    /// progress is finished first, so that every key sits in one numbered bucket.
-    public mutating func beginCapture(db: Int, sink: CaptureSink) {
-        while isRehashing { rehashStep() }
-        guard tables.0.buckets != nil else { return }
-        capture = DictCapture(db: db, sink: sink, bucketCount: tables.0.size)
+    /// Arms a capture of this (non-empty) table for `sink`, as database `db`, and returns it
+    /// for the snapshot to keep. A rehash in progress is finished first, so that every key
+    /// sits in one numbered bucket.
+    public mutating func beginCapture(db: Int, sink: CaptureSink) -> DictCapture? {
+        finishRehash()
+        guard tables.0.buckets != nil else { return nil }
+        let capture = DictCapture(db: db, sink: sink, bucketCount: tables.0.size)
+        self.capture = capture
         rehashIndex = Dict.capturing
+        return capture
     }
 
     /// The snapshot's walk: serializes up to `limit` more buckets (with what writers saved

@@ -23,7 +23,8 @@ public protocol CaptureSink: AnyObject {
 public final class DictCapture {
     /// The database the table belonged to when the snapshot began.
     public let db: Int
-    private let sink: CaptureSink
+    /// The snapshot, which owns its captures.
+    private unowned(unsafe) let sink: CaptureSink
     /// One bit per bucket of the table: set once that bucket has been serialized.
     private let saved: UnsafeMutablePointer<UInt64>
     private let bucketCount: Int
