@@ -8,6 +8,7 @@
 // grows nor shrinks while captured (bucket numbers must stay put), as Redis holds off resizing
 // while a child process saves; a table that gets four times fuller than its buckets is saved
 // whole first and then grows.
+import CSystem
 
 /// Where a capture's serialized buckets go: the snapshot that armed it.
 public protocol CaptureSink: AnyObject {
@@ -35,6 +36,8 @@ public final class DictCapture {
     private var pendingKeys = 0
     /// How many bytes writers gather before handing them over (one lock of the sink each).
     static let handOverThreshold = 8 * 1024
+    /// How many buckets ahead the walk prefetches entries.
+    static let prefetchDistance = 8
 
     public init(db: Int, sink: CaptureSink, bucketCount: Int) {
         self.db = db
@@ -83,6 +86,12 @@ public final class DictCapture {
         var keys = 0
         sink.serialize({ visit in
             for index in range where marked || markSaved(index) {
+                // Entries sit at random addresses: start loading the ones a few buckets on.
+                if index + DictCapture.prefetchDistance < range.upperBound,
+                   let ahead = buckets[index + DictCapture.prefetchDistance] {
+                    swiftlet_prefetch(ahead)
+                    swiftlet_prefetch(ahead + 64)
+                }
                 var raw = buckets[index]
                 while let current = raw {
                     let entry = Entry(current)
