@@ -1,14 +1,18 @@
 // glibc interfaces that Swift's Glibc module does not export: allocation sizes for memory
 // accounting, getrandom for hash seeds and run ids, mallinfo2 and sysinfo for INFO memory,
-// a cycle counter for timing commands without a system call, and relaxed atomic counters
-// (the server-wide used-memory tally that eviction reads from every worker).
+// a cycle counter for timing commands without a system call, relaxed atomic counters
+// (the server-wide used-memory tally that eviction reads from every worker), and lowering
+// one thread's scheduling priority (background saves).
 #ifndef SWIFTLET_CSYSTEM_SHIM_H
 #define SWIFTLET_CSYSTEM_SHIM_H
 #include <malloc.h>
 #include <stdint.h>
 #include <time.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/sysinfo.h>
+#include <unistd.h>
 
 /// A monotonic tick counter: the TSC on x86-64 (constant-rate on every CPU this runs on
 /// in practice), else CLOCK_MONOTONIC in nanoseconds.
@@ -22,6 +26,11 @@ static inline uint64_t swiftlet_ticks(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 #endif
+}
+
+/// Gives the calling thread (not the whole process) the nice value `nice`.
+static inline void swiftlet_nice_current_thread(int nice) {
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
 }
 
 /// Asks the CPU to start loading `address` into cache (a hint; never faults).

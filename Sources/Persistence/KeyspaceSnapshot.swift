@@ -58,7 +58,7 @@ public final class KeyspaceSnapshot: CaptureSink {
 
     /// Buckets the walk serializes per hold of a shard's lock (writers of that shard wait
     /// for at most one batch).
-    static let walkBatch = 512
+    static let walkBatch = 128
 
     private let keyspace: Keyspace
     private let format: SnapshotFormat
