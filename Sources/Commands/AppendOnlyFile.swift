@@ -280,7 +280,7 @@ public final class AppendOnlyFile {
             return .failed
         }
         log(false, "Background append only file rewriting started")
-        BackgroundJob { [self] in
+        BackgroundJob(nice: BackgroundJob.snapshotNice) { [self] in
             let seq = (locked { manifest.base?.seq } ?? 0) + 1
             let name = baseName(seq: seq, format: format)
             do {

@@ -173,7 +173,7 @@ public final class Snapshots {
         locked { backgroundSnapshot = snapshot }
         let destination = path
         log(false, "Background saving started")
-        let job = BackgroundJob { [self] in
+        let job = BackgroundJob(nice: BackgroundJob.snapshotNice) { [self] in
             defer { baseline.deallocate() }
             var failure: RDBError?
             do { try snapshot.write(to: destination) } catch { failure = error as? RDBError ?? .io("\(error)") }
@@ -408,18 +408,24 @@ extension ServerContext {
 
 /// A detached thread running one closure.
 final class BackgroundJob {
-    /// Background saves and rewrites yield the CPU to the workers serving clients: on a busy
-    /// machine a save takes longer (writers meanwhile save the buckets they touch), instead
-    /// of slowing every client down as Redis's equal-priority child does.
-    static let nice: Int32 = 10
+    /// The nice value of background saves and rewrites: they yield the CPU to the workers
+    /// serving clients, so on a busy machine a save takes longer (writers meanwhile save the
+    /// buckets they touch) instead of slowing every client down as Redis's equal-priority
+    /// child does.
+    static let snapshotNice: Int32 = 10
+    private let nice: Int32
     private let body: () -> Void
-    init(_ body: @escaping () -> Void) { self.body = body }
+    init(nice: Int32 = 0, _ body: @escaping () -> Void) {
+        self.nice = nice
+        self.body = body
+    }
 
     func start() {
         var thread = pthread_t()
         pthread_create(&thread, nil, { arg in
-            swiftlet_nice_current_thread(BackgroundJob.nice)
-            Unmanaged<BackgroundJob>.fromOpaque(arg!).takeRetainedValue().body()
+            let job = Unmanaged<BackgroundJob>.fromOpaque(arg!).takeRetainedValue()
+            if job.nice != 0 { swiftlet_nice_current_thread(job.nice) }
+            job.body()
             return nil
         }, Unmanaged.passRetained(self).toOpaque())
         pthread_detach(thread)
