@@ -1,8 +1,9 @@
 // glibc interfaces that Swift's Glibc module does not export: allocation sizes for memory
 // accounting, getrandom for hash seeds and run ids, mallinfo2 and sysinfo for INFO memory,
 // a cycle counter for timing commands without a system call, relaxed atomic counters
-// (the server-wide used-memory tally that eviction reads from every worker), and lowering
-// one thread's scheduling priority (background saves).
+// (the server-wide used-memory tally that eviction reads from every worker), lowering one
+// thread's scheduling priority (background saves), and moving the environment (the process
+// title takes its place).
 #ifndef SWIFTLET_CSYSTEM_SHIM_H
 #define SWIFTLET_CSYSTEM_SHIM_H
 #include <malloc.h>
@@ -31,6 +32,13 @@ static inline uint64_t swiftlet_ticks(void) {
 /// Gives the calling thread (not the whole process) the nice value `nice`.
 static inline void swiftlet_nice_current_thread(int nice) {
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
+}
+
+extern char **environ;
+
+/// Points the process at another copy of its environment.
+static inline void swiftlet_set_environ(char **variables) {
+    environ = variables;
 }
 
 /// Asks the CPU to start loading `address` into cache (a hint; never faults).

@@ -52,11 +52,11 @@ struct Directive {
     }
 
     static func string(_ name: String, _ key: ReferenceWritableKeyPath<ServerConfig, String>, immutable: Bool = false,
-                       validate: ((String) -> String?)? = nil) -> Directive {
+                       validate: ((ServerConfig, String) -> String?)? = nil) -> Directive {
         Directive(name: name, aliases: [], immutable: immutable, multiArgument: false,
                   format: { $0[keyPath: key] },
                   apply: { config, args in
-                      if let failure = validate?(args[0]) { return failure }
+                      if let failure = validate?(config, args[0]) { return failure }
                       config[keyPath: key] = args[0]
                       return nil
                   })
@@ -119,7 +119,7 @@ struct Directive {
         string("syslog-ident", \.syslogIdent, immutable: true),
         bool("always-show-logo", \.alwaysShowLogo, immutable: true),
         bool("set-proc-title", \.setProcTitle, immutable: true),
-        string("proc-title-template", \.procTitleTemplate),
+        string("proc-title-template", \.procTitleTemplate, validate: { ProcessTitle.validationError($1, config: $0) }),
         choice("enable-debug-command", \.enableDebugCommand, ["no", "yes", "local"], immutable: true),
         choice("enable-protected-configs", \.enableProtectedConfigs, ["no", "yes", "local"], immutable: true),
         choice("enable-module-command", \.enableModuleCommand, ["no", "yes", "local"], immutable: true),
@@ -182,7 +182,7 @@ struct Directive {
                       config.dir = ServerConfig.currentDirectory()
                       return nil
                   }),
-        string("dbfilename", \.dbfilename, validate: { $0.contains("/") ? "dbfilename can't be a path, just a filename" : nil }),
+        string("dbfilename", \.dbfilename, validate: { $1.contains("/") ? "dbfilename can't be a path, just a filename" : nil }),
         Directive(name: "save", aliases: [], immutable: false, multiArgument: true,
                   format: { $0.save.map { "\($0.seconds) \($0.changes)" }.joined(separator: " ") },
                   apply: { config, args in

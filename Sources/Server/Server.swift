@@ -72,6 +72,7 @@ public final class Server: ServerControl {
             return 1
         }
         writePidFile()
+        if config.setProcTitle { showProcessTitle() }
         announce(threads: threadCount)
         warnAboutInertSettings()
         context.snapshots.log = { warning, message in Logger.shared.log(warning ? .warning : .notice, message) }
@@ -318,11 +319,20 @@ public final class Server: ServerControl {
         }
     }
 
+    /// Shows the process title `proc-title-template` describes (`ps`, /proc/PID/cmdline).
+    private func showProcessTitle() {
+        let executable = CommandLine.arguments.first ?? "swiftlet-server"
+        if let title = ProcessTitle.expand(context.config.procTitleTemplate, title: executable, config: context.config) {
+            ProcessTitleArea.shared.set(title)
+        }
+    }
+
     /// Applies CONFIG SET changes that need more than a new stored value.
     private func configurationChanged(_ name: String) {
         warnAboutInertSettings()
         switch name {
         case "hz": for worker in workers { worker.post(.restartCron) }
+        case "proc-title-template": showProcessTitle()
         case "loglevel": Logger.shared.level = LogLevel(configValue: context.config.loglevel)
         case "notify-keyspace-events": context.applyKeyspaceEventsConfig()
         case "appendfsync": context.aof.applyFsyncConfig()

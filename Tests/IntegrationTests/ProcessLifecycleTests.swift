@@ -1,6 +1,7 @@
 // The server as an operator sees it: command-line and config-file errors worded and exited
 // like redis-server, --version, clean SIGTERM shutdown, systemd notification (READY=1 /
-// STOPPING=1 on $NOTIFY_SOCKET), and redis-cli / redis-benchmark talking to it.
+// STOPPING=1 on $NOTIFY_SOCKET), the process title `ps` shows (proc-title-template), and
+// redis-cli / redis-benchmark talking to it.
 import Foundation
 import Testing
 import TestSupport
@@ -35,6 +36,7 @@ struct ProcessLifecycleTests {
             ("set \"a b\n", []),
             ("", ["--no-such-option", "1"]),
             ("", ["--port", "abc"]),
+            ("proc-title-template \"{no-such-variable}\"\n", []),
         ]
         for (index, (contents, extra)) in cases.enumerated() {
             let file = directory.appendingPathComponent("case\(index).conf")
@@ -47,6 +49,36 @@ struct ProcessLifecycleTests {
         let missing = try ChildProcess.run(binary, ["/nonexistent/swiftlet.conf"])
         #expect(missing.status == 1)
         #expect(missing.output.contains("Fatal error, can't open config file '/nonexistent/swiftlet.conf'"))
+    }
+
+    /// What /proc/PID/cmdline shows, up to the first NUL, with the server's own executable
+    /// path and port replaced by placeholders.
+    private func processTitle(of server: ServerProcess, executable: String) throws -> String {
+        let bytes = try #require(FileManager.default.contents(atPath: "/proc/\(server.pid)/cmdline"))
+        return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            .replacingOccurrences(of: executable, with: "EXECUTABLE")
+            .replacingOccurrences(of: String(server.port), with: "PORT")
+    }
+
+    @Test(.enabled(if: ServerProcess.redisAvailable, "needs Debian's redis-server"))
+    func processTitleFollowsTheTemplateLikeRedis() throws {
+        let swiftlet = try ServerProcess.swiftlet()
+        defer { swiftlet.stop() }
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let servers = [(swiftlet, try #require(ServerProcess.swiftletBinary)), (redis, try #require(ServerProcess.redisBinary))]
+        func titles() throws -> [String] { try servers.map { try processTitle(of: $0.0, executable: $0.1) } }
+        let defaultTitles = try titles()
+        #expect(defaultTitles[0] == defaultTitles[1])
+        #expect(defaultTitles[0].hasPrefix("EXECUTABLE ") && defaultTitles[0].hasSuffix(":PORT"), "\(defaultTitles[0])")
+        for template in ["TEST {title} {listen-addr} {port} {tls-port} {server-mode} {{braces}", "  {port}  ",
+                         "{no-such-variable}", "{server-mode}", "{title", "plain"] {
+            let replies = try servers.map { try RespClient(port: $0.0.port).call("config", "set", "proc-title-template", template) }
+            #expect(replies[0] == replies[1], "\(template)")
+            let shown = try titles()
+            #expect(shown[0] == shown[1], "\(template)")
+        }
+        #expect(try titles()[0] == "plain")
     }
 
     @Test func includeAndOverridesApplyInOrder() throws {
