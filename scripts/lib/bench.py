@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 
+import snapshot_bench
+
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -327,6 +329,15 @@ def memory_per_key(server):
     return keys, (rss_bytes(server.proc.pid) - before) / keys
 
 
+def snapshot(args):
+    """BGSAVE of 5M keys (500k with --quick) while redis-benchmark writes at full speed
+    (snapshot_bench.py, also run alone by scripts/bench-snapshot)."""
+    keys = 500_000 if args.quick else 5_000_000
+    print(f"\nSnapshot: BGSAVE of {keys:,} keys while redis-benchmark SETs them at -P 16 -c 50")
+    sys.stdout.flush()
+    snapshot_bench.compare(args.swiftlet, keys)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--swiftlet", required=True)
@@ -339,12 +350,16 @@ def main():
     parser.add_argument("--only-pubsub", action="store_true", help="run only the PUBLISH fan-out")
     parser.add_argument("--skip-scripting", action="store_true", help="skip EVALSHA and CL.THROTTLE")
     parser.add_argument("--only-scripting", action="store_true", help="run only EVALSHA and CL.THROTTLE")
+    parser.add_argument("--skip-snapshot", action="store_true", help="skip BGSAVE under write load")
+    parser.add_argument("--only-snapshot", action="store_true", help="run only BGSAVE under write load")
     parser.add_argument("--rounds", type=int, default=3,
                         help="runs per test and server, alternating servers; the median counts")
     args = parser.parse_args()
     redis_binary = shutil.which("redis-server")
     if not redis_binary:
         raise SystemExit("redis-server is not installed")
+    if args.only_snapshot:
+        return snapshot(args)
     workdir = tempfile.mkdtemp(prefix="swiftlet-bench-")
     if args.only_cache:
         try:
@@ -410,6 +425,8 @@ def main():
                 print(f"  {server.name:<9} {keys:>8,} keys  {per_key:6.1f} bytes of RSS per key")
         if not args.skip_cache:
             hit_ratio_simulation(args, redis_binary, workdir)
+        if not (args.skip_snapshot or only_one):
+            snapshot(args)
     finally:
         for server in servers:
             server.stop()

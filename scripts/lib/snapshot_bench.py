@@ -122,16 +122,13 @@ def measure(name, binary, keys, keep):
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--swiftlet", required=True)
-    parser.add_argument("keys", nargs="?", type=int, default=1_000_000)
-    options = parser.parse_args()
-    binaries = {"swiftlet": options.swiftlet, "redis": shutil.which("redis-server") or "/usr/bin/redis-server"}
+def compare(swiftlet, keys):
+    """BGSAVE under write load on both servers, then start-up on Redis's file."""
+    binaries = {"swiftlet": swiftlet, "redis": shutil.which("redis-server") or "/usr/bin/redis-server"}
     files = tempfile.mkdtemp(prefix="snapshot-bench-files-")
     try:
         for name, binary in binaries.items():
-            measure(name, binary, options.keys, os.path.join(files, f"{name}.rdb"))
+            measure(name, binary, keys, os.path.join(files, f"{name}.rdb"))
         # Start-up time on the same file (Redis's dump), best of three per server.
         for name, binary in binaries.items():
             times = []
@@ -146,6 +143,14 @@ def main():
             print(f"{name:9s} loads redis-server's dump.rdb ({loaded} keys) in {min(times):.2f}s (best of 3, until PING answers)")
     finally:
         shutil.rmtree(files, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--swiftlet", required=True)
+    parser.add_argument("keys", nargs="?", type=int, default=1_000_000)
+    options = parser.parse_args()
+    compare(options.swiftlet, options.keys)
 
 
 if __name__ == "__main__":
