@@ -341,6 +341,9 @@ public final class Snapshots {
         }
     }
 
+    /// How many keys ahead `install` prefetches entries.
+    static let loadPrefetchDistance = 8
+
     /// Swaps a fully read dataset in, all shards locked: every database emptied first (when
     /// `replacingAll`), then filled.
     private func install(_ dataset: LoadedDataset, replacingAll: Bool) {
@@ -357,7 +360,19 @@ public final class Snapshots {
                     let members = byShard.members(of: index)
                     guard !members.isEmpty else { continue }
                     shard.reserve(db: db, capacity: shard.dicts[db].count + members.count)
-                    for position in members {
+                    for (offset, position) in zip(members.indices, members) {
+                        // Shard order visits the list (and the entries, allocated in file
+                        // order) at random: the list slot is loaded two steps ahead, the
+                        // entry it points to one step ahead.
+                        let distance = Snapshots.loadPrefetchDistance
+                        if offset + 2 * distance < members.endIndex {
+                            entries.withUnsafeBufferPointer { swiftlet_prefetch($0.baseAddress! + Int(members[offset + 2 * distance])) }
+                        }
+                        if offset + distance < members.endIndex {
+                            let ahead = entries[Int(members[offset + distance])].pointer
+                            swiftlet_prefetch(ahead)
+                            swiftlet_prefetch(ahead + 64)
+                        }
                         let entry = entries[Int(position)]
                         let hash = KeyHash.hash(entry.key)
                         shard.store(db: db, entry, hash: hash, replacing: shard.dicts[db].link(entry.key, hash: hash))
