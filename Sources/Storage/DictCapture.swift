@@ -35,7 +35,7 @@ public final class DictCapture {
     private var pending: [UInt8] = []
     private var pendingKeys = 0
     /// How many bytes writers gather before handing them over (one lock of the sink each).
-    static let handOverThreshold = 8 * 1024
+    static let handOverThreshold = 2 * 1024
     /// How many buckets ahead the walk prefetches entries.
     static let prefetchDistance = 8
 
