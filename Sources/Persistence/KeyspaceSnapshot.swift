@@ -89,11 +89,6 @@ public final class KeyspaceSnapshot: CaptureSink {
     /// `atPointInTime` runs with every shard locked (to read counters that must match the
     /// snapshot). A snapshot that began must be written or abandoned: both end the captures.
     public func begin(_ atPointInTime: () -> Void = {}) {
-        // Rehashes under way are finished a shard at a time first (captured tables must not
-        // move keys between buckets), so that the pass under every lock stays short.
-        for shard in keyspace.shards {
-            shard.withLock { for db in 0..<shard.databaseCount { shard.dicts[db].finishRehash() } }
-        }
         keyspace.withAllShardsLocked {
             atPointInTime()
             keyCounts = (0..<keyspace.databaseCount).map { db in

@@ -31,22 +31,21 @@ struct BucketTable {
 
 public struct Dict {
     var tables = (BucketTable(), BucketTable())
-    /// Next bucket of table 0 to move into table 1; -1 when not rehashing, `capturing`
-    /// while a snapshot captures the table (so the hot paths test a field they read anyway).
+    /// Next bucket of table 0 to move into table 1; -1 when not rehashing.
     var rehashIndex = -1
-    public private(set) var volatileCount = 0
-    /// The snapshot capture in progress (read only when `rehashIndex` says so). Owned by its
-    /// snapshot, which ends every capture before it goes: a counted reference would make
-    /// every copy of a `Dict` (each `dicts[db]` access) retain and release.
+    /// The snapshot capture in progress, if any (declared here to share the first cache line
+    /// with the tables, as the hot paths test it). Owned by its snapshot, which ends every
+    /// capture before it goes: a counted reference would make every copy of a `Dict` (each
+    /// `dicts[db]` access) retain and release.
     private unowned(unsafe) var capture: DictCapture?
+    public private(set) var volatileCount = 0
     static let initialSize = 4
-    static let capturing = -2
 
     public init() {}
 
     public var count: Int { tables.0.used + tables.1.used }
     public var isRehashing: Bool { rehashIndex >= 0 }
-    public var isCaptured: Bool { rehashIndex == Dict.capturing }
+    public var isCaptured: Bool { capture != nil }
     /// Bytes held by bucket arrays (for memory accounting).
     public var bucketBytes: Int { (tables.0.size + tables.1.size) * 8 }
 
@@ -202,7 +201,8 @@ public struct Dict {
 
     /// Moves one bucket (visiting at most 10 empty ones) from the old table to the new one.
     public mutating func rehashStep() {
-        guard isRehashing else { return }
+        // A captured table keeps every key in its bucket until the capture ends.
+        guard isRehashing, !isCaptured else { return }
         var emptyVisits = 10
         let old = tables.0
         while rehashIndex < old.size && old.buckets![rehashIndex] == nil {
@@ -226,16 +226,11 @@ public struct Dict {
     }
 
     private mutating func finishRehashIfDone() {
-        guard isRehashing, tables.0.used == 0 else { return }
+        guard isRehashing, !isCaptured, tables.0.used == 0 else { return }
         tables.0.release()
         tables.0 = tables.1
         tables.1 = BucketTable()
         rehashIndex = -1
-    }
-
-    /// Completes a rehash in progress.
-    public mutating func finishRehash() {
-        while isRehashing { rehashStep() }
     }
 
     /// Rehashes for about `steps` buckets (cron's active rehashing).
@@ -245,30 +240,40 @@ public struct Dict {
 
     // MARK: Snapshot capture
 
-    /// Has the snapshot save the bucket `hash` falls into, if a capture is in progress.
+    /// The capture's view of the tables: both while a rehash is under way (it pauses while
+    /// the table is captured), each bucket numbered once.
+    private var captureTables: DictCapture.Tables {
+        DictCapture.Tables(first: tables.0.buckets!, firstCount: tables.0.size,
+                           second: isRehashing ? tables.1.buckets : nil, secondCount: isRehashing ? tables.1.size : 0)
+    }
+
+    /// Has the snapshot save the bucket(s) `hash` falls into, if a capture is in progress:
+    /// during a paused rehash the key may sit in either table.
     @inline(__always)
     func saveBucket(hash: UInt64) {
-        guard rehashIndex == Dict.capturing else { return }
-        capture.unsafelyUnwrapped.save(bucket: Int(hash & tables.0.mask), of: tables.0.buckets!)
+        guard let capture else { return }
+        let first = Int(hash & tables.0.mask)
+        capture.save(bucket: first, head: tables.0.buckets![first])
+        if isRehashing {
+            let second = Int(hash & tables.1.mask)
+            capture.save(bucket: tables.0.size + second, head: tables.1.buckets![second])
+        }
     }
 
     /// Arms a capture of this (non-empty) table for `sink`, as database `db`, and returns it
-    /// for the snapshot to keep. A rehash in progress is finished first, so that every key
-    /// sits in one numbered bucket.
+    /// for the snapshot to keep.
     public mutating func beginCapture(db: Int, sink: CaptureSink) -> DictCapture? {
-        finishRehash()
         guard tables.0.buckets != nil else { return nil }
-        let capture = DictCapture(db: db, sink: sink, bucketCount: tables.0.size)
+        let capture = DictCapture(db: db, sink: sink, bucketCount: tables.0.size + (isRehashing ? tables.1.size : 0))
         self.capture = capture
-        rehashIndex = Dict.capturing
         return capture
     }
 
     /// The snapshot's walk: serializes up to `limit` more buckets (with what writers saved
     /// meanwhile) and ends the capture once every bucket is saved. Nil when not captured.
     public mutating func captureStep(limit: Int) -> (db: Int, bytes: [UInt8], keys: Int)? {
-        guard isCaptured, let capture else { return nil }
-        let step = capture.walk(buckets: tables.0.buckets!, limit: limit)
+        guard let capture else { return nil }
+        let step = capture.walk(captureTables, limit: limit)
         if step.done { endCapture() }
         return (capture.db, step.bytes, step.keys)
     }
@@ -276,16 +281,17 @@ public struct Dict {
     /// Saves whatever the capture has not yet saved and ends it (the table is about to be
     /// cleared, swapped or resized).
     public mutating func finishCapture() {
-        guard isCaptured else { return }
-        capture?.finish(buckets: tables.0.buckets)
+        guard let capture else { return }
+        capture.finish(captureTables)
         endCapture()
     }
 
-    /// Ends the capture without saving more (the snapshot was abandoned).
+    /// Ends the capture without saving more (the snapshot was abandoned); a paused rehash
+    /// may complete again.
     public mutating func endCapture() {
         guard isCaptured else { return }
         capture = nil
-        rehashIndex = -1
+        finishRehashIfDone()
     }
 
     // MARK: Sampling and scanning

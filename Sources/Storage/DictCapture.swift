@@ -5,9 +5,10 @@
 // the snapshot's own thread walks the remaining buckets a batch at a time under the shard's
 // lock. Writers therefore never serialize a whole shard, and the memory in flight is the few
 // kilobytes each table's `pending` bytes hold before they are handed over. The table neither
-// grows nor shrinks while captured (bucket numbers must stay put), as Redis holds off resizing
-// while a child process saves; a table that gets four times fuller than its buckets is saved
-// whole first and then grows.
+// grows, shrinks nor goes on rehashing while captured (bucket numbers must stay put), as
+// Redis holds off resizing while a child process saves; a rehash under way pauses, and its
+// two bucket arrays are captured as one. A table that gets four times fuller than its
+// buckets is saved whole first and then grows.
 import CSystem
 
 /// Where a capture's serialized buckets go: the snapshot that armed it.
@@ -50,23 +51,51 @@ public final class DictCapture {
 
     deinit { saved.deallocate() }
 
-    /// Serializes bucket `index` of `buckets` unless that was done already.
+    /// A captured table's bucket arrays, numbered as one: the first table's buckets, then
+    /// (while a rehash is paused) the second's.
+    struct Tables {
+        let first: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+        let firstCount: Int
+        let second: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+        let secondCount: Int
+
+        var count: Int { firstCount + secondCount }
+
+        @inline(__always)
+        func head(_ index: Int) -> UnsafeMutableRawPointer? {
+            index < firstCount ? first[index] : second.unsafelyUnwrapped[index - firstCount]
+        }
+    }
+
+    /// Serializes the chain starting at `head`, bucket `index`, unless that bucket was saved.
     @inline(__always)
-    func save(bucket index: Int, of buckets: UnsafeMutablePointer<UnsafeMutableRawPointer?>) {
-        guard markSaved(index), buckets[index] != nil, !sink.abandoned else { return }
-        pendingKeys += serialize(buckets, index..<index + 1, marked: true, appendingTo: &pending)
+    func save(bucket index: Int, head: UnsafeMutableRawPointer?) {
+        guard markSaved(index), let head, !sink.abandoned else { return }
+        sink.serialize({ visit in pendingKeys += Self.visitChain(head, visit) }, appendingTo: &pending)
         if pending.count >= Self.handOverThreshold { handOverPending() }
     }
 
     /// Serializes the next `limit` buckets from where the walk stopped, skipping those saved
     /// already; returns the bytes and key count, and whether the table is now fully saved
     /// (what writers serialized is handed over first, so it reaches the file no later).
-    func walk(buckets: UnsafeMutablePointer<UnsafeMutableRawPointer?>, limit: Int) -> (bytes: [UInt8], keys: Int, done: Bool) {
+    func walk(_ tables: Tables, limit: Int) -> (bytes: [UInt8], keys: Int, done: Bool) {
         handOverPending()
         let batch = walked..<min(bucketCount, walked + limit)
         walked = batch.upperBound
         var bytes: [UInt8] = []
-        let keys = sink.abandoned ? 0 : serialize(buckets, batch, marked: false, appendingTo: &bytes)
+        var keys = 0
+        guard !sink.abandoned else { return (bytes, keys, walked == bucketCount) }
+        sink.serialize({ visit in
+            for index in batch where markSaved(index) {
+                // Entries sit at random addresses: start loading those a few buckets on.
+                if index + DictCapture.prefetchDistance < batch.upperBound,
+                   let ahead = tables.head(index + DictCapture.prefetchDistance) {
+                    swiftlet_prefetch(ahead)
+                    swiftlet_prefetch(ahead + 64)
+                }
+                keys += Self.visitChain(tables.head(index), visit)
+            }
+        }, appendingTo: &bytes)
         return (bytes, keys, walked == bucketCount)
     }
 
@@ -79,38 +108,24 @@ public final class DictCapture {
         return true
     }
 
-    /// Serializes, in one call of the sink, the chains of the buckets in `range` not saved
-    /// yet, marking them; `marked` when the caller has marked them already (a writer's one).
-    private func serialize(_ buckets: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ range: Range<Int>,
-                           marked: Bool, appendingTo bytes: inout [UInt8]) -> Int {
+    /// Visits the entries of the chain starting at `head`; returns how many there were.
+    @inline(__always)
+    private static func visitChain(_ head: UnsafeMutableRawPointer?, _ visit: (Entry) -> Void) -> Int {
         var keys = 0
-        sink.serialize({ visit in
-            for index in range where marked || markSaved(index) {
-                // Entries sit at random addresses: start loading the ones a few buckets on.
-                if index + DictCapture.prefetchDistance < range.upperBound,
-                   let ahead = buckets[index + DictCapture.prefetchDistance] {
-                    swiftlet_prefetch(ahead)
-                    swiftlet_prefetch(ahead + 64)
-                }
-                var raw = buckets[index]
-                while let current = raw {
-                    let entry = Entry(current)
-                    raw = entry.next
-                    visit(entry)
-                    keys += 1
-                }
-            }
-        }, appendingTo: &bytes)
+        var raw = head
+        while let current = raw {
+            let entry = Entry(current)
+            raw = entry.next
+            visit(entry)
+            keys += 1
+        }
         return keys
     }
 
     /// Saves everything left at once (a table about to be cleared, swapped or resized).
-    func finish(buckets: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) {
-        if let buckets {
-            let rest = walk(buckets: buckets, limit: bucketCount)
-            if rest.keys > 0 { sink.handOver(db: db, bytes: rest.bytes, keys: rest.keys) }
-        }
-        handOverPending()
+    func finish(_ tables: Tables) {
+        let rest = walk(tables, limit: bucketCount)
+        if rest.keys > 0 { sink.handOver(db: db, bytes: rest.bytes, keys: rest.keys) }
     }
 
     private func handOverPending() {

@@ -101,3 +101,35 @@ private func readBack(_ path: String) throws -> [Int: [String: String]] {
     for index in 0..<1000 { set(keyspace, db: 0, "more\(index)", "v") }
     #expect(keyspace.shards.reduce(0) { $0 + $1.dicts[0].count } == 1100)
 }
+
+@Test func aTableCaughtMidRehashIsSavedWhole() throws {
+    // One shard, filled until its table is in the middle of growing.
+    let keyspace = Keyspace(databases: 1, shardCount: 1)
+    var expected: [String: String] = [:]
+    var index = 0
+    while index < 1000 || !keyspace.shards[0].dicts[0].isRehashing {
+        set(keyspace, db: 0, "k\(index)", "v\(index)")
+        expected["k\(index)"] = "v\(index)"
+        index += 1
+    }
+    var options = KeyspaceSnapshot.Options()
+    options.format = .commands
+    let snapshot = KeyspaceSnapshot(keyspace: keyspace, options: options)
+    snapshot.begin()
+    #expect(keyspace.shards[0].dicts[0].isRehashing, "the rehash pauses instead of finishing")
+
+    for key in expected.keys where key.hasSuffix("1") { set(keyspace, db: 0, key, "changed") }
+    for key in expected.keys where key.hasSuffix("2") { delete(keyspace, db: 0, key) }
+    for extra in 0..<500 { set(keyspace, db: 0, "new\(extra)", "later") }
+    #expect(keyspace.shards[0].dicts[0].isRehashing)
+
+    let path = "/tmp/swiftlet-snapshot-rehash-test-\(UInt32.random(in: 0...UInt32.max)).aof"
+    defer { _ = path.withCString { unlink($0) } }
+    try snapshot.write(to: path)
+    let saved = try readBack(path)[0] ?? [:]
+    let wrong = expected.filter { saved[$0.key] != $0.value }.count
+    #expect(wrong == 0 && saved.count == expected.count, "\(wrong) keys missing or changed, \(saved.count) saved of \(expected.count)")
+    // Uncaptured, the table finishes growing as keys keep coming.
+    for extra in 0..<20_000 { set(keyspace, db: 0, "more\(extra)", "x") }
+    #expect(!keyspace.shards[0].dicts[0].isCaptured)
+}
