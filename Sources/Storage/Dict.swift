@@ -244,7 +244,7 @@ public struct Dict {
     /// the table is captured), each bucket numbered once.
     private var captureTables: DictCapture.Tables {
         DictCapture.Tables(first: tables.0.buckets!, firstCount: tables.0.size,
-                           second: isRehashing ? tables.1.buckets : nil, secondCount: isRehashing ? tables.1.size : 0)
+                           second: isRehashing ? tables.1.buckets : nil)
     }
 
     /// Has the snapshot save the bucket(s) `hash` falls into, if a capture is in progress:

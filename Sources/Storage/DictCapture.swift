@@ -57,9 +57,6 @@ public final class DictCapture {
         let first: UnsafeMutablePointer<UnsafeMutableRawPointer?>
         let firstCount: Int
         let second: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
-        let secondCount: Int
-
-        var count: Int { firstCount + secondCount }
 
         @inline(__always)
         func head(_ index: Int) -> UnsafeMutableRawPointer? {
