@@ -360,22 +360,24 @@ public final class Snapshots {
                     let members = byShard.members(of: index)
                     guard !members.isEmpty else { continue }
                     shard.reserve(db: db, capacity: shard.dicts[db].count + members.count)
-                    for (offset, position) in zip(members.indices, members) {
-                        // Shard order visits the list (and the entries, allocated in file
-                        // order) at random: the list slot is loaded two steps ahead, the
-                        // entry it points to one step ahead.
-                        let distance = Snapshots.loadPrefetchDistance
-                        if offset + 2 * distance < members.endIndex {
-                            entries.withUnsafeBufferPointer { swiftlet_prefetch($0.baseAddress! + Int(members[offset + 2 * distance])) }
+                    entries.withUnsafeBufferPointer { list in
+                        for (offset, position) in zip(members.indices, members) {
+                            // Shard order visits the list (and the entries, allocated in file
+                            // order) at random: the list slot is loaded two steps ahead, the
+                            // entry it points to one step ahead.
+                            let distance = Snapshots.loadPrefetchDistance
+                            if offset + 2 * distance < members.endIndex {
+                                swiftlet_prefetch(list.baseAddress! + Int(members[offset + 2 * distance]))
+                            }
+                            if offset + distance < members.endIndex {
+                                let ahead = list[Int(members[offset + distance])].pointer
+                                swiftlet_prefetch(ahead)
+                                swiftlet_prefetch(ahead + 64)
+                            }
+                            let entry = list[Int(position)]
+                            let hash = KeyHash.hash(entry.key)
+                            shard.store(db: db, entry, hash: hash, replacing: shard.dicts[db].link(entry.key, hash: hash))
                         }
-                        if offset + distance < members.endIndex {
-                            let ahead = entries[Int(members[offset + distance])].pointer
-                            swiftlet_prefetch(ahead)
-                            swiftlet_prefetch(ahead + 64)
-                        }
-                        let entry = entries[Int(position)]
-                        let hash = KeyHash.hash(entry.key)
-                        shard.store(db: db, entry, hash: hash, replacing: shard.dicts[db].link(entry.key, hash: hash))
                     }
                 }
             }

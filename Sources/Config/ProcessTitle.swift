@@ -26,7 +26,7 @@ public enum ProcessTitle {
             rest = name[name.index(after: close)...]
         }
         result += rest
-        return String(result.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+        return result.trimmingCharacters(in: " ")
     }
 
     /// Redis's check when the template is set: it must expand, to something.
