@@ -98,8 +98,8 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         // BCAST invalidations this input caused are queued before its replies are written, as
         // Redis does before its event loop sleeps.
         worker.server.context.tracking.sendBroadcasts()
-        flush()
-        worker.flushPushed()
+        // Written with the other replies at the end of this pass of the event loop.
+        worker.flushSoon(self)
     }
 
     // MARK: Buffer memory (counted in used_memory, as Redis counts client buffers)

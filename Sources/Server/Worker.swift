@@ -110,11 +110,16 @@ final class Worker {
         return key
     }()
 
-    /// Runs the event loop until a `.stop` message arrives.
+    /// Runs the event loop until a `.stop` message arrives. Replies leave after each pass over
+    /// the ready connections, as Redis writes them before its loop sleeps: a burst of writes
+    /// wakes a client process once rather than once per connection, which at -P 16 took a
+    /// third of the kernel time of EVALSHA (28% of our CPU in the kernel before, 18% after).
     func run() {
         thread = pthread_self()
         pthread_setspecific(Worker.currentKey, Unmanaged.passUnretained(self).toOpaque())
-        event_base_dispatch(base)
+        while event_base_loop(base, EVLOOP_ONCE) == 0 && event_base_got_break(base) == 0 {
+            flushPushed()
+        }
         for connection in Array(connections.values) { close(connection) }
     }
 
@@ -284,6 +289,8 @@ final class Worker {
         for connection in Array(connections.values) where connection !== running && !connection.closing {
             connection.handleReadable()
         }
+        // Their replies (BUSY, mostly) cannot wait for the loop iteration the script holds up.
+        flushPushed()
     }
 
     func adopt(fd: Int32, peer: String, local: String) {
