@@ -60,6 +60,9 @@ final class ScriptEngine {
     /// The script looked up last: a client repeating EVALSHA of one script (the common case)
     /// finds it with one comparison instead of hashing its digest twice.
     private var lastCompiled: CompiledScript?
+    /// The digest EVALSHA named last, as sent, and the script it named: a client repeating
+    /// EVALSHA of one script skips parsing the hex digits.
+    private var lastNamed: (text: DigestText, script: CompiledScript)?
     /// Where this state's heap size is published for INFO.
     private let heapSlot: UnsafeMutablePointer<Int>
     var run = Run()
@@ -163,6 +166,7 @@ final class ScriptEngine {
         for entry in compiled.values { luaL_unref(state, swiftlet_lua_registryindex(), entry.reference) }
         compiled = [:]
         lastCompiled = nil
+        lastNamed = nil
         lua_gc(state, LUA_GCCOLLECT, 0)
     }
 
@@ -185,8 +189,12 @@ final class ScriptEngine {
     /// The cached source of a digest, or nil (NOSCRIPT).
     func source(forDigest hex: UnsafeRawBufferPointer) -> ScriptSource? {
         followFlushes()
+        guard let text = DigestText(hex) else { return nil }
+        if let lastNamed, lastNamed.text == text { return lastNamed.script.source }
         guard let digest = ScriptDigest(hex: hex) else { return nil }
-        return compiledScript(digest)?.source ?? server.scripts.lookup(digest)
+        guard let found = compiledScript(digest) else { return server.scripts.lookup(digest) }
+        lastNamed = (text, found)
+        return found.source
     }
 
     /// This state's compiled script of `digest`, if it has one.
