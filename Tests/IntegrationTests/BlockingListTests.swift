@@ -129,7 +129,9 @@ struct BlockingListTests {
             let reply = try client.readReply()
             let elapsed = Date().timeIntervalSince(started)
             #expect(reply.raw == Array("*-1\r\n".utf8), "\(command)")
-            #expect(elapsed >= 0.29 && elapsed < 0.4, "\(command) took \(elapsed)s")
+            // Never early; the bound on lateness leaves room for a debug build on a loaded
+            // two-core machine.
+            #expect(elapsed >= 0.29 && elapsed < 0.6, "\(command) took \(elapsed)s")
         }
         _ = try client.call("HELLO", "3")
         try client.send(["BRPOP", "none", "0.05"])
