@@ -67,6 +67,10 @@ public final class CommandContext {
     let pendingEffects = PendingEffects()
     /// Reused storage for the shard indexes a multi-key command locks.
     var shardScratch: [Int] = []
+    /// The shards and hashes of withEachKey's keys, in argument order.
+    private var locationScratch: [(shardIndex: Int, hash: UInt64)] = []
+    /// Shards and hashes of the pipelined batch's keys, found while prefetching.
+    public var keyLocations = KeyLocations()
     /// This connection's generator for LFU counter increments (the system one is a syscall).
     private var accessRandom = Xorshift64()
 
@@ -144,9 +148,8 @@ public final class CommandContext {
     @inline(__always)
     public func withKey<T>(_ index: Int, _ body: (Shard, UnsafeRawBufferPointer, UInt64) -> T) -> T {
         let key = args[index]
-        let hash = KeyHash.hash(key)
-        let keyspace = unownedKeyspace
-        return keyspace.unownedShards[keyspace.shardIndex(for: key)]._withUnsafeGuaranteedRef { shard in
+        let (shardIndex, hash) = locate(key)
+        return unownedKeyspace.unownedShards[shardIndex]._withUnsafeGuaranteedRef { shard in
             shard.lock()
             defer { shard.unlock() }
             defer { commitEffects() }
@@ -154,20 +157,35 @@ public final class CommandContext {
         }
     }
 
+    /// The shard index and hash of `key`: noted while prefetching, else computed.
+    @inline(__always)
+    public func locate(_ key: UnsafeRawBufferPointer) -> (shardIndex: Int, hash: UInt64) {
+        if let noted = keyLocations.find(key) { return (noted.shardIndex, noted.hash) }
+        return (unownedKeyspace.shardIndex(for: key), KeyHash.hash(key))
+    }
+
     /// Runs `body` with the shards of the given argument positions locked in ascending order.
     public func withKeys<Positions: Sequence<Int>, T>(_ positions: Positions, _ body: () -> T) -> T {
         shardScratch.removeAll(keepingCapacity: true)
-        for position in positions { shardScratch.append(server.keyspace.shardIndex(for: args[position])) }
+        for position in positions { shardScratch.append(locate(args[position]).shardIndex) }
         return withShards(body)
     }
 
     /// Locks the shards of the keys at `positions`, then calls `body` for each such key with
     /// its shard and hash (the common loop of DEL, EXISTS, MGET, MSET...).
     public func withEachKey(_ positions: StrideTo<Int>, _ body: (Shard, UnsafeRawBufferPointer, UInt64) -> Void) {
-        withKeys(positions) {
-            for position in positions {
-                let key = args[position]
-                body(server.keyspace.shard(for: key), key, KeyHash.hash(key))
+        locationScratch.removeAll(keepingCapacity: true)
+        shardScratch.removeAll(keepingCapacity: true)
+        for position in positions {
+            let location = locate(args[position])
+            locationScratch.append(location)
+            shardScratch.append(location.shardIndex)
+        }
+        let shards = unownedKeyspace.unownedShards
+        withShards {
+            for (offset, position) in positions.enumerated() {
+                let location = locationScratch[offset]
+                shards[location.shardIndex]._withUnsafeGuaranteedRef { body($0, args[position], location.hash) }
             }
         }
     }

@@ -15,7 +15,7 @@ extension ScriptEngine {
         if all {
             heldShards.append(contentsOf: 0..<keyspace.shards.count)
         } else {
-            for position in keys { heldShards.append(keyspace.shardIndex(for: context.args[position])) }
+            for position in keys { heldShards.append(context.locate(context.args[position]).shardIndex) }
             heldShards.sort()
             var previous = -1
             heldShards.removeAll { index in

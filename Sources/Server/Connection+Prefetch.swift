@@ -1,7 +1,8 @@
 // Pipelined batches: before running the commands already buffered, find the first key of
-// each (cheaply, without the full parser) and prefetch the hash-table memory their lookups
-// will touch. With -P 16 most of a command's time is cache misses in the keyspace; issuing
-// them together lets them overlap. Purely a hint: nothing here changes what runs.
+// each (cheaply, without the full parser), note its shard and hash for the command that will
+// run on it (KeyLocations), and prefetch the hash-table memory its lookup will touch. With
+// -P 16 most of a command's time is cache misses in the keyspace; issuing them together lets
+// them overlap. Nothing here changes what runs.
 import Commands
 import RESP
 import Storage
@@ -21,12 +22,17 @@ extension Connection {
             position = next
         }
         prefetchScratch = keys
-        guard keys.count > 1 else { return }
         let keyspace = context.keyspace
+        context.keyLocations.clear()
+        for (offset, length) in keys {
+            let key = UnsafeRawBufferPointer(start: base + offset, count: length)
+            context.keyLocations.append(key, shardIndex: keyspace.shardIndex(for: key), hash: KeyHash.hash(key))
+        }
+        guard keys.count > 1 else { return }
         let db = session.db
         for pass in 0..<2 {
-            for (offset, length) in keys {
-                keyspace.prefetch(db: db, key: UnsafeRawBufferPointer(start: base + offset, count: length), entry: pass == 1)
+            for location in context.keyLocations.entries {
+                keyspace.prefetch(db: db, shardIndex: location.shardIndex, hash: location.hash, entry: pass == 1)
             }
         }
     }

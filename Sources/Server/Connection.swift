@@ -127,6 +127,7 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         parser.unauthenticated = !session.authenticated
         publishBufferSizes()
         prefetchPipelinedKeys()
+        defer { context.keyLocations.clear() }
         while readOffset < input.count && !closing && context.blockedClient == nil && unfinishedRetries == 0 {
             if session.killRequested { closing = true; break }
             let start = UnsafeRawPointer(input.base + readOffset)

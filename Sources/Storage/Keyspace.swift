@@ -54,10 +54,8 @@ public final class Keyspace {
     /// never a fault); following a bucket to its entry needs the shard lock, so that step is
     /// skipped when the lock is busy.
     @inline(__always)
-    public func prefetch(db: Int, key: UnsafeRawBufferPointer, entry: Bool) {
-        let shard = unownedShards[shardIndex(for: key)]
-        let hash = KeyHash.hash(key)
-        shard._withUnsafeGuaranteedRef { shard in
+    public func prefetch(db: Int, shardIndex: Int, hash: UInt64, entry: Bool) {
+        unownedShards[shardIndex]._withUnsafeGuaranteedRef { shard in
             if !entry { return shard.dicts[db].prefetchBucket(hash: hash) }
             guard shard.tryLock() else { return }
             shard.dicts[db].prefetchEntry(hash: hash)

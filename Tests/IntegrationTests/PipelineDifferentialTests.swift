@@ -1,0 +1,76 @@
+// Pipelined batches against a real redis-server: before running a buffered batch, a
+// connection notes the shard and hash of each command's keys (and prefetches their memory);
+// the commands then take those from its notes. Batches that mix single-key, multi-key and
+// script commands over keys in many shards, hash tags, repeated and missing keys, read and
+// write, must give Redis's replies byte for byte, at 1 and 4 worker threads.
+import Testing
+import TestSupport
+
+/// A reproducible stream of commands over a small key space (so keys repeat within a batch).
+private struct CommandMix {
+    var state: UInt64
+
+    mutating func next(_ bound: Int) -> Int {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Int((state >> 33) % UInt64(bound))
+    }
+
+    mutating func key() -> String {
+        let n = next(40)
+        switch next(4) {
+        case 0: return "{tag}:\(n)"
+        case 1: return "n:\(n)"
+        default: return "k:\(n)"
+        }
+    }
+
+    mutating func command() -> [String] {
+        switch next(14) {
+        case 0: return ["SET", key(), String(next(1000))]
+        case 1: return ["GET", key()]
+        case 2: return ["INCR", key()]
+        case 3: return ["MSET", key(), "a", key(), String(next(9)), key(), "c"]
+        case 4: return ["MGET", key(), key(), key(), key()]
+        case 5: return ["DEL", key(), key()]
+        case 6: return ["EXISTS", key(), key(), key()]
+        case 7: return ["EVAL", "return {redis.call('incr', KEYS[1]), redis.call('get', KEYS[2])}", "2", key(), key()]
+        case 8: return ["APPEND", key(), "x"]
+        case 9: return ["LPUSH", key(), "v"]
+        case 10: return ["TYPE", key()]
+        case 11: return ["RENAME", key(), key()]
+        case 12: return ["SELECT", String(next(2))]
+        default: return ["STRLEN", key()]
+        }
+    }
+}
+
+@Suite struct PipelineDifferentialTests {
+    /// Sends `batches` of pipelined commands to both servers and returns the first batch
+    /// whose replies differ (nil when every reply matched byte for byte).
+    private func firstDifference(threads: Int, batches: Int, batchSize: Int) throws -> String? {
+        let swiftlet = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { swiftlet.stop() }
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let clients = [try RespClient(port: swiftlet.port), try RespClient(port: redis.port)]
+        var mix = CommandMix(state: 42)
+        for batch in 0..<batches {
+            let commands = (0..<batchSize).map { _ in mix.command() }
+            let bytes = commands.flatMap { RespClient.encode($0.map { Array($0.utf8) }) }
+            var replies: [[[UInt8]]] = []
+            for client in clients {
+                try client.send(raw: bytes)
+                replies.append(try commands.map { _ in try client.readReply().raw })
+            }
+            for (index, command) in commands.enumerated() where replies[0][index] != replies[1][index] {
+                return "batch \(batch), \(command): \(String(decoding: replies[0][index], as: UTF8.self)) "
+                    + "vs Redis \(String(decoding: replies[1][index], as: UTF8.self))"
+            }
+        }
+        return nil
+    }
+
+    @Test(arguments: [1, 4]) func pipelinedBatchesMatchRedis(threads: Int) throws {
+        #expect(try firstDifference(threads: threads, batches: 40, batchSize: 100) == nil)
+    }
+}
