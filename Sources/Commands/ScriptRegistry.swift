@@ -11,7 +11,6 @@ import Glibc
 import Persistence
 import Support
 
-/// A SHA1 digest as three words: hashable and comparable with no allocation.
 /// The 40 characters naming a digest, as a client sent them (unparsed, case as given):
 /// comparing them with the last ones sent costs five loads instead of parsing 40 hex digits.
 struct DigestText: Equatable {
@@ -26,6 +25,7 @@ struct DigestText: Equatable {
     static func == (a: DigestText, b: DigestText) -> Bool { a.words == b.words }
 }
 
+/// A SHA1 digest as three words: hashable and comparable with no allocation.
 public struct ScriptDigest: Hashable {
     let high: UInt64
     let middle: UInt64

@@ -47,7 +47,8 @@ public final class Keyspace {
         shards[shardIndex(for: key)]
     }
 
-    /// Prefetches the hash-table memory a later lookup of `key` will touch, in two passes over
+    /// Prefetches the hash-table memory a later lookup of a key (in the shard at `shardIndex`,
+    /// with table hash `hash`) will touch, in two passes over
     /// a pipelined batch: buckets first, then (once they have arrived) the entries they point
     /// to, so the cache misses of a batch overlap instead of queueing one after another.
     /// Bucket prefetches read only the table header (a stale value makes a useless hint,
