@@ -177,12 +177,18 @@ public struct Entry: Equatable {
         Unmanaged<Object>.fromOpaque(valuePointer.loadUnaligned(as: UnsafeRawPointer.self)).takeUnretainedValue()
     }
 
-    /// Total bytes this entry holds, its collection included (for memory accounting).
+    /// Total bytes this entry holds, its collection included (for memory accounting): its
+    /// malloc chunk with glibc's 8-byte size field, which usable sizes leave out. Redis on
+    /// jemalloc has no per-allocation header, so counting it keeps an equal maxmemory an
+    /// equal heap (about 5% of the heap at 100-byte values).
     public var allocationSize: Int {
         let requested = Entry.headerSize + (hasExpire ? 8 : 0) + keyLength + valueLength
         let block = requested < Entry.computedSizeLimit ? Entry.usableSize(forRequest: requested) : malloc_usable_size(pointer)
-        return block + (kind.isCollection ? collection.memoryUsage : 0)
+        return block + Entry.chunkSizeField + (kind.isCollection ? collection.memoryUsage : 0)
     }
+
+    /// The size field glibc keeps in front of every chunk it hands out.
+    static let chunkSizeField = 8
 
     /// Below this request size glibc serves malloc from its heap (its mmap threshold starts
     /// at 128 KB), where the usable size follows from the request alone.

@@ -1,8 +1,9 @@
 // Memory accounting computes an entry's block size from its request instead of asking the
 // allocator: check the formula against glibc's malloc_usable_size for every request size up
-// to the limit where it is used, and on real entries of every shape. A reused free chunk may
-// be up to 16 bytes larger than a freshly carved one (glibc does not split off less than its
-// 32-byte minimum chunk), so the figure may fall short of glibc's by that much, never more.
+// to the limit where it is used, and on real entries of every shape (whose figure is the whole
+// chunk: the usable size plus glibc's 8-byte size field). A reused free chunk may be up to 16
+// bytes larger than a freshly carved one (glibc does not split off less than its 32-byte
+// minimum chunk), so the figure may fall short of glibc's by that much, never more.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,7 +33,7 @@ import CSystem
                         Entry.make(key: k, payload: .bytes(v), expireAt: expireAt, rawEncoding: true, accessClock: 0)
                     }
                 }
-                let actual = malloc_usable_size(entry.pointer)
+                let actual = malloc_usable_size(entry.pointer) + Entry.chunkSizeField
                 #expect(entry.allocationSize <= actual && actual - entry.allocationSize <= 16,
                         "key \(keyLength), value \(valueLength): \(entry.allocationSize) vs \(actual)")
                 entry.free()
