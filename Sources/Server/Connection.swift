@@ -98,6 +98,9 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         // BCAST invalidations this input caused are queued before its replies are written, as
         // Redis does before its event loop sleeps.
         worker.server.context.tracking.sendBroadcasts()
+        // Eviction sees a grown query buffer now, whether or not there is a reply to write
+        // (a client sending a huge command a piece at a time has none).
+        accountBuffers()
         // Written with the other replies at the end of this pass of the event loop.
         worker.flushSoon(self)
     }

@@ -54,6 +54,27 @@ struct MemoryMetricsTests {
         #expect(before - after >= 1_000_000)
     }
 
+    /// A command still arriving costs memory before there is any reply to it: its query
+    /// buffer counts in used_memory (and so can make keys be evicted) as soon as it is read.
+    @Test func aCommandStillArrivingCountsInUsedMemory() throws {
+        let server = try ServerProcess.swiftlet()
+        defer { server.stop() }
+        let client = try RespClient(port: server.port)
+        func usedMemory() throws -> Int { Int(try fields(client, "memory")["used_memory"] ?? "") ?? 0 }
+        let before = try usedMemory()
+        let sender = try RespClient(port: server.port)
+        // Half of a 1 MB SET: the server buffers it and has nothing to reply yet.
+        try sender.send(raw: Array("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1000000\r\n".utf8)
+                        + [UInt8](repeating: 120, count: 500_000))
+        let deadline = Date().addingTimeInterval(5)
+        var grown = try usedMemory() - before
+        while grown < 500_000 && Date() < deadline {
+            usleep(50_000)
+            grown = try usedMemory() - before
+        }
+        #expect(grown >= 500_000, "used_memory grew by \(grown) bytes")
+    }
+
     @Test func memoryOverviewSubcommandsReportOurAccounting() throws {
         let server = try ServerProcess.swiftlet()
         defer { server.stop() }
