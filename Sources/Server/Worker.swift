@@ -214,8 +214,11 @@ final class Worker {
         outbox.removeAll(keepingCapacity: true)
     }
 
-    /// Writes the output of connections that received pushed messages.
+    /// Writes the output of connections that received pushed messages or ran commands, after
+    /// the AOF has what those commands wrote (as Redis's beforeSleep does, replies or not:
+    /// under `appendfsync always` a CLIENT REPLY OFF writer is on disk by the next pass).
     func flushPushed() {
+        server.context.aof.writeBeforeReplies()
         sendOutbox()
         // BCAST invalidations batched since the last pass go out with the other pushes.
         server.context.tracking.sendBroadcasts()
