@@ -224,6 +224,8 @@ public final class CommandSpec {
     public private(set) var legacyRange = (first: 0, last: 0, step: 0)
     /// May run while a RESP2 client is subscribed (processCommand's pub/sub context check).
     public private(set) var allowedInSubscribedMode = false
+    /// The arguments a pipelined batch prefetches as keys (CommandSpec+PrefetchKeys.swift).
+    public private(set) var prefetchKeys = PrefetchKeys.none
 
     public init(_ name: String, arity: Int, flags: CommandFlags, acl: ACLCategories = [],
                 keys: [KeySpec] = [], tips: [String] = [], group: CommandGroup, since: String,
@@ -260,6 +262,7 @@ public final class CommandSpec {
         allowedInSubscribedMode = ["ping", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe",
                                    "sunsubscribe", "quit", "reset"].contains(name)
         deriveLegacyRange()
+        prefetchKeys = CommandSpec.prefetchKeys(legacyRange: legacyRange, keySpecs: keySpecs)
         for sub in subcommands { sub.fullName = name + "|" + sub.name }
     }
 

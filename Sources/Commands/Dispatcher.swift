@@ -15,6 +15,12 @@ import Glibc
 public enum Dispatcher {
     /// Executes the command in `context.args`, appending its reply to `context.reply`.
     public static func execute(_ context: CommandContext) {
+        execute(context, command: context.table.lookupUnowned(context.args[0]))
+    }
+
+    /// Executes the command in `context.args`, whose name the caller already looked up in
+    /// the command table (`command`: nil when the table has no such command).
+    public static func execute(_ context: CommandContext, command: Unmanaged<CommandSpec>?) {
         let args = context.args
         let replyStart = context.reply.buffer.count
         context.pushedUpTo = replyStart
@@ -28,7 +34,7 @@ public enum Dispatcher {
             if !context.session.pendingInvalidations.isEmpty { context.server.tracking.sendPending(context.session) }
         }
 
-        guard let command = context.table.lookupUnowned(args[0]) else {
+        guard let command else {
             context.error(bytes: RedisError.unknownCommand(args))
             context.transaction?.refusedCommand = true
             return
@@ -101,7 +107,9 @@ public enum Dispatcher {
         let tracking = !context.session.trackingFlags.isEmpty
         if tracking { context.session.trackingCommandThread = pthread_self() }
         context.resetCommandEffect()
-        spec.handler.unsafelyUnwrapped(context)
+        // Unwrapped natively: going through the generic `unsafelyUnwrapped` made the compiler
+        // wrap the handler in a reabstraction thunk, allocated on every call.
+        if let handler = spec.handler { handler(context) }
         // Effects of commands that locked shards on their own (not through the context).
         context.commitEffects()
         if tracking {

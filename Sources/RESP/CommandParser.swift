@@ -87,6 +87,9 @@ public struct CommandParser {
         inlineStorage.deallocate()
     }
 
+    /// Whether no command is part-way parsed (the next parse starts a new one).
+    public var isFresh: Bool { expectedArgs < 0 && !isInline && argCount == 0 }
+
     /// Forgets the parsed command; the next parse starts a new one.
     public mutating func reset() {
         consumed = 0

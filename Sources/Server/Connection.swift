@@ -26,8 +26,8 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     var writeEvent: OpaquePointer?
     var writeRegistered = false
     var closing = false
-    /// Reused list of key positions for `prefetchPipelinedKeys`.
-    var prefetchScratch: [(Int, Int)] = []
+    /// The complete commands parsed ahead of running them (Connection+Prefetch.swift).
+    var batch = ParsedBatch()
     /// Bytes of the blocked command at `readOffset`, and its timeout timer.
     private var blockedCommandLength = 0
     private var blockTimer: OpaquePointer?
@@ -56,6 +56,7 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     deinit {
         input.deallocate()
         parser.deallocate()
+        batch.deallocate()
     }
 
     var session: Session { context.session }
@@ -129,10 +130,34 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         parser.maxBulkLength = worker.server.context.config.protoMaxBulkLen
         parser.unauthenticated = !session.authenticated
         publishBufferSizes()
-        prefetchPipelinedKeys()
-        defer { context.keyLocations.clear() }
+        parseAhead()
+        defer {
+            batch.clear()
+            context.keyLocations.clear()
+        }
         while readOffset < input.count && !closing && context.blockedClient == nil && unfinishedRetries == 0 {
             if session.killRequested { closing = true; break }
+            if let command = batch.take(at: readOffset) {
+                context.args = batch.arguments(of: command, base: UnsafeRawPointer(input.base))
+                Dispatcher.execute(context, command: command.spec)
+                if context.blockedThisRun {
+                    enterBlocked(commandLength: command.length)
+                    break
+                }
+                worker.serveReadyConnections()
+                readOffset += command.length
+                if session.closeAfterReply || session.killRequested { closing = true }
+                // The rest was parsed under limits this command changed (AUTH, RESET, CONFIG
+                // SET proto-max-bulk-len): parse it again.
+                if parser.unauthenticated == session.authenticated
+                    || parser.maxBulkLength != worker.server.context.config.protoMaxBulkLen {
+                    batch.clear()
+                    parser.reset()
+                    parser.unauthenticated = !session.authenticated
+                    parser.maxBulkLength = worker.server.context.config.protoMaxBulkLen
+                }
+                continue
+            }
             let start = UnsafeRawPointer(input.base + readOffset)
             let outcome = parser.parse(start, available: input.count - readOffset)
             switch outcome {
@@ -147,7 +172,7 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
                 context.args = parser.args(over: start)
                 Dispatcher.execute(context)
                 if context.blockedThisRun {
-                    enterBlocked()
+                    enterBlocked(commandLength: parser.consumed)
                     break
                 }
                 worker.serveReadyConnections()
@@ -193,8 +218,8 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
 
     var isBlocked: Bool { context.blockedClient != nil && !closing }
 
-    private func enterBlocked() {
-        blockedCommandLength = parser.consumed
+    private func enterBlocked(commandLength: Int) {
+        blockedCommandLength = commandLength
         parser.reset()
         guard let client = context.blockedClient, client.deadline > 0 else { return }
         let me = Unmanaged.passUnretained(self).toOpaque()

@@ -75,17 +75,20 @@ public struct Dict {
 
     // MARK: Prefetching (pipelined batches)
 
-    /// Starts loading the bucket `hash` falls into (first step of a two-step prefetch).
+    /// Starts loading the bucket `hash` falls into in the table at `dict` (first step of a
+    /// two-step prefetch). Reads the header's fields through the pointer: copying the
+    /// header would load all of it, a second cache line included.
     @inline(__always)
-    public func prefetchBucket(hash: UInt64) {
-        guard let buckets = tables.0.buckets else { return }
-        swiftlet_prefetch(buckets + Int(hash & tables.0.mask))
+    public static func prefetchBucket(of dict: UnsafeMutablePointer<Dict>, hash: UInt64) {
+        guard let buckets = dict.pointee.tables.0.buckets else { return }
+        swiftlet_prefetch(buckets + Int(hash & dict.pointee.tables.0.mask))
     }
 
     /// Starts loading the first entry of that bucket (second step, once the bucket arrived).
     @inline(__always)
-    public func prefetchEntry(hash: UInt64) {
-        guard let buckets = tables.0.buckets, let head = buckets[Int(hash & tables.0.mask)] else { return }
+    public static func prefetchEntry(of dict: UnsafeMutablePointer<Dict>, hash: UInt64) {
+        guard let buckets = dict.pointee.tables.0.buckets,
+              let head = buckets[Int(hash & dict.pointee.tables.0.mask)] else { return }
         swiftlet_prefetch(head)
         swiftlet_prefetch(head + 32)
     }
@@ -321,7 +324,7 @@ public struct Dict {
     /// buckets were seen (Redis's dictGetSomeKeys): cheap sampling for eviction, biased only
     /// within a few buckets. `visit` returns whether it took the entry. Buckets are read
     /// eight at a time and their entries prefetched together, so the cache misses of a
-    /// sample overlap; `prefetchBucket(hash: start)` beforehand hides the bucket's miss too.
+    /// sample overlap; `prefetchBucket(of:hash: start)` beforehand hides the bucket's miss too.
     public func sample(count: Int, maxBuckets: Int, start: UInt64, visit: (Entry) -> Bool) {
         guard self.count > 0 else { return }
         var taken = 0

@@ -4,6 +4,8 @@
 // never deadlock with multi-key commands.
 
 /// Called with a database and key the server deleted because the key expired (shard locked).
+import CSystem
+
 public typealias ExpiredKeyHook = (_ db: Int, _ key: UnsafeRawBufferPointer) -> Void
 
 public final class Keyspace {
@@ -11,6 +13,9 @@ public final class Keyspace {
     /// The same shards without reference counting, for the per-command path: the keyspace
     /// owns them for its whole life, so borrowing them needs no retain/release.
     public let unownedShards: UnsafeMutablePointer<Unmanaged<Shard>>
+    /// Each shard's tables (one per database), by shard index: prefetching reaches a table
+    /// header from here without first loading the shard's object.
+    let shardTables: UnsafeMutablePointer<UnsafeMutablePointer<Dict>>
     public let databaseCount: Int
     let shardMask: Int
     /// Total bytes held by all shards, kept while a memory limit needs it.
@@ -24,10 +29,17 @@ public final class Keyspace {
         memoryTally = tally
         shards = (0..<shardCount).map { _ in Shard(databases: databases, tally: tally) }
         unownedShards = .allocate(capacity: shardCount)
-        for (index, shard) in shards.enumerated() { unownedShards[index] = .passUnretained(shard) }
+        shardTables = .allocate(capacity: shardCount)
+        for (index, shard) in shards.enumerated() {
+            unownedShards[index] = .passUnretained(shard)
+            shardTables[index] = shard.dicts
+        }
     }
 
-    deinit { unownedShards.deallocate() }
+    deinit {
+        unownedShards.deallocate()
+        shardTables.deallocate()
+    }
 
     public var shardCount: Int { shards.count }
 
@@ -47,20 +59,40 @@ public final class Keyspace {
         shards[shardIndex(for: key)]
     }
 
-    /// Prefetches the hash-table memory a later lookup of a key (in the shard at `shardIndex`,
-    /// with table hash `hash`) will touch, in two passes over
-    /// a pipelined batch: buckets first, then (once they have arrived) the entries they point
-    /// to, so the cache misses of a batch overlap instead of queueing one after another.
-    /// Bucket prefetches read only the table header (a stale value makes a useless hint,
-    /// never a fault); following a bucket to its entry needs the shard lock, so that step is
-    /// skipped when the lock is busy.
+    /// The stages of prefetching what a later lookup of a key will touch, run as passes over
+    /// a pipelined batch so the cache misses of its keys overlap instead of queueing one
+    /// after another: each pass reads only what the previous one requested.
+    public enum PrefetchStage: CaseIterable {
+        /// The shard's object (statistics), its lock and its table header for the database.
+        case shard
+        /// The bucket the key hashes to (reads the table header).
+        case bucket
+        /// The first entry in that bucket (reads the bucket; needs the shard lock, so it is
+        /// skipped while another thread holds it).
+        case entry
+    }
+
+    /// Runs one prefetch `stage` for a key in the shard at `shardIndex` with table hash
+    /// `hash`. The table header is read without the lock: a stale value makes a useless
+    /// hint, never a fault.
     @inline(__always)
-    public func prefetch(db: Int, shardIndex: Int, hash: UInt64, entry: Bool) {
-        unownedShards[shardIndex]._withUnsafeGuaranteedRef { shard in
-            if !entry { return shard.dicts[db].prefetchBucket(hash: hash) }
-            guard shard.tryLock() else { return }
-            shard.dicts[db].prefetchEntry(hash: hash)
-            shard.unlock()
+    public func prefetch(_ stage: PrefetchStage, db: Int, shardIndex: Int, hash: UInt64) {
+        let table = shardTables[shardIndex] + db
+        switch stage {
+        case .shard:
+            let object = unownedShards[shardIndex].toOpaque()
+            swiftlet_prefetch(object)
+            swiftlet_prefetch(object + 64)
+            swiftlet_prefetch(Shard.lockAddress(tables: shardTables[shardIndex]))
+            swiftlet_prefetch(table)
+        case .bucket:
+            Dict.prefetchBucket(of: table, hash: hash)
+        case .entry:
+            unownedShards[shardIndex]._withUnsafeGuaranteedRef { shard in
+                guard shard.tryLock() else { return }
+                Dict.prefetchEntry(of: table, hash: hash)
+                shard.unlock()
+            }
         }
     }
 

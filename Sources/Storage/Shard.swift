@@ -73,6 +73,12 @@ public final class Shard {
         block.deallocate()
     }
 
+    /// Where the mutex of the shard whose tables start at `tables` lies (the block's first line).
+    @inline(__always)
+    static func lockAddress(tables: UnsafeMutablePointer<Dict>) -> UnsafeRawPointer {
+        UnsafeRawPointer(tables) - 64
+    }
+
     @inline(__always) public func lock() { pthread_mutex_lock(mutex) }
     @inline(__always) public func unlock() { pthread_mutex_unlock(mutex) }
     @inline(__always) public func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
@@ -256,7 +262,7 @@ public final class Shard {
 
     /// Starts loading the buckets a sample from `start` will read first in `databases`.
     public func prefetchSampleBuckets(start: UInt64, databases: [Int]) {
-        for db in databases { dicts[db].prefetchBucket(hash: start) }
+        for db in databases { Dict.prefetchBucket(of: dicts + db, hash: start) }
     }
 
     /// Starts loading the entries those buckets point to. Reading a bucket needs the lock
