@@ -81,6 +81,7 @@ public final class CommandContext {
         self.session = session
         self.stats = stats
         unownedKeyspace = server.keyspace
+        prefixStats = stats.prefixes
         keyEvents = server.keyEvents
         table = server.table
         reply = ReplyWriter(capacity: replyCapacity)
@@ -93,6 +94,8 @@ public final class CommandContext {
     public var keyspace: Keyspace { server.keyspace }
     /// The keyspace outlives every connection; holding it unowned keeps retains off the hot path.
     private unowned(unsafe) let unownedKeyspace: Keyspace
+    /// This worker's per-prefix hit counters (its `stats` own them), counted on every read.
+    private unowned(unsafe) let prefixStats: PrefixStats
 
     /// The running command's full name ("get", "client|setname"), as errors quote it.
     public var commandName: String { command?.fullName ?? "" }
@@ -226,7 +229,7 @@ public final class CommandContext {
             shard.stats.keyspaceMisses += 1
             notifyKeyMiss(key)
         }
-        stats.prefixes.record(key, hit: entry != nil, generation: server.prefixStatsGeneration,
+        prefixStats.record(key, hit: entry != nil, generation: server.prefixStatsGeneration,
                               capacity: server.config.cachestatsPrefixes * 4)
         return entry
     }

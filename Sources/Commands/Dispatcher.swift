@@ -39,21 +39,23 @@ public enum Dispatcher {
             context.transaction?.refusedCommand = true
             return
         }
-        command._withUnsafeGuaranteedRef { run($0, context, started: started) }
-    }
-
-    @inline(__always)
-    private static func run(_ command: CommandSpec, _ context: CommandContext, started: UInt64) {
-        let args = context.args
-        var spec = command
-        if !command.subcommands.isEmpty && args.count >= 2 {
-            guard let sub = command.subcommand(named: args[1]) else {
-                context.error(bytes: RedisError.unknownSubcommand(args))
+        command._withUnsafeGuaranteedRef { command in
+            guard !command.subcommands.isEmpty && context.args.count >= 2 else {
+                return run(command, context, started: started)
+            }
+            guard let sub = command.subcommand(named: context.args[1]) else {
+                context.error(bytes: RedisError.unknownSubcommand(context.args))
                 context.transaction?.refusedCommand = true
                 return
             }
-            spec = sub
+            run(sub, context, started: started)
         }
+    }
+
+    /// Runs `spec` (the command, or the subcommand named) unless a check refuses it.
+    @inline(__always)
+    private static func run(_ spec: CommandSpec, _ context: CommandContext, started: UInt64) {
+        let args = context.args
         guard spec.accepts(argumentCount: args.count), spec.handler != nil else {
             return reject(spec, context, RedisError.wrongArity(spec.fullName))
         }

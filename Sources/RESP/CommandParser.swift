@@ -127,16 +127,23 @@ public struct CommandParser {
         if expectedArgs < 0 && !isInline {
             if available == 0 { return .needMore }
             if start.load(as: UInt8.self) != UInt8(ascii: "*") { return parseInline(start, available) }
-            guard let lineEnd = findCR(start, from: 1, to: available) else {
-                return available > CommandParser.inlineMaxSize
-                    ? .protocolError("Protocol error: too big mbulk count string") : .needMore
+            var count: Int
+            if let header = plainHeader(start, from: 1, available: available) {
+                (count, scanPosition) = header
+            } else {
+                guard let lineEnd = findCR(start, from: 1, to: available) else {
+                    return available > CommandParser.inlineMaxSize
+                        ? .protocolError("Protocol error: too big mbulk count string") : .needMore
+                }
+                if lineEnd + 1 >= available { return .needMore }
+                guard let value = parseDecimal(start + 1, lineEnd - 1) else {
+                    return .protocolError("Protocol error: invalid multibulk length")
+                }
+                count = value
+                scanPosition = lineEnd + 2
             }
-            if lineEnd + 1 >= available { return .needMore }
-            guard let count = parseDecimal(start + 1, lineEnd - 1), count <= Int(Int32.max) else {
-                return .protocolError("Protocol error: invalid multibulk length")
-            }
+            guard count <= Int(Int32.max) else { return .protocolError("Protocol error: invalid multibulk length") }
             if count > 10 && unauthenticated { return .protocolError("Protocol error: unauthenticated multibulk length") }
-            scanPosition = lineEnd + 2
             if count <= 0 { consumed = scanPosition; return .empty }
             expectedArgs = count
             argCount = 0
@@ -146,22 +153,31 @@ public struct CommandParser {
         while argCount < expectedArgs {
             if pendingBulkLength < 0 {
                 if scanPosition >= available { return .needMore }
-                guard let lineEnd = findCR(start, from: scanPosition, to: available) else {
-                    return available - scanPosition > CommandParser.inlineMaxSize
-                        ? .protocolError("Protocol error: too big bulk count string") : .needMore
+                var length: Int
+                var next: Int
+                if (start + scanPosition).load(as: UInt8.self) == UInt8(ascii: "$"),
+                   let header = plainHeader(start, from: scanPosition + 1, available: available) {
+                    (length, next) = header
+                } else {
+                    guard let lineEnd = findCR(start, from: scanPosition, to: available) else {
+                        return available - scanPosition > CommandParser.inlineMaxSize
+                            ? .protocolError("Protocol error: too big bulk count string") : .needMore
+                    }
+                    if lineEnd + 1 >= available { return .needMore }
+                    let marker = (start + scanPosition).load(as: UInt8.self)
+                    guard marker == UInt8(ascii: "$") else {
+                        return .protocolError("Protocol error: expected '$', got '\(Character(Unicode.Scalar(marker)))'")
+                    }
+                    guard let value = parseDecimal(start + scanPosition + 1, lineEnd - scanPosition - 1) else {
+                        return .protocolError("Protocol error: invalid bulk length")
+                    }
+                    length = value
+                    next = lineEnd + 2
                 }
-                if lineEnd + 1 >= available { return .needMore }
-                let marker = (start + scanPosition).load(as: UInt8.self)
-                guard marker == UInt8(ascii: "$") else {
-                    return .protocolError("Protocol error: expected '$', got '\(Character(Unicode.Scalar(marker)))'")
-                }
-                guard let length = parseDecimal(start + scanPosition + 1, lineEnd - scanPosition - 1),
-                      length >= 0, length <= maxBulkLength else {
-                    return .protocolError("Protocol error: invalid bulk length")
-                }
+                guard length >= 0, length <= maxBulkLength else { return .protocolError("Protocol error: invalid bulk length") }
                 if length > 16384 && unauthenticated { return .protocolError("Protocol error: unauthenticated bulk length") }
                 pendingBulkLength = length
-                scanPosition = lineEnd + 2
+                scanPosition = next
             }
             if available - scanPosition < pendingBulkLength + 2 { return .needMore }
             push(offset: scanPosition, length: pendingBulkLength)
@@ -206,6 +222,27 @@ public struct CommandParser {
     private func findByte(_ start: UnsafeRawPointer, _ byte: UInt8, from: Int, to: Int) -> Int? {
         guard from < to, let hit = memchr(start + from, Int32(byte), to - from) else { return nil }
         return UnsafeRawPointer(hit) - start
+    }
+
+    /// The header number at `from` when it is what clients send: 1 to 18 digits without a
+    /// leading zero, then CR and one more byte (its LF); returns it and where the next line
+    /// starts. Anything else (a sign, a stray byte, the line not complete yet) gives nil and
+    /// takes the general path, which reads such a header exactly as before.
+    @inline(__always)
+    private func plainHeader(_ start: UnsafeRawPointer, from: Int, available: Int) -> (Int, next: Int)? {
+        var position = from
+        var value = 0
+        while position < available {
+            let digit = start.load(fromByteOffset: position, as: UInt8.self) &- 48
+            guard digit < 10 else { break }
+            value = value &* 10 &+ Int(digit)
+            position += 1
+        }
+        let digits = position - from
+        guard digits > 0, digits <= 18, position + 1 < available,
+              start.load(fromByteOffset: position, as: UInt8.self) == 13,
+              digits == 1 || start.load(fromByteOffset: from, as: UInt8.self) != UInt8(ascii: "0") else { return nil }
+        return (value, position + 2)
     }
 
     /// Parses an optionally negative decimal header number (Redis's string2ll on the header).
