@@ -24,6 +24,8 @@ public final class CommandContext {
     public unowned(unsafe) var command: CommandSpec?
     /// The server's command table, held without reference counting for the request path.
     public unowned(unsafe) let table: CommandTable
+    /// The same table, for looking commands up on the request path without a retain.
+    private let unmanagedTable: Unmanaged<CommandTable>
     /// End of the pushed frames (pub/sub confirmations and messages) written during the
     /// running command: CLIENT REPLY OFF/SKIP drop only what follows.
     public var pushedUpTo = 0
@@ -81,9 +83,10 @@ public final class CommandContext {
         self.session = session
         self.stats = stats
         unownedKeyspace = server.keyspace
-        prefixStats = stats.prefixes
+        prefixStats = .passUnretained(stats.prefixes)
         keyEvents = server.keyEvents
         table = server.table
+        unmanagedTable = .passUnretained(server.table)
         reply = ReplyWriter(capacity: replyCapacity)
         args = CommandArgs(base: UnsafeRawPointer(CommandContext.emptySlices),
                            slices: UnsafePointer(CommandContext.emptySlices), count: 0)
@@ -94,8 +97,9 @@ public final class CommandContext {
     public var keyspace: Keyspace { server.keyspace }
     /// The keyspace outlives every connection; holding it unowned keeps retains off the hot path.
     private unowned(unsafe) let unownedKeyspace: Keyspace
-    /// This worker's per-prefix hit counters (its `stats` own them), counted on every read.
-    private unowned(unsafe) let prefixStats: PrefixStats
+    /// This worker's per-prefix hit counters (its `stats` own them), counted on every read;
+    /// borrowed through `Unmanaged`, since calling through an unowned reference still retains.
+    private let prefixStats: Unmanaged<PrefixStats>
 
     /// The running command's full name ("get", "client|setname"), as errors quote it.
     public var commandName: String { command?.fullName ?? "" }
@@ -164,7 +168,33 @@ public final class CommandContext {
     @inline(__always)
     public func locate(_ key: UnsafeRawBufferPointer) -> (shardIndex: Int, hash: UInt64) {
         if let noted = keyLocations.find(key) { return (noted.shardIndex, noted.hash) }
-        return (unownedKeyspace.shardIndex(for: key), KeyHash.hash(key))
+        return (Keyspace.shardIndex(for: key, mask: unownedKeyspace.shardMask), KeyHash.hash(key))
+    }
+
+    /// The command table's entry for the command named `name` (any case).
+    @inline(__always)
+    public func lookUpCommand(_ name: UnsafeRawBufferPointer) -> Unmanaged<CommandSpec>? {
+        unmanagedTable._withUnsafeGuaranteedRef { $0.lookupUnowned(name) }
+    }
+
+    /// Notes the shard and hash of `key`, a key of the pipelined batch being prefetched whose
+    /// bytes follow those of every key noted before (see `KeyLocations`).
+    @inline(__always)
+    public func noteBatchKey(_ key: UnsafeRawBufferPointer) {
+        keyLocations.append(key, shardIndex: Keyspace.shardIndex(for: key, mask: unownedKeyspace.shardMask),
+                            hash: KeyHash.hash(key))
+    }
+
+    /// Prefetches, stage by stage, what looking up the noted keys in `db` will touch.
+    public func prefetchNotedKeys(db: Int) {
+        guard keyLocations.entries.count > 1 else { return }
+        Unmanaged.passUnretained(unownedKeyspace)._withUnsafeGuaranteedRef { keyspace in
+            for stage in Keyspace.PrefetchStage.allCases {
+                for location in keyLocations.entries {
+                    keyspace.prefetch(stage, db: db, shardIndex: location.shardIndex, hash: location.hash)
+                }
+            }
+        }
     }
 
     /// Runs `body` with the shards of the given argument positions locked in ascending order.
@@ -229,8 +259,8 @@ public final class CommandContext {
             shard.stats.keyspaceMisses += 1
             notifyKeyMiss(key)
         }
-        prefixStats.record(key, hit: entry != nil, generation: server.prefixStatsGeneration,
-                              capacity: server.config.cachestatsPrefixes * 4)
+        let generation = server.prefixStatsGeneration, capacity = server.config.cachestatsPrefixes * 4
+        prefixStats._withUnsafeGuaranteedRef { $0.record(key, hit: entry != nil, generation: generation, capacity: capacity) }
         return entry
     }
 

@@ -15,7 +15,7 @@ import Glibc
 public enum Dispatcher {
     /// Executes the command in `context.args`, appending its reply to `context.reply`.
     public static func execute(_ context: CommandContext) {
-        execute(context, command: context.table.lookupUnowned(context.args[0]))
+        execute(context, command: context.lookUpCommand(context.args[0]))
     }
 
     /// Executes the command in `context.args`, whose name the caller already looked up in

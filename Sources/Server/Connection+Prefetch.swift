@@ -5,7 +5,6 @@
 // issuing them together lets them overlap. Nothing here changes what runs.
 import Commands
 import RESP
-import Storage
 
 extension Connection {
     static let batchLimit = 64
@@ -19,7 +18,6 @@ extension Connection {
         context.keyLocations.clear()
         guard parser.isFresh else { return }
         let base = UnsafeRawPointer(input.base)
-        let keyspace = context.keyspace
         var position = readOffset
         while batch.count < Connection.batchLimit && position < input.count {
             let start = base + position
@@ -31,24 +29,17 @@ extension Connection {
                 break
             }
             let args = parser.args(over: start)
-            let spec = context.table.lookupUnowned(args[0])
+            let spec = context.lookUpCommand(args[0])
             batch.append(offset: position, length: parser.consumed, args: args, spec: spec)
             position += parser.consumed
             parser.reset()
             spec?._withUnsafeGuaranteedRef { spec in
                 spec.forEachPrefetchKey(in: args) { index in
-                    let key = args[index]
-                    context.keyLocations.append(key, shardIndex: keyspace.shardIndex(for: key), hash: KeyHash.hash(key))
+                    context.noteBatchKey(args[index])
                     return context.keyLocations.entries.count < Connection.batchLimit
                 }
             }
         }
-        guard context.keyLocations.entries.count > 1 else { return }
-        let db = session.db
-        for stage in Keyspace.PrefetchStage.allCases {
-            for location in context.keyLocations.entries {
-                keyspace.prefetch(stage, db: db, shardIndex: location.shardIndex, hash: location.hash)
-            }
-        }
+        context.prefetchNotedKeys(db: session.db)
     }
 }

@@ -16,6 +16,9 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     /// Unowned without counting: the worker outlives its connections, and this is read for
     /// every pushed message.
     unowned(unsafe) let worker: Worker
+    /// The same worker, for calls after every command: calling through the unowned
+    /// reference retains and releases it around the call.
+    private let unmanagedWorker: Unmanaged<Worker>
     let context: CommandContext
     var input = ByteBuffer(capacity: 16 * 1024)
     var parser: CommandParser
@@ -43,6 +46,7 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     init(fd: Int32, worker: Worker, session: Session) {
         self.fd = fd
         self.worker = worker
+        unmanagedWorker = .passUnretained(worker)
         context = CommandContext(server: worker.server.context, session: session, stats: worker.stats)
         parser = CommandParser(maxBulkLength: worker.server.context.config.protoMaxBulkLen)
         context.blockingHost = self
@@ -144,7 +148,7 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
                     enterBlocked(commandLength: command.length)
                     break
                 }
-                worker.serveReadyConnections()
+                unmanagedWorker._withUnsafeGuaranteedRef { $0.serveReadyConnections() }
                 readOffset += command.length
                 if session.closeAfterReply || session.killRequested { closing = true }
                 // The rest was parsed under limits this command changed (AUTH, RESET, CONFIG
@@ -175,7 +179,7 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
                     enterBlocked(commandLength: parser.consumed)
                     break
                 }
-                worker.serveReadyConnections()
+                unmanagedWorker._withUnsafeGuaranteedRef { $0.serveReadyConnections() }
                 parser.unauthenticated = !session.authenticated
                 readOffset += parser.consumed
                 parser.reset()

@@ -263,8 +263,14 @@ final class Worker {
     }
 
     /// Re-runs the blocked commands of woken connections, in wake-up order; retries may wake
-    /// further connections, which are served in the same pass.
+    /// further connections, which are served in the same pass. Inlined test first: it runs
+    /// after every command, and there is rarely anything to serve.
+    @inline(__always)
     func serveReadyConnections() {
+        if !readyConnections.isEmpty { serveWokenConnections() }
+    }
+
+    private func serveWokenConnections() {
         guard !servingReady else { return }
         servingReady = true
         while !readyConnections.isEmpty {

@@ -36,8 +36,9 @@ public struct Dict {
     /// The snapshot capture in progress, if any (declared here to share the first cache line
     /// with the tables, as the hot paths test it). Owned by its snapshot, which ends every
     /// capture before it goes: a counted reference would make every copy of a `Dict` (each
-    /// `dicts[db]` access) retain and release.
-    private unowned(unsafe) var capture: DictCapture?
+    /// `dicts[db]` access) retain and release; unmanaged, since even an unowned reference is
+    /// retained while a method runs on it (the hot paths test it on every lookup).
+    private var capture: Unmanaged<DictCapture>?
     public private(set) var volatileCount = 0
     static let initialSize = 4
 
@@ -255,11 +256,13 @@ public struct Dict {
     @inline(__always)
     func saveBucket(hash: UInt64) {
         guard let capture else { return }
-        let first = Int(hash & tables.0.mask)
-        capture.save(bucket: first, head: tables.0.buckets![first])
-        if isRehashing {
-            let second = Int(hash & tables.1.mask)
-            capture.save(bucket: tables.0.size + second, head: tables.1.buckets![second])
+        capture._withUnsafeGuaranteedRef { capture in
+            let first = Int(hash & tables.0.mask)
+            capture.save(bucket: first, head: tables.0.buckets![first])
+            if isRehashing {
+                let second = Int(hash & tables.1.mask)
+                capture.save(bucket: tables.0.size + second, head: tables.1.buckets![second])
+            }
         }
     }
 
@@ -268,14 +271,14 @@ public struct Dict {
     public mutating func beginCapture(db: Int, sink: CaptureSink) -> DictCapture? {
         guard tables.0.buckets != nil else { return nil }
         let capture = DictCapture(db: db, sink: sink, bucketCount: tables.0.size + (isRehashing ? tables.1.size : 0))
-        self.capture = capture
+        self.capture = .passUnretained(capture)
         return capture
     }
 
     /// The snapshot's walk: serializes up to `limit` more buckets (with what writers saved
     /// meanwhile) and ends the capture once every bucket is saved. Nil when not captured.
     public mutating func captureStep(limit: Int) -> (db: Int, bytes: [UInt8], keys: Int)? {
-        guard let capture else { return nil }
+        guard let capture = capture?.takeUnretainedValue() else { return nil }
         let step = capture.walk(captureTables, limit: limit)
         if step.done { endCapture() }
         return (capture.db, step.bytes, step.keys)
@@ -284,7 +287,7 @@ public struct Dict {
     /// Saves whatever the capture has not yet saved and ends it (the table is about to be
     /// cleared, swapped or resized).
     public mutating func finishCapture() {
-        guard let capture else { return }
+        guard let capture = capture?.takeUnretainedValue() else { return }
         capture.finish(captureTables)
         endCapture()
     }

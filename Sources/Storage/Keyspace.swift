@@ -17,7 +17,7 @@ public final class Keyspace {
     /// header from here without first loading the shard's object.
     let shardTables: UnsafeMutablePointer<UnsafeMutablePointer<Dict>>
     public let databaseCount: Int
-    let shardMask: Int
+    public let shardMask: Int
     /// Total bytes held by all shards, kept while a memory limit needs it.
     public let memoryTally: MemoryTally
 
@@ -51,7 +51,13 @@ public final class Keyspace {
 
     @inline(__always)
     public func shardIndex(for key: UnsafeRawBufferPointer) -> Int {
-        HashSlot.of(key) & shardMask
+        Keyspace.shardIndex(for: key, mask: shardMask)
+    }
+
+    /// The shard of `key` in a keyspace whose shard mask is `mask` (its cluster slot's low bits).
+    @inline(__always)
+    public static func shardIndex(for key: UnsafeRawBufferPointer, mask: Int) -> Int {
+        HashSlot.of(key) & mask
     }
 
     @inline(__always)

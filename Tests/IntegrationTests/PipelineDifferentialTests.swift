@@ -73,4 +73,35 @@ private struct CommandMix {
     @Test(arguments: [1, 4]) func pipelinedBatchesMatchRedis(threads: Int) throws {
         #expect(try firstDifference(threads: threads, batches: 40, batchSize: 100) == nil)
     }
+
+    /// A batch is parsed before it runs; a command that changes the parsing limits (RESET
+    /// ending authentication, CONFIG SET proto-max-bulk-len) must have the rest of the batch
+    /// read under the new limits, as Redis reads each command only when it gets to it.
+    @Test func commandsAfterALimitChangeInTheSameBatchMeetTheNewLimit() throws {
+        let swiftlet = try ServerProcess.swiftlet()
+        defer { swiftlet.stop() }
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let bigValue = String(repeating: "v", count: 1_500_000)
+        let elevenArguments = ["MSET"] + (0..<5).flatMap { ["k\($0)", "v"] }
+        let batches: [(setup: [[String]], batch: [[String]])] = [
+            ([["CONFIG", "SET", "requirepass", "secret"], ["AUTH", "secret"]], [["RESET"], elevenArguments]),
+            ([], [["CONFIG", "SET", "proto-max-bulk-len", "1mb"], ["SET", "big", bigValue]]),
+        ]
+        for (setup, batch) in batches {
+            var replies: [[[UInt8]]] = []
+            for server in [swiftlet, redis] {
+                let client = try RespClient(port: server.port)
+                for command in setup { _ = try client.call(command) }
+                try client.send(raw: batch.flatMap { RespClient.encode($0.map { Array($0.utf8) }) })
+                replies.append(try batch.map { _ in try client.readReply().raw })
+                let admin = try RespClient(port: server.port)
+                if !setup.isEmpty { _ = try admin.call("AUTH", "secret") }
+                _ = try admin.call("CONFIG", "SET", "requirepass", "")
+                _ = try admin.call("CONFIG", "SET", "proto-max-bulk-len", "512mb")
+            }
+            #expect(String(decoding: replies[0].joined(), as: UTF8.self) == String(decoding: replies[1].joined(), as: UTF8.self))
+            #expect(String(decoding: replies[0].last ?? [], as: UTF8.self).hasPrefix("-ERR Protocol error"))
+        }
+    }
 }

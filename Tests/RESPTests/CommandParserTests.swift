@@ -82,3 +82,37 @@ private func parseAll(_ text: String, maxBulk: Int = 512 * 1024 * 1024) -> ([[St
         #expect(parser.args(over: raw.baseAddress!).bytes(1) == [0, 0xFF, 13, 10])
     }
 }
+
+@Test func headerNumbersReadAsRedisReadsThem() {
+    // Plain digits take a one-pass path; everything else goes the general way. Both must
+    // agree with string2ll: no leading zeros, no plus sign, at most Int32.max arguments.
+    #expect(parseAll("*1\r\n$0\r\n\r\n").0 == [[""]])
+    #expect(parseAll("*01\r\n$4\r\nPING\r\n").1 == .protocolError("Protocol error: invalid multibulk length"))
+    #expect(parseAll("*1\r\n$04\r\nPING\r\n").1 == .protocolError("Protocol error: invalid bulk length"))
+    #expect(parseAll("*+1\r\n$4\r\nPING\r\n").1 == .protocolError("Protocol error: invalid multibulk length"))
+    #expect(parseAll("*1\r\n$+4\r\nPING\r\n").1 == .protocolError("Protocol error: invalid bulk length"))
+    #expect(parseAll("*1 \r\n$4\r\nPING\r\n").1 == .protocolError("Protocol error: invalid multibulk length"))
+    #expect(parseAll("*2147483648\r\n").1 == .protocolError("Protocol error: invalid multibulk length"))
+    #expect(parseAll("*1\r\n$99999999999999999999\r\n").1 == .protocolError("Protocol error: invalid bulk length"))
+    #expect(parseAll("*1\r\n$123456789012345678\r\n", maxBulk: 10).1 == .protocolError("Protocol error: invalid bulk length"))
+    // A header whose CR has arrived but not its LF is not complete yet.
+    #expect(parseAll("*1\r").1 == .needMore)
+    #expect(parseAll("*1\r\n$4\r").1 == .needMore)
+}
+
+@Test func unauthenticatedLimitsApplyOnEveryPath() {
+    var parser = CommandParser()
+    defer { parser.deallocate() }
+    parser.unauthenticated = true
+    let tooMany = Array(("*11\r\n" + String(repeating: "$1\r\na\r\n", count: 11)).utf8)
+    tooMany.withUnsafeBytes { raw in
+        #expect(parser.parse(raw.baseAddress!, available: tooMany.count)
+                == .protocolError("Protocol error: unauthenticated multibulk length"))
+    }
+    parser.reset()
+    let tooLong = Array("*1\r\n$16385\r\n".utf8)
+    tooLong.withUnsafeBytes { raw in
+        #expect(parser.parse(raw.baseAddress!, available: tooLong.count)
+                == .protocolError("Protocol error: unauthenticated bulk length"))
+    }
+}
