@@ -62,8 +62,10 @@ public final class CommandContext {
     /// Ticks the runs of a command that blocked have taken so far (not the wait itself),
     /// counted in its statistics when it completes.
     public var blockedRunTicks: UInt64 = 0
-    /// The server's key events, held without reference counting: every write raises them.
+    /// The server's key events, held without reference counting: every write raises them
+    /// (through `unmanagedKeyEvents`: a call through an unowned reference retains).
     public unowned(unsafe) let keyEvents: KeyEvents
+    let unmanagedKeyEvents: Unmanaged<KeyEvents>
     /// The write effects of the running command (or atomic group) not handed to the
     /// propagation streams yet (Propagation.swift).
     let pendingEffects = PendingEffects()
@@ -85,6 +87,7 @@ public final class CommandContext {
         unownedKeyspace = server.keyspace
         prefixStats = .passUnretained(stats.prefixes)
         keyEvents = server.keyEvents
+        unmanagedKeyEvents = .passUnretained(server.keyEvents)
         table = server.table
         unmanagedTable = .passUnretained(server.table)
         reply = ReplyWriter(capacity: replyCapacity)
@@ -177,6 +180,14 @@ public final class CommandContext {
         unmanagedTable._withUnsafeGuaranteedRef { $0.lookupUnowned(name) }
     }
 
+    /// Calls `body` with the shard and hash of `key`, whose shard the caller already holds
+    /// locked (inside `withKeys`).
+    @inline(__always)
+    public func inLockedShard<T>(of key: UnsafeRawBufferPointer, _ body: (Shard, UInt64) -> T) -> T {
+        let (shardIndex, hash) = locate(key)
+        return unownedKeyspace.unownedShards[shardIndex]._withUnsafeGuaranteedRef { body($0, hash) }
+    }
+
     /// Notes the shard and hash of `key`, a key of the pipelined batch being prefetched whose
     /// bytes follow those of every key noted before (see `KeyLocations`).
     @inline(__always)
@@ -185,12 +196,13 @@ public final class CommandContext {
                             hash: KeyHash.hash(key))
     }
 
-    /// Prefetches, stage by stage, what looking up the noted keys in `db` will touch.
-    public func prefetchNotedKeys(db: Int) {
+    /// Prefetches, stage by stage, what looking up the first `limit` noted keys in `db` will
+    /// touch (more would start pushing the first ones out of the cache before they are used).
+    public func prefetchNotedKeys(db: Int, limit: Int) {
         guard keyLocations.entries.count > 1 else { return }
         Unmanaged.passUnretained(unownedKeyspace)._withUnsafeGuaranteedRef { keyspace in
             for stage in Keyspace.PrefetchStage.allCases {
-                for location in keyLocations.entries {
+                for location in keyLocations.entries.prefix(limit) {
                     keyspace.prefetch(stage, db: db, shardIndex: location.shardIndex, hash: location.hash)
                 }
             }
@@ -225,16 +237,17 @@ public final class CommandContext {
 
     private func withShards<T>(_ body: () -> T) -> T {
         shardScratch.sort()
+        let shards = unownedKeyspace.unownedShards
         var previous = -1
         for index in shardScratch where index != previous {
-            server.keyspace.shards[index].lock()
+            shards[index]._withUnsafeGuaranteedRef { $0.lock() }
             previous = index
         }
         defer {
             commitEffects()
             previous = -1
             for index in shardScratch.reversed() where index != previous {
-                server.keyspace.shards[index].unlock()
+                shards[index]._withUnsafeGuaranteedRef { $0.unlock() }
                 previous = index
             }
         }

@@ -78,6 +78,8 @@ public final class KeyEvents {
         notificationSink = sink
     }
 
+    public var modifiedObserverCount: Int { modifiedObservers.count }
+
     /// Raises the "key modified" event for `key` in `db`.
     @inline(__always)
     public func modified(_ key: UnsafeRawBufferPointer, db: Int, by session: Session?) {
@@ -110,7 +112,9 @@ extension CommandContext {
     @inline(__always)
     public func signalModifiedKey(_ key: UnsafeRawBufferPointer, db: Int? = nil) {
         noteCommandChanged()
-        keyEvents.modified(key, db: db ?? session.db, by: session)
+        guard server.keyModificationsObserved else { return }
+        let db = db ?? session.db
+        unmanagedKeyEvents._withUnsafeGuaranteedRef { $0.modified(key, db: db, by: session) }
     }
 
     /// The running command emptied `db` (nil: every database): FLUSHDB, FLUSHALL. Called
@@ -134,6 +138,7 @@ extension CommandContext {
     @inline(__always)
     public func notifyKeyspaceEvent(_ eventClass: KeyspaceEventClass, _ event: StaticString,
                                     _ key: UnsafeRawBufferPointer, db: Int? = nil) {
-        keyEvents.notify(eventClass, event, key, db: db ?? session.db)
+        let db = db ?? session.db
+        unmanagedKeyEvents._withUnsafeGuaranteedRef { $0.notify(eventClass, event, key, db: db) }
     }
 }

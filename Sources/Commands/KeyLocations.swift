@@ -2,7 +2,7 @@
 // buffered command's keys in its input buffer and computes their shard (a CRC16 for the
 // cluster slot) and table hash once; the command that then runs on those very bytes (same
 // address, same length) takes both from here instead of computing them again. Lookups
-// arrive in buffer order, so a cursor keeps them O(1).
+// mostly arrive in buffer order, so a cursor keeps them O(1).
 import Storage
 
 public struct KeyLocations {
@@ -31,19 +31,27 @@ public struct KeyLocations {
         entries.append(Location(address: address, length: key.count, shardIndex: shardIndex, hash: hash))
     }
 
-    /// The location noted for these very bytes, if any. Entries before `key` in the buffer
-    /// are done with (commands run in buffer order) and are skipped for good.
+    /// The location noted for these very bytes, if any. Lookups mostly go forward through the
+    /// buffer (commands run in its order), so the search starts at the last match; a command
+    /// going over its keys a second time finds them behind it by binary search.
     @inline(__always)
     public mutating func find(_ key: UnsafeRawBufferPointer) -> Location? {
         guard let address = key.baseAddress else { return nil }
-        while cursor < entries.count {
-            let entry = entries[cursor]
-            if entry.address < address {
-                cursor += 1
-                continue
-            }
-            return entry.address == address && entry.length == key.count ? entry : nil
+        if cursor < entries.count && entries[cursor].address > address { cursor = firstIndex(notBefore: address) }
+        while cursor < entries.count && entries[cursor].address < address { cursor += 1 }
+        guard cursor < entries.count else { return nil }
+        let entry = entries[cursor]
+        return entry.address == address && entry.length == key.count ? entry : nil
+    }
+
+    /// The index of the first entry whose key does not lie before `address` (entries are in
+    /// buffer order).
+    private func firstIndex(notBefore address: UnsafeRawPointer) -> Int {
+        var low = 0, high = cursor
+        while low < high {
+            let middle = (low + high) / 2
+            if entries[middle].address < address { low = middle + 1 } else { high = middle }
         }
-        return nil
+        return low
     }
 }

@@ -186,6 +186,7 @@ public final class ServerContext {
         maxmemoryChanged()
         observeWatchedKeys()
         keyEvents.observeModified { [tracking] _, key, session in tracking.keyModified(key, by: session) }
+        assert(keyEvents.modifiedObserverCount == 2, "keyModificationsObserved must cover every observer")
         let events = keyEvents
         let propagation = self.propagation
         keyspace.onKeyExpired { db, key in
@@ -202,6 +203,13 @@ public final class ServerContext {
     public func applyKeyspaceEventsConfig() {
         keyEvents.enabledClasses = KeyspaceEventClass(rawValue: UInt16(config.keyspaceEventFlags))
     }
+
+    /// Whether an observer of modified keys wants events now: a client has turned tracking
+    /// on, or a key is WATCHed. Writes test this (two loads) before raising the event, whose
+    /// observers are closures, each call costing retains; it must cover every observer
+    /// registered in `init`.
+    @inline(__always)
+    public var keyModificationsObserved: Bool { tracking.inUse || watches.count > 0 }
 
     /// Marks the watchers of every modified key (their EXEC will abort).
     private func observeWatchedKeys() {

@@ -7,10 +7,14 @@ import Commands
 import RESP
 
 extension Connection {
+    /// Commands parsed ahead, keys noted (hashed once for their commands) and keys prefetched.
     static let batchLimit = 64
+    static let notedKeyLimit = 1024
+    static let prefetchLimit = 64
 
-    /// Parses up to `batchLimit` complete multibulk commands from `readOffset` and prefetches
-    /// for up to `batchLimit` of their keys. Stops at the first inline command, incomplete
+    /// Parses up to `batchLimit` complete multibulk commands from `readOffset`, notes the
+    /// shard and hash of up to `notedKeyLimit` of their keys and prefetches for the first
+    /// `prefetchLimit`. Stops at the first inline command, incomplete
     /// command or protocol error, which the run loop's own parse then handles: the parser
     /// keeps an incomplete command's progress, as the run loop would resume it from there.
     func parseAhead() {
@@ -36,10 +40,10 @@ extension Connection {
             spec?._withUnsafeGuaranteedRef { spec in
                 spec.forEachPrefetchKey(in: args) { index in
                     context.noteBatchKey(args[index])
-                    return context.keyLocations.entries.count < Connection.batchLimit
+                    return context.keyLocations.entries.count < Connection.notedKeyLimit
                 }
             }
         }
-        context.prefetchNotedKeys(db: session.db)
+        context.prefetchNotedKeys(db: session.db, limit: Connection.prefetchLimit)
     }
 }

@@ -435,7 +435,7 @@ public enum StringFamily {
         c.withKeys(keys) {
             for index in keys {
                 let key = c.args[index]
-                if c.lookupWrite(c.keyspace.shard(for: key), key, KeyHash.hash(key)) != nil {
+                if c.inLockedShard(of: key, { shard, hash in c.lookupWrite(shard, key, hash) }) != nil {
                     return c.reply.integer(0)
                 }
             }
@@ -448,10 +448,10 @@ public enum StringFamily {
     private static func storePairs(_ c: CommandContext) {
         for index in stride(from: 1, to: c.args.count, by: 2) {
             let key = c.args[index]
-            let shard = c.keyspace.shard(for: key)
-            let hash = KeyHash.hash(key)
-            c.storeString(shard, key: key, hash: hash, replacing: c.lookupWrite(shard, key, hash), value: c.args[index + 1],
-                          encoding: .automatic, expireAt: nil)
+            c.inLockedShard(of: key) { shard, hash in
+                c.storeString(shard, key: key, hash: hash, replacing: c.lookupWrite(shard, key, hash),
+                              value: c.args[index + 1], encoding: .automatic, expireAt: nil)
+            }
             stored(c, key, expiring: false)
         }
     }
