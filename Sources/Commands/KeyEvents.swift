@@ -58,10 +58,21 @@ public final class KeyEvents {
 
     public init() {}
 
-    /// Registers an observer of modified keys (only while the server starts).
-    public func observeModified(_ observer: @escaping ModifiedObserver) {
+    /// How many of `modifiedObservers` are gated: the server's own (tracking, WATCH), which
+    /// want events only while `ServerContext.keyModificationsObserved` says so.
+    private var gatedModifiedObservers = 0
+
+    /// Registers an observer of modified keys (only while the server starts). A `gated` one
+    /// is told only while `ServerContext.keyModificationsObserved` holds, which must then
+    /// cover what it waits for: writes skip the calls (and their retains) otherwise.
+    public func observeModified(gated: Bool = false, _ observer: @escaping ModifiedObserver) {
         modifiedObservers.append(observer)
+        if gated { gatedModifiedObservers += 1 }
     }
+
+    /// Whether some observer wants every modified key, gate or not.
+    @inline(__always)
+    public var hasUngatedModifiedObservers: Bool { modifiedObservers.count > gatedModifiedObservers }
 
     /// Registers an observer of flushed databases (only while the server starts).
     public func observeFlush(_ observer: @escaping FlushObserver) {
@@ -77,8 +88,6 @@ public final class KeyEvents {
     public func publishNotifications(through sink: @escaping NotificationSink) {
         notificationSink = sink
     }
-
-    public var modifiedObserverCount: Int { modifiedObservers.count }
 
     /// Raises the "key modified" event for `key` in `db`.
     @inline(__always)
@@ -112,9 +121,12 @@ extension CommandContext {
     @inline(__always)
     public func signalModifiedKey(_ key: UnsafeRawBufferPointer, db: Int? = nil) {
         noteCommandChanged()
-        guard server.keyModificationsObserved else { return }
         let db = db ?? session.db
-        unmanagedKeyEvents._withUnsafeGuaranteedRef { $0.modified(key, db: db, by: session) }
+        let observed = server.keyModificationsObserved
+        unmanagedKeyEvents._withUnsafeGuaranteedRef { events in
+            guard observed || events.hasUngatedModifiedObservers else { return }
+            events.modified(key, db: db, by: session)
+        }
     }
 
     /// The running command emptied `db` (nil: every database): FLUSHDB, FLUSHALL. Called

@@ -185,8 +185,7 @@ public final class ServerContext {
         refreshClocks()
         maxmemoryChanged()
         observeWatchedKeys()
-        keyEvents.observeModified { [tracking] _, key, session in tracking.keyModified(key, by: session) }
-        assert(keyEvents.modifiedObserverCount == 2, "keyModificationsObserved must cover every observer")
+        keyEvents.observeModified(gated: true) { [tracking] _, key, session in tracking.keyModified(key, by: session) }
         let events = keyEvents
         let propagation = self.propagation
         keyspace.onKeyExpired { db, key in
@@ -204,17 +203,16 @@ public final class ServerContext {
         keyEvents.enabledClasses = KeyspaceEventClass(rawValue: UInt16(config.keyspaceEventFlags))
     }
 
-    /// Whether an observer of modified keys wants events now: a client has turned tracking
-    /// on, or a key is WATCHed. Writes test this (two loads) before raising the event, whose
-    /// observers are closures, each call costing retains; it must cover every observer
-    /// registered in `init`.
+    /// Whether the observers of modified keys registered in `init` (gated) want events now:
+    /// a client has turned tracking on, or a key is WATCHed. Writes test this (two loads)
+    /// before raising the event, whose observers are closures, each call costing retains.
     @inline(__always)
     public var keyModificationsObserved: Bool { tracking.inUse || watches.count > 0 }
 
     /// Marks the watchers of every modified key (their EXEC will abort).
     private func observeWatchedKeys() {
         let watches = self.watches, keyspace = self.keyspace
-        keyEvents.observeModified { db, key, _ in
+        keyEvents.observeModified(gated: true) { db, key, _ in
             guard watches.count > 0 else { return }
             let shard = keyspace.shard(for: key)
             let exists = shard.withLock { shard.presence(db: db, key: key, hash: KeyHash.hash(key), now: 0).exists }
