@@ -75,6 +75,10 @@ public final class CommandContext {
     private var locationScratch: [(shardIndex: Int, hash: UInt64)] = []
     /// Shards and hashes of the pipelined batch's keys, found while prefetching.
     public var keyLocations = KeyLocations()
+    /// The key of the command a script is calling, located while the script made sure its
+    /// shard is held: the command takes it from here instead of hashing the key again. Set
+    /// and cleared around that one call (ScriptEngine+RedisAPI.swift).
+    var nestedKeyLocation: KeyLocations.Location?
     /// This connection's generator for LFU counter increments (the system one is a syscall).
     private var accessRandom = Xorshift64()
 
@@ -167,9 +171,13 @@ public final class CommandContext {
         }
     }
 
-    /// The shard index and hash of `key`: noted while prefetching, else computed.
+    /// The shard index and hash of `key`: noted while prefetching (or by a script for the
+    /// command it calls), else computed.
     @inline(__always)
     public func locate(_ key: UnsafeRawBufferPointer) -> (shardIndex: Int, hash: UInt64) {
+        if let nested = nestedKeyLocation, nested.address == key.baseAddress, nested.length == key.count {
+            return (nested.shardIndex, nested.hash)
+        }
         if let noted = keyLocations.find(key) { return (noted.shardIndex, noted.hash) }
         return (Keyspace.shardIndex(for: key, mask: unownedKeyspace.shardMask), KeyHash.hash(key))
     }
@@ -179,6 +187,10 @@ public final class CommandContext {
     public func lookUpCommand(_ name: UnsafeRawBufferPointer) -> Unmanaged<CommandSpec>? {
         unmanagedTable._withUnsafeGuaranteedRef { $0.lookupUnowned(name) }
     }
+
+    /// The shard at `index`, borrowed without reference counting (the keyspace keeps it).
+    @inline(__always)
+    func unmanagedShard(at index: Int) -> Unmanaged<Shard> { unownedKeyspace.unownedShards[index] }
 
     /// Calls `body` with the shard and hash of `key`, whose shard the caller already holds
     /// locked (inside `withKeys`).

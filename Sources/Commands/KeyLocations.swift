@@ -11,6 +11,15 @@ public struct KeyLocations {
         let length: Int
         public let shardIndex: Int
         public let hash: UInt64
+
+        /// Where the bytes of `key` live (nil for an empty buffer without an address).
+        init?(_ key: UnsafeRawBufferPointer, shardIndex: Int, hash: UInt64) {
+            guard let address = key.baseAddress else { return nil }
+            self.address = address
+            length = key.count
+            self.shardIndex = shardIndex
+            self.hash = hash
+        }
     }
 
     public private(set) var entries: [Location] = []
@@ -27,8 +36,8 @@ public struct KeyLocations {
     /// Notes the location of `key`, whose bytes lie in the input buffer after those of every
     /// key noted before.
     public mutating func append(_ key: UnsafeRawBufferPointer, shardIndex: Int, hash: UInt64) {
-        guard let address = key.baseAddress else { return }
-        entries.append(Location(address: address, length: key.count, shardIndex: shardIndex, hash: hash))
+        guard let location = Location(key, shardIndex: shardIndex, hash: hash) else { return }
+        entries.append(location)
     }
 
     /// The location noted for these very bytes, if any. Lookups mostly go forward through the

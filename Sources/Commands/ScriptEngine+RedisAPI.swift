@@ -108,6 +108,8 @@ extension ScriptEngine {
             return raise
         }
         guard let args = takeArguments(L) else { return raising ? raise : 1 }
+        // Set by holdShards (in admit) for the call's key; valid for this call only.
+        defer { context.nestedKeyLocation = nil }
         let spec: CommandSpec
         switch admit(L, args, context) {
         case .run(let admitted): spec = admitted

@@ -10,20 +10,21 @@ import Storage
 extension ScriptEngine {
     /// Locks the shards of the declared keys (`keys`: argument positions), or every shard.
     func lockShards(keys: Range<Int>, all: Bool, _ context: CommandContext) {
-        let keyspace = context.keyspace
         heldShards.removeAll(keepingCapacity: true)
         if all {
-            heldShards.append(contentsOf: 0..<keyspace.shards.count)
+            heldShards.append(contentsOf: 0..<context.keyspace.shardCount)
         } else {
             for position in keys { heldShards.append(context.locate(context.args[position]).shardIndex) }
-            heldShards.sort()
-            var previous = -1
-            heldShards.removeAll { index in
-                defer { previous = index }
-                return index == previous
+            if heldShards.count > 1 {
+                heldShards.sort()
+                var previous = -1
+                heldShards.removeAll { index in
+                    defer { previous = index }
+                    return index == previous
+                }
             }
         }
-        for index in heldShards { keyspace.unownedShards[index]._withUnsafeGuaranteedRef { $0.lock() } }
+        for index in heldShards { context.unmanagedShard(at: index)._withUnsafeGuaranteedRef { $0.lock() } }
     }
 
     /// Runs `body` holding the shards of the declared keys (every shard when `all`), and once
@@ -45,8 +46,7 @@ extension ScriptEngine {
     }
 
     func releaseShards(_ context: CommandContext) {
-        let keyspace = context.keyspace
-        for index in heldShards.reversed() { keyspace.unownedShards[index]._withUnsafeGuaranteedRef { $0.unlock() } }
+        for index in heldShards.reversed() { context.unmanagedShard(at: index)._withUnsafeGuaranteedRef { $0.unlock() } }
         heldShards.removeAll(keepingCapacity: true)
     }
 
@@ -55,7 +55,10 @@ extension ScriptEngine {
     func holdShards(of spec: CommandSpec, _ args: CommandArgs, _ context: CommandContext) -> Bool {
         if let position = singleKeyPosition(spec) {
             guard position < args.count else { return true }
-            return hold(context.keyspace.shardIndex(for: args[position]), context)
+            let key = args[position]
+            let (shardIndex, hash) = context.locate(key)
+            context.nestedKeyLocation = KeyLocations.Location(key, shardIndex: shardIndex, hash: hash)
+            return hold(shardIndex, context)
         }
         let positions = CommandIntrospection.keyPositions(of: spec, argumentCount: args.count) { args[$0] }
         if positions.isEmpty {
@@ -77,18 +80,19 @@ extension ScriptEngine {
 
     private func hold(_ index: Int, _ context: CommandContext) -> Bool {
         if heldShards.contains(index) { return true }
-        let shard = context.keyspace.shards[index]
-        if index > (heldShards.max() ?? -1) {
-            shard.lock()
-        } else if !shard.tryLock() {
-            guard run.writeDirty else { return false }
-            // DIVERGENCE: only a script whose first write came before an undeclared key of a
-            // busy lower shard gets here; such bodies fail ScriptKeyAnalysis and lock every
-            // shard from the start, so this wait is for bodies the analysis misjudged.
-            shard.lock()
+        return context.unmanagedShard(at: index)._withUnsafeGuaranteedRef { shard in
+            if index > (heldShards.max() ?? -1) {
+                shard.lock()
+            } else if !shard.tryLock() {
+                guard run.writeDirty else { return false }
+                // DIVERGENCE: only a script whose first write came before an undeclared key of a
+                // busy lower shard gets here; such bodies fail ScriptKeyAnalysis and lock every
+                // shard from the start, so this wait is for bodies the analysis misjudged.
+                shard.lock()
+            }
+            heldShards.append(index)
+            return true
         }
-        heldShards.append(index)
-        return true
     }
 
     private func holdEveryShard(_ context: CommandContext) -> Bool {
