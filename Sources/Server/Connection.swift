@@ -136,6 +136,10 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         publishBufferSizes()
         parseAhead()
         defer {
+            // Stopped before the end of the batch (waiting on retries it caused): the parser may
+            // hold the progress of a command after the batch, which is not where the next parse
+            // starts.
+            if batch.hasPendingCommands { parser.reset() }
             batch.clear()
             context.keyLocations.clear()
         }

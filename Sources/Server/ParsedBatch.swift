@@ -30,6 +30,9 @@ struct ParsedBatch {
 
     var count: Int { commands.count }
 
+    /// Whether commands parsed ahead are still waiting to run.
+    var hasPendingCommands: Bool { cursor < commands.count }
+
     mutating func clear() {
         commands.removeAll(keepingCapacity: true)
         sliceCount = 0

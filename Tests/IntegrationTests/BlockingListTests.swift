@@ -11,6 +11,31 @@ import TestSupport
 struct BlockingListTests {
     private func bulks(_ values: String...) -> RespValue { .array(values.map { .bulk(Array($0.utf8)) }) }
 
+    /// A pusher's pipelined batch pauses after the push until the woken client's retry on
+    /// another worker ends; the rest of the batch, and a command still arriving after it,
+    /// then run as sent (the batch was parsed ahead, the last command only part way).
+    @Test(arguments: [1, 4])
+    func pipelineBehindAPushThatWakesAnotherWorkerRunsIntact(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        let clients = try (0..<4).map { _ in try RespClient(port: server.port) }
+        let blocked = clients[1], pusher = clients[2]
+        for round in 0..<20 {
+            try blocked.send(["BLPOP", "list", "0"])
+            #expect(try server.waitForBlockedClients(1))
+            let last = RespClient.encode(["SET", "k", "v\(round)"].map { Array($0.utf8) })
+            let cut = last.count - 3
+            try pusher.send(raw: RespClient.encode([Array("RPUSH".utf8), Array("list".utf8), Array("x".utf8)])
+                + RespClient.encode([Array("GET".utf8), Array("k".utf8)]) + last[..<cut])
+            #expect(try pusher.readReply().value == .integer(1))
+            #expect(try pusher.readReply().value == (round == 0 ? .bulk(nil) : .bulk(Array("v\(round - 1)".utf8))))
+            usleep(20_000)
+            try pusher.send(raw: Array(last[cut...]))
+            #expect(try pusher.readReply().value == .simple("OK"))
+            #expect(try blocked.readReply().value == bulks("list", "x"))
+        }
+    }
+
     @Test(arguments: [1, 4])
     func pushFromAnotherWorkerServesBlockedClientAndItsPipelinedInput(threads: Int) throws {
         let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
