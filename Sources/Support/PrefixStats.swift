@@ -42,6 +42,9 @@ public final class PrefixStats {
     /// Open-addressed index from prefix hash to counter position (-1: empty).
     private var index: UnsafeMutablePointer<Int32>
     private var indexMask = 0
+    /// The counter the last lookup landed on (-1: none): keys in a row often share a prefix,
+    /// and checking that one first skips hashing and probing.
+    private var lastPosition = -1
     private var lock = pthread_mutex_t()
 
     public init() {
@@ -76,6 +79,7 @@ public final class PrefixStats {
         }
         index.initialize(repeating: -1, count: indexMask + 1)
         used = 0
+        lastPosition = -1
         generation = newGeneration
     }
 
@@ -85,6 +89,7 @@ public final class PrefixStats {
     public func record(_ key: UnsafeRawBufferPointer, hit: Bool, generation expected: Int, capacity wanted: Int) {
         if generation != expected || capacity != wanted { rebuild(capacity: wanted, generation: expected) }
         guard capacity > 0 else { return }
+        if lastPosition >= 0 && sharesLastPrefix(key) { return count(at: lastPosition, hit: hit) }
         // One pass finds the ':' and hashes the bytes before it (FNV-1a); only a key with no
         // ':' in its first maxPrefixLength bytes needs a search of the rest.
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -111,11 +116,7 @@ public final class PrefixStats {
         while true {
             let position = Int(index[slot])
             if position < 0 { break }
-            if matches(position, prefix: prefix, length: length, hash: hash) {
-                counters[position].count &+= 1
-                if hit { counters[position].hits &+= 1 } else { counters[position].misses &+= 1 }
-                return
-            }
+            if matches(position, prefix: prefix, length: length, hash: hash) { return count(at: position, hit: hit) }
             slot = (slot + 1) & indexMask
         }
         var inherited: UInt64 = 0
@@ -133,6 +134,23 @@ public final class PrefixStats {
         var free = Int(truncatingIfNeeded: hash) & indexMask
         while index[free] >= 0 { free = (free + 1) & indexMask }
         index[free] = Int32(position)
+        lastPosition = position
+    }
+
+    @inline(__always)
+    private func count(at position: Int, hit: Bool) {
+        counters[position].count &+= 1
+        if hit { counters[position].hits &+= 1 } else { counters[position].misses &+= 1 }
+        lastPosition = position
+    }
+
+    /// Whether `key`'s prefix is the one counted at `lastPosition`: its bytes, then the ':'
+    /// (they hold none, so that is the key's first). Only prefixes of a ':' key qualify.
+    @inline(__always)
+    private func sharesLastPrefix(_ key: UnsafeRawBufferPointer) -> Bool {
+        let length = counters[lastPosition].length
+        guard length > 0, key.count > length, key[length] == 58 else { return false }
+        return memcmp(prefixBytes + lastPosition * PrefixStats.maxPrefixLength, key.baseAddress!, length) == 0
     }
 
     @inline(__always)

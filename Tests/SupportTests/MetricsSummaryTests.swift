@@ -122,3 +122,16 @@ private func label(_ row: PrefixStats.Row) -> String {
     Array(long.utf8).withUnsafeBytes { stats.record($0, hit: true, generation: 1, capacity: 4) }
     #expect(stats.snapshot(generation: 1).first?.prefix?.count == PrefixStats.maxPrefixLength)
 }
+
+@Test func prefixSummaryCountsRunsOfOnePrefixExactly() {
+    // A key with the prefix counted last takes a shortcut past hashing; keys that only start
+    // like it ("user2:" after "user:", "user" without a colon) must not take it, and a prefix
+    // cut at 64 bytes counts with the keys whose ':' comes later.
+    let stats = PrefixStats()
+    let long = String(repeating: "p", count: PrefixStats.maxPrefixLength)
+    let keys = ["user:1", "user:2", "user2:1", "user2:2", "user", "user:3", ":x", ":y",
+                long + ":1", long + "q:2", long + ":3", "nocolon", "user:4", "user:5"]
+    for key in keys { record(stats, key, hit: true, capacity: 8) }
+    let counts = Dictionary(uniqueKeysWithValues: stats.snapshot(generation: 0).map { (label($0), $0.count) })
+    #expect(counts == ["user": 5, "user2": 2, "(none)": 2, "": 2, long: 3])
+}
