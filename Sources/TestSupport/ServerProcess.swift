@@ -49,8 +49,25 @@ public final class ServerProcess {
 
     public static var redisAvailable: Bool { redisBinary != nil }
 
-    /// A port nothing listens on right now (the kernel's pick for port 0).
+    /// Ports this test process has handed out. The kernel may pick a port again as soon as
+    /// the probe socket below closes, and two tests starting servers at the same moment must
+    /// not get the same one (the second server fails to bind, and its test would find the
+    /// first one answering on its port).
+    private static var portsHandedOut = Set<Int>()
+    private static let portsLock = NSLock()
+
+    /// A port nothing listens on right now and no other test of this process was given.
     public static func freePort() -> Int {
+        while true {
+            let port = probeFreePort()
+            portsLock.lock()
+            defer { portsLock.unlock() }
+            if portsHandedOut.insert(port).inserted { return port }
+        }
+    }
+
+    /// The kernel's pick for port 0.
+    private static func probeFreePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -105,7 +122,13 @@ public final class ServerProcess {
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline {
             if !process.isRunning { throw Failure.didNotStart(log) }
-            if let client = try? RespClient(port: port), (try? client.call("PING")) == .simple("PONG") { return }
+            // The answer must come from this process: a server of someone else's on the port
+            // means ours could not bind it (and will exit).
+            if let client = try? RespClient(port: port), (try? client.call("PING")) == .simple("PONG"),
+               case .bulk(let info?) = try? client.call("INFO", "server"),
+               String(decoding: info, as: UTF8.self).contains("process_id:\(process.pid)\r\n") {
+                return
+            }
             usleep(20_000)
         }
         stop()
