@@ -41,22 +41,28 @@ public struct KeyLocations {
     }
 
     /// The location noted for these very bytes, if any. Lookups mostly go forward through the
-    /// buffer (commands run in its order), so the search starts at the last match; a command
-    /// going over its keys a second time finds them behind it by binary search.
+    /// buffer (commands run in its order), so the last match and the entry after it are tried
+    /// first; anything else (a command going over its keys again, a key not noted) takes a
+    /// binary search, and only a match moves the cursor.
     @inline(__always)
     public mutating func find(_ key: UnsafeRawBufferPointer) -> Location? {
         guard let address = key.baseAddress else { return nil }
-        if cursor < entries.count && entries[cursor].address > address { cursor = firstIndex(notBefore: address) }
-        while cursor < entries.count && entries[cursor].address < address { cursor += 1 }
-        guard cursor < entries.count else { return nil }
-        let entry = entries[cursor]
-        return entry.address == address && entry.length == key.count ? entry : nil
+        var index = cursor
+        if index >= entries.count || entries[index].address != address {
+            index = index + 1 < entries.count && entries[index + 1].address == address
+                ? index + 1 : firstIndex(notBefore: address)
+        }
+        guard index < entries.count, entries[index].address == address, entries[index].length == key.count else {
+            return nil
+        }
+        cursor = index
+        return entries[index]
     }
 
     /// The index of the first entry whose key does not lie before `address` (entries are in
     /// buffer order).
     private func firstIndex(notBefore address: UnsafeRawPointer) -> Int {
-        var low = 0, high = cursor
+        var low = 0, high = entries.count
         while low < high {
             let middle = (low + high) / 2
             if entries[middle].address < address { low = middle + 1 } else { high = middle }

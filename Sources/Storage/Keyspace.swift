@@ -3,9 +3,9 @@
 // operations lock every shard in ascending order, the one order all code uses, so they
 // never deadlock with multi-key commands.
 
-/// Called with a database and key the server deleted because the key expired (shard locked).
 import CSystem
 
+/// Called with a database and key the server deleted because the key expired (shard locked).
 public typealias ExpiredKeyHook = (_ db: Int, _ key: UnsafeRawBufferPointer) -> Void
 
 public final class Keyspace {
