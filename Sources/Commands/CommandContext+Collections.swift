@@ -68,7 +68,11 @@ extension CommandContext {
         let sizeBefore = object.memoryUsage
         let result = body(object)
         if object.count == 0 {
-            shard.remove(db: session.db, at: link, hash: hash)
+            // Found again: a body that stored another key in this shard (LMOVE, SMOVE creating
+            // their destination) may have moved what points at this entry.
+            if let current = shard.dicts[session.db].link(key, hash: hash) {
+                shard.remove(db: session.db, at: current, hash: hash)
+            }
             notifyKeyspaceEvent(.generic, "del", key)
         } else {
             shard.collectionResized(by: object.memoryUsage - sizeBefore)

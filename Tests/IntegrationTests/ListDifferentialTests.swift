@@ -298,4 +298,33 @@ struct ListDifferentialTests {
     func listCommandsMatchRedis(threads: Int) throws {
         #expect(try expectMatchesRedis(listScripts, threads: threads) > 250)
     }
+
+    /// A move that empties its source into a new destination in the same shard (a shared
+    /// hash tag): creating the destination may put it at the head of the source's bucket,
+    /// and the source's deletion must still remove the source. Many pairs, few keys at a
+    /// time, so that source and destination often share a bucket.
+    @Test(arguments: [1, 4])
+    func movesIntoNewKeysOfTheSameShardMatchRedis(threads: Int) throws {
+        let swiftlet = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { swiftlet.stop() }
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        var commands: [[String]] = []
+        for n in 0..<64 {
+            commands += [["RPUSH", "a{t}\(n)", "x"], ["LMOVE", "a{t}\(n)", "b{t}\(n)", "LEFT", "RIGHT"],
+                         ["EXISTS", "a{t}\(n)"], ["LRANGE", "b{t}\(n)", "0", "-1"], ["DEL", "b{t}\(n)"],
+                         ["RPUSH", "p{t}\(n)", "y"], ["RPOPLPUSH", "p{t}\(n)", "q{t}\(n)"],
+                         ["EXISTS", "p{t}\(n)"], ["LRANGE", "q{t}\(n)", "0", "-1"], ["DEL", "q{t}\(n)"],
+                         ["SADD", "s{t}\(n)", "m"], ["SMOVE", "s{t}\(n)", "d{t}\(n)", "m"],
+                         ["EXISTS", "s{t}\(n)"], ["SMEMBERS", "d{t}\(n)"], ["DEL", "d{t}\(n)"]]
+        }
+        commands.append(["DBSIZE"])
+        let ours = try RespClient(port: swiftlet.port), theirs = try RespClient(port: redis.port)
+        for command in commands {
+            let (got, expected) = (try ours.rawCall(command), try theirs.rawCall(command))
+            #expect(String(decoding: got, as: UTF8.self) == String(decoding: expected, as: UTF8.self),
+                    "\(command.joined(separator: " "))")
+            if got != expected { break }
+        }
+    }
 }
