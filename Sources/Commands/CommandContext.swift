@@ -22,9 +22,8 @@ public final class CommandContext {
     public var now: Int64 = 0
     /// The command (or subcommand) being run; specs live as long as the process.
     public unowned(unsafe) var command: CommandSpec?
-    /// The server's command table, held without reference counting for the request path.
-    public unowned(unsafe) let table: CommandTable
-    /// The same table, for looking commands up on the request path without a retain.
+    /// The server's command table, held without reference counting for the request path
+    /// (`Unmanaged`: a call through an unowned reference retains).
     private let unmanagedTable: Unmanaged<CommandTable>
     /// End of the pushed frames (pub/sub confirmations and messages) written during the
     /// running command: CLIENT REPLY OFF/SKIP drop only what follows.
@@ -63,9 +62,9 @@ public final class CommandContext {
     /// counted in its statistics when it completes.
     public var blockedRunTicks: UInt64 = 0
     /// The server's key events, held without reference counting: every write raises them
-    /// (through `unmanagedKeyEvents`: a call through an unowned reference retains).
-    public unowned(unsafe) let keyEvents: KeyEvents
+    /// (`Unmanaged`: a call through an unowned reference retains).
     let unmanagedKeyEvents: Unmanaged<KeyEvents>
+    public var keyEvents: KeyEvents { unmanagedKeyEvents.takeUnretainedValue() }
     /// The write effects of the running command (or atomic group) not handed to the
     /// propagation streams yet (Propagation.swift).
     let pendingEffects = PendingEffects()
@@ -90,9 +89,7 @@ public final class CommandContext {
         self.stats = stats
         unownedKeyspace = server.keyspace
         prefixStats = .passUnretained(stats.prefixes)
-        keyEvents = server.keyEvents
         unmanagedKeyEvents = .passUnretained(server.keyEvents)
-        table = server.table
         unmanagedTable = .passUnretained(server.table)
         reply = ReplyWriter(capacity: replyCapacity)
         args = CommandArgs(base: UnsafeRawPointer(CommandContext.emptySlices),
@@ -163,7 +160,7 @@ public final class CommandContext {
     public func withKey<T>(_ index: Int, _ body: (Shard, UnsafeRawBufferPointer, UInt64) -> T) -> T {
         let key = args[index]
         let (shardIndex, hash) = locate(key)
-        return unownedKeyspace.unownedShards[shardIndex]._withUnsafeGuaranteedRef { shard in
+        return unmanagedShard(at: shardIndex)._withUnsafeGuaranteedRef { shard in
             shard.lock()
             defer { shard.unlock() }
             defer { commitEffects() }
@@ -179,7 +176,13 @@ public final class CommandContext {
             return (nested.shardIndex, nested.hash)
         }
         if let noted = keyLocations.find(key) { return (noted.shardIndex, noted.hash) }
-        return (Keyspace.shardIndex(for: key, mask: unownedKeyspace.shardMask), KeyHash.hash(key))
+        return computeLocation(of: key)
+    }
+
+    /// The shard index and hash of `key`, from its bytes.
+    @inline(__always)
+    private func computeLocation(of key: UnsafeRawBufferPointer) -> (shardIndex: Int, hash: UInt64) {
+        (Keyspace.shardIndex(for: key, mask: unownedKeyspace.shardMask), KeyHash.hash(key))
     }
 
     /// The command table's entry for the command named `name` (any case).
@@ -197,15 +200,15 @@ public final class CommandContext {
     @inline(__always)
     public func inLockedShard<T>(of key: UnsafeRawBufferPointer, _ body: (Shard, UInt64) -> T) -> T {
         let (shardIndex, hash) = locate(key)
-        return unownedKeyspace.unownedShards[shardIndex]._withUnsafeGuaranteedRef { body($0, hash) }
+        return unmanagedShard(at: shardIndex)._withUnsafeGuaranteedRef { body($0, hash) }
     }
 
     /// Notes the shard and hash of `key`, a key of the pipelined batch being prefetched whose
     /// bytes follow those of every key noted before (see `KeyLocations`).
     @inline(__always)
     public func noteBatchKey(_ key: UnsafeRawBufferPointer) {
-        keyLocations.append(key, shardIndex: Keyspace.shardIndex(for: key, mask: unownedKeyspace.shardMask),
-                            hash: KeyHash.hash(key))
+        let (shardIndex, hash) = computeLocation(of: key)
+        keyLocations.append(key, shardIndex: shardIndex, hash: hash)
     }
 
     /// Prefetches, stage by stage, what looking up the first `limit` noted keys in `db` will

@@ -160,7 +160,7 @@ extension ScriptEngine {
 
     /// The command, or subcommand, that `args` names; nil when there is none.
     private func commandSpec(_ args: CommandArgs, _ context: CommandContext) -> CommandSpec? {
-        guard let spec = context.table.lookupUnowned(args[0])?.takeUnretainedValue() else { return nil }
+        guard let spec = context.lookUpCommand(args[0])?.takeUnretainedValue() else { return nil }
         guard !spec.subcommands.isEmpty && args.count >= 2 else { return spec }
         return spec.subcommand(named: args[1])
     }

@@ -65,7 +65,7 @@ extension ScriptEngine {
             guard ScriptKeyAnalysis.reachesKeyspace(spec) else { return true }
             return holdEveryShard(context)
         }
-        for position in positions where !hold(context.keyspace.shardIndex(for: args[position]), context) {
+        for position in positions where !hold(context.locate(args[position]).shardIndex, context) {
             return false
         }
         return true
@@ -96,7 +96,7 @@ extension ScriptEngine {
     }
 
     private func holdEveryShard(_ context: CommandContext) -> Bool {
-        for index in 0..<context.keyspace.shards.count where !hold(index, context) { return false }
+        for index in 0..<context.keyspace.shardCount where !hold(index, context) { return false }
         run.holdsAllShards = true
         return true
     }

@@ -131,8 +131,7 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     }
 
     private func processInput() {
-        parser.maxBulkLength = worker.server.context.config.protoMaxBulkLen
-        parser.unauthenticated = !session.authenticated
+        applyParserLimits()
         publishBufferSizes()
         parseAhead()
         defer {
@@ -147,22 +146,14 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
             if session.killRequested { closing = true; break }
             if let command = batch.take(at: readOffset) {
                 context.args = batch.arguments(of: command, base: UnsafeRawPointer(input.base))
-                Dispatcher.execute(context, command: command.spec)
-                if context.blockedThisRun {
-                    enterBlocked(commandLength: command.length)
-                    break
-                }
-                unmanagedWorker._withUnsafeGuaranteedRef { $0.serveReadyConnections() }
-                readOffset += command.length
-                if session.closeAfterReply || session.killRequested { closing = true }
+                guard run(command.spec, length: command.length) else { break }
                 // The rest was parsed under limits this command changed (AUTH, RESET, CONFIG
                 // SET proto-max-bulk-len): parse it again.
                 if parser.unauthenticated == session.authenticated
                     || parser.maxBulkLength != worker.server.context.config.protoMaxBulkLen {
                     batch.clear()
                     parser.reset()
-                    parser.unauthenticated = !session.authenticated
-                    parser.maxBulkLength = worker.server.context.config.protoMaxBulkLen
+                    applyParserLimits()
                 }
                 continue
             }
@@ -178,17 +169,9 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
                 parser.reset()
             case .command:
                 context.args = parser.args(over: start)
-                Dispatcher.execute(context)
-                if context.blockedThisRun {
-                    enterBlocked(commandLength: parser.consumed)
-                    break
-                }
-                unmanagedWorker._withUnsafeGuaranteedRef { $0.serveReadyConnections() }
+                guard run(context.lookUpCommand(context.args[0]), length: parser.consumed) else { break }
                 parser.unauthenticated = !session.authenticated
-                readOffset += parser.consumed
                 parser.reset()
-                // QUIT, or a command that gave up on its own runaway reply.
-                if session.closeAfterReply || session.killRequested { closing = true }
             case .protocolError(let message):
                 context.error("ERR " + message)
                 worker.server.logProtocolError(message)
@@ -203,6 +186,27 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         }
         publishBufferSizes()
         if closing { flush() }
+    }
+
+    /// Runs the command in `context.args` (`command`: its table entry), `length` bytes at
+    /// `readOffset`, and moves past it; false when it blocked (it stays at `readOffset`).
+    private func run(_ command: Unmanaged<CommandSpec>?, length: Int) -> Bool {
+        Dispatcher.execute(context, command: command)
+        if context.blockedThisRun {
+            enterBlocked(commandLength: length)
+            return false
+        }
+        unmanagedWorker._withUnsafeGuaranteedRef { $0.serveReadyConnections() }
+        readOffset += length
+        // QUIT, or a command that gave up on its own runaway reply.
+        if session.closeAfterReply || session.killRequested { closing = true }
+        return true
+    }
+
+    /// The parser's limits: the configured bulk length, and Redis's tighter ones before AUTH.
+    private func applyParserLimits() {
+        parser.maxBulkLength = worker.server.context.config.protoMaxBulkLen
+        parser.unauthenticated = !session.authenticated
     }
 
     private func compactInput() {
