@@ -58,9 +58,22 @@ private func withoutConnectionID(_ frame: String) -> String {
     return frame.replacingCharacters(in: range.upperBound..<digits.endIndex, with: "0")
 }
 
+/// Waits until `client` is the server's only connection: the previous script's connections
+/// close asynchronously, and one still subscribed would show in PUBSUB NUMPAT or NUMSUB.
+private func waitUntilOnlyConnection(_ client: RespClient) throws {
+    let deadline = Date().addingTimeInterval(10)
+    while Date() < deadline {
+        if case .bulk(let listing?) = try client.call("CLIENT", "LIST"),
+           listing.split(separator: UInt8(ascii: "\n")).count == 1 { return }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    Issue.record("other connections were still open after 10 s")
+}
+
 /// What every connection received for each line of `script` on the server at `port`.
 private func transcript(_ script: ConversationScript, port: Int) throws -> [[[String]]] {
     let setup = try RespClient(port: port)
+    try waitUntilOnlyConnection(setup)
     _ = try setup.call("FLUSHALL")
     _ = try setup.call("CONFIG", "SET", "notify-keyspace-events", "")
     let connections = try (0..<3).map { _ in try RespClient(port: port) }
