@@ -11,7 +11,7 @@ let package = Package(
         .executable(name: "swiftlet-server", targets: ["swiftlet-server"]),
     ],
     targets: [
-        .systemLibrary(name: "CLibevent", pkgConfig: "libevent_pthreads",
+        .systemLibrary(name: "CLibevent", pkgConfig: "libevent",
                        providers: [.apt(["libevent-dev"])]),
         .systemLibrary(name: "CSystem"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "Persistence", dependencies: ["Support", "Storage", "RESP"], swiftSettings: optimize),
         .target(name: "Commands", dependencies: ["CSystem", "CLua", "CLuaLibs", "Support", "RESP", "Storage", "Config", "Persistence"],
                 swiftSettings: optimize),
-        .target(name: "Server", dependencies: ["CLibevent", "CSystem", "RESP", "Storage", "Config", "Commands"],
+        .target(name: "Server", dependencies: ["CLibevent", "CSystem", "Support", "RESP", "Storage", "Config", "Commands"],
                 swiftSettings: optimize),
         .executableTarget(name: "swiftlet-server", dependencies: ["Server", "Config"], swiftSettings: optimize),
         .target(name: "TestSupport"),

@@ -12,5 +12,4 @@
 #include <sys/un.h>
 #include <arpa/inet.h>
 #include <event2/event.h>
-#include <event2/thread.h>
 #endif

@@ -4,9 +4,10 @@
 // address, same length) takes both from here instead of computing them again. Lookups
 // mostly arrive in buffer order, so a cursor keeps them O(1).
 import Storage
+import Support
 
 public struct KeyLocations {
-    public struct Location {
+    public struct Location: BitwiseCopyable {
         let address: UnsafeRawPointer
         let length: Int
         public let shardIndex: Int
@@ -22,14 +23,14 @@ public struct KeyLocations {
         }
     }
 
-    public private(set) var entries: [Location] = []
+    public private(set) var entries = ReusableList<Location>()
     private var cursor = 0
 
     public init() {}
 
     /// Forgets the batch: its buffer may move or be reused once the connection reads again.
     public mutating func clear() {
-        entries.removeAll(keepingCapacity: true)
+        entries.removeAll()
         cursor = 0
     }
 

@@ -57,7 +57,8 @@ public final class ClientTracking {
     /// The tracking table: key → ids of the clients that may cache it.
     private var table: [[UInt8]: Set<Int>] = [:]
     private var prefixes: [[UInt8]: Prefix] = [:]
-    private var pendingBroadcast = false
+    /// BCAST invalidations are waiting for `sendBroadcasts` (read without the lock).
+    public private(set) var pendingBroadcast = false
 
     /// Set once a client first enables tracking (Redis creates its table then): until then a
     /// modified key costs one load.

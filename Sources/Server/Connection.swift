@@ -72,6 +72,9 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         event_add(readEvent, nil)
     }
 
+    /// Still served by its worker (closing releases the events).
+    var isOpen: Bool { readEvent != nil }
+
     func releaseEvents() {
         if let readEvent { event_free(readEvent) }
         if let writeEvent { event_free(writeEvent) }
@@ -82,32 +85,36 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     // MARK: Reading
 
     func handleReadable() {
-        let wanted = max(16 * 1024, parser.bufferedBulkHint - (input.count - readOffset))
-        input.reserve(wanted)
-        let count = read(fd, input.end, input.freeSpace)
-        if count == 0 { return worker.close(self) }
-        if count < 0 {
-            if errno == EAGAIN || errno == EINTR { return }
-            return worker.close(self)
+        // Through the guaranteed reference, the worker's counters and calls cost no retains.
+        unmanagedWorker._withUnsafeGuaranteedRef { worker in
+            let wanted = max(16 * 1024, parser.bufferedBulkHint - (input.count - readOffset))
+            input.reserve(wanted)
+            let count = read(fd, input.end, input.freeSpace)
+            if count == 0 { return worker.close(self) }
+            if count < 0 {
+                if errno == EAGAIN || errno == EINTR { return }
+                return worker.close(self)
+            }
+            input.count += count
+            worker.bytesIn += count
+            worker.readsProcessed += 1
+            let now = Clock.milliseconds()
+            context.session.lastInteraction = now
+            if worker.inboxPending && !worker.scriptRunning {
+                worker.drainInbox()
+                guard !closing, isOpen else { return }
+            }
+            processInput()
+            if closing { return }
+            // BCAST invalidations this input caused are queued before its replies are written,
+            // as Redis does before its event loop sleeps.
+            worker.sendBroadcasts()
+            // Eviction sees a grown query buffer now, whether or not there is a reply to write
+            // (a client sending a huge command a piece at a time has none).
+            accountBuffers()
+            // Written with the other replies at the end of this pass of the event loop.
+            worker.flushSoon(self)
         }
-        input.count += count
-        worker.bytesIn += count
-        worker.readsProcessed += 1
-        session.lastInteraction = Clock.milliseconds()
-        if worker.inboxPending && !worker.scriptRunning {
-            worker.drainInbox()
-            guard !closing, worker.connections[fd] === self else { return }
-        }
-        processInput()
-        if closing { return }
-        // BCAST invalidations this input caused are queued before its replies are written, as
-        // Redis does before its event loop sleeps.
-        worker.server.context.tracking.sendBroadcasts()
-        // Eviction sees a grown query buffer now, whether or not there is a reply to write
-        // (a client sending a huge command a piece at a time has none).
-        accountBuffers()
-        // Written with the other replies at the end of this pass of the event loop.
-        worker.flushSoon(self)
     }
 
     // MARK: Buffer memory (counted in used_memory, as Redis counts client buffers)
@@ -397,14 +404,14 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     /// Appends a pushed message to the output (on this connection's worker thread).
     func deliver(_ message: PushMessage) {
         // Closed connections have released their events (messages may still be queued).
-        guard !closing, readEvent != nil else { return }
+        guard !closing, isOpen else { return }
         message.write(into: &context.reply)
         afterPush()
     }
 
     /// Appends a pub/sub frame already rendered in this connection's protocol.
     private func deliver(frame: UnsafeRawBufferPointer) {
-        guard !closing, readEvent != nil else { return }
+        guard !closing, isOpen else { return }
         context.reply.buffer.append(frame)
         afterPush()
     }
@@ -453,44 +460,47 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     // MARK: Writing
 
     func flush() {
-        // Writes reach the AOF (and the disk, under appendfsync always) before their replies.
-        worker.server.context.aof.writeBeforeReplies()
-        // Messages this worker's commands pushed elsewhere leave before any reply does.
-        worker.sendOutbox()
-        // A closing client leaves the tracking registry before its last reply goes out, so a
-        // client that saw that reply finds its redirect gone (Redis frees it right after).
-        if closing { worker.server.context.tracking.disconnected(session) }
-        if outputLimitReached { return worker.close(self) }
-        let output = context.reply.buffer
-        while written < output.count {
-            let sent = write(fd, output.base + written, output.count - written)
-            if sent < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN {
-                    if !writeRegistered { event_add(writeEvent, nil); writeRegistered = true }
-                    publishBufferSizes()
-                    accountBuffers()
-                    return
+        unmanagedWorker._withUnsafeGuaranteedRef { worker in
+            // Writes reach the AOF (and the disk, under appendfsync always) before their
+            // replies.
+            worker.writeAOFBeforeReplies()
+            // Messages this worker's commands pushed elsewhere leave before any reply does.
+            worker.sendOutbox()
+            // A closing client leaves the tracking registry before its last reply goes out, so
+            // a client that saw that reply finds its redirect gone (Redis frees it right after).
+            if closing { worker.server.context.tracking.disconnected(session) }
+            if outputLimitReached { return worker.close(self) }
+            let output = context.reply.buffer
+            while written < output.count {
+                let sent = write(fd, output.base + written, output.count - written)
+                if sent < 0 {
+                    if errno == EINTR { continue }
+                    if errno == EAGAIN {
+                        if !writeRegistered { event_add(writeEvent, nil); writeRegistered = true }
+                        publishBufferSizes()
+                        accountBuffers()
+                        return
+                    }
+                    return worker.close(self)
                 }
-                return worker.close(self)
+                written += sent
+                worker.bytesOut += sent
             }
-            written += sent
-            worker.bytesOut += sent
+            worker.writesProcessed += 1
+            context.reply.buffer.count = 0
+            written = 0
+            // CLIENT LIST's obl: nothing is pending any more (a served blocked client included).
+            context.session.outputBufferLength = 0
+            // Capacity kept after a burst counts in used_memory. Under a maxmemory limit the
+            // buffer goes back to its first 16 KB (Redis's static reply buffer) once written:
+            // otherwise a burst of invalidations to tracking clients makes eviction evict more,
+            // which sends more invalidations. Without a limit it keeps up to 64 KB, which
+            // spares streams of pushes (PUBLISH fan-out) a reallocation per write.
+            context.reply.buffer.shrinkIfIdle(to: worker.server.context.config.maxmemory > 0 ? 16 * 1024 : 64 * 1024)
+            accountBuffers()
+            if writeRegistered { event_del(writeEvent); writeRegistered = false }
+            if closing { worker.close(self) }
         }
-        worker.writesProcessed += 1
-        context.reply.buffer.count = 0
-        written = 0
-        // CLIENT LIST's obl: nothing is pending any more (a served blocked client included).
-        session.outputBufferLength = 0
-        // Capacity kept after a burst counts in used_memory. Under a maxmemory limit the
-        // buffer goes back to its first 16 KB (Redis's static reply buffer) once written:
-        // otherwise a burst of invalidations to tracking clients makes eviction evict more,
-        // which sends more invalidations. Without a limit it keeps up to 64 KB, which spares
-        // streams of pushes (PUBLISH fan-out) a reallocation per write.
-        context.reply.buffer.shrinkIfIdle(to: worker.server.context.config.maxmemory > 0 ? 16 * 1024 : 64 * 1024)
-        accountBuffers()
-        if writeRegistered { event_del(writeEvent); writeRegistered = false }
-        if closing { worker.close(self) }
     }
 }
 

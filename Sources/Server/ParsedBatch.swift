@@ -4,6 +4,7 @@
 // Valid until the input buffer changes (the end of `processInput`).
 import Commands
 import RESP
+import Support
 
 struct ParsedBatch {
     struct Command {
@@ -15,7 +16,7 @@ struct ParsedBatch {
         let spec: Unmanaged<CommandSpec>?
     }
 
-    private(set) var commands: [Command] = []
+    private(set) var commands = ReusableList<Command>()
     private var slices: UnsafeMutablePointer<ArgSlice>
     private var sliceCapacity = 64
     private var sliceCount = 0
@@ -34,7 +35,7 @@ struct ParsedBatch {
     var hasPendingCommands: Bool { cursor < commands.count }
 
     mutating func clear() {
-        commands.removeAll(keepingCapacity: true)
+        commands.removeAll()
         sliceCount = 0
         cursor = 0
     }

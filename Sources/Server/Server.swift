@@ -27,8 +27,10 @@ public final class Server: ServerControl {
     private var threads: [pthread_t] = []
     private(set) var port = 0
 
+    // libevent runs without its thread support (evthread_use_pthreads): each event_base is
+    // touched only by its own worker's thread (other threads post to its inbox and write its
+    // eventfd), so libevent's locking would be pure cost, a lock and unlock per callback.
     public init(config: ServerConfig) {
-        evthread_use_pthreads()
         context = ServerContext(config: config)
         pthread_mutex_init(&sessionsLock, nil)
         context.control = self

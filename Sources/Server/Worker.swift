@@ -90,6 +90,7 @@ final class Worker {
         self.server = server
         base = event_base_new()
         stats = server.context.makeWorkerStats()
+        appendOnlyFile = .passUnretained(server.context.aof)
         outputLimits = Worker.readOutputLimits(server.context)
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         pthread_mutex_init(&inboxLock, nil)
@@ -183,6 +184,8 @@ final class Worker {
 
     /// Connections that received pushed messages since the last flush.
     private var pushedConnections: [Connection] = []
+    /// An empty list with capacity, swapped in for `pushedConnections` while they are flushed.
+    private var spareFlushList: [Connection] = []
 
     /// Schedules a write of `connection`'s output after the current event is handled, so a
     /// burst of messages leaves in one write.
@@ -207,6 +210,24 @@ final class Worker {
         }
     }
 
+    // The flags are read first: a call into the server's AOF or tracking registry retains
+    // and releases it around the call, which after every read or write is measurable. The
+    // AOF is held unretained besides (the server's context owns it for good): reading it
+    // through its implicitly unwrapped property retains it too.
+    private let appendOnlyFile: Unmanaged<AppendOnlyFile>
+
+    /// Has the AOF write what commands appended, before their replies leave.
+    func writeAOFBeforeReplies() {
+        appendOnlyFile._withUnsafeGuaranteedRef { aof in
+            if aof.enabled { aof.writeBeforeReplies() }
+        }
+    }
+
+    /// Sends the BCAST invalidations batched since the last call.
+    func sendBroadcasts() {
+        if server.context.tracking.pendingBroadcast { server.context.tracking.sendBroadcasts() }
+    }
+
     /// Hands the queued messages over to their workers.
     func sendOutbox() {
         guard !outbox.isEmpty else { return }
@@ -218,22 +239,27 @@ final class Worker {
     /// the AOF has what those commands wrote (as Redis's beforeSleep does, replies or not:
     /// under `appendfsync always` a CLIENT REPLY OFF writer is on disk by the next pass).
     func flushPushed() {
-        server.context.aof.writeBeforeReplies()
+        writeAOFBeforeReplies()
         sendOutbox()
         // BCAST invalidations batched since the last pass go out with the other pushes.
-        server.context.tracking.sendBroadcasts()
+        sendBroadcasts()
         while !pushedConnections.isEmpty {
-            let pending = pushedConnections
-            pushedConnections.removeAll(keepingCapacity: true)
+            // Swapped with the spare list rather than copied: emptying a copied array would
+            // allocate it a new buffer on every pass.
+            var pending = spareFlushList
+            spareFlushList = []
+            swap(&pending, &pushedConnections)
             for connection in pending {
                 connection.flushScheduled = false
-                guard connections[connection.fd] === connection else { continue }
+                guard connection.isOpen else { continue }
                 if connection.outputLimitReached {
                     close(connection)
                 } else if connection.hasOutput {
                     connection.flush()
                 }
             }
+            pending.removeAll(keepingCapacity: true)
+            spareFlushList = pending
         }
     }
 

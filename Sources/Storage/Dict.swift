@@ -239,7 +239,11 @@ public struct Dict {
 
     /// Rehashes for about `steps` buckets (cron's active rehashing).
     public mutating func rehash(steps: Int) {
-        for _ in 0..<steps where isRehashing { rehashStep() }
+        var remaining = steps
+        while remaining > 0 && isRehashing {
+            rehashStep()
+            remaining -= 1
+        }
     }
 
     // MARK: Snapshot capture
