@@ -62,7 +62,8 @@ public enum Dispatcher {
         if !context.session.authenticated && !spec.flags.contains(.noAuth) {
             return reject(spec, context, "NOAUTH Authentication required.")
         }
-        let overLimit = context.server.config.maxmemory > 0 && context.server.evictor.makeRoom(context.server) == .failed
+        let overLimit = context.server.config.maxmemory > 0
+            && Unmanaged.passUnretained(context.server.evictor)._withUnsafeGuaranteedRef { $0.makeRoom(context.server) } == .failed
         context.overMemoryLimit = overLimit
         if overLimit && mayUseMemory(spec, context) {
             return reject(spec, context, RedisError.outOfMemory)

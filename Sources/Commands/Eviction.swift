@@ -28,16 +28,9 @@ public final class Evictor {
         var start: UInt64
     }
 
-    private struct Candidate {
-        var key: [UInt8]
-        var db: Int
-        var score: UInt64
-    }
-
-    static let poolSize = 16
     private var mutex = pthread_mutex_t()
-    /// Best candidates seen so far, ascending by score (the last one is evicted first).
-    private var pool: [Candidate] = []
+    /// Best candidates seen so far (the best is evicted first).
+    private var pool = EvictionPool()
     /// Position in `databasesInUse` the random policies try next (Redis rotates databases too).
     private var nextRandomDB = 0
     private var random = Xorshift64()
@@ -58,8 +51,9 @@ public final class Evictor {
     init() {
         upcoming = (Probe(shard: 0, start: 0), Probe(shard: 0, start: 0), Probe(shard: 0, start: 0))
         pthread_mutex_init(&mutex, nil)
-        pool.reserveCapacity(Evictor.poolSize)
     }
+
+    deinit { pool.deallocate() }
 
     /// Milliseconds spent over the limit in total and in the current stretch (INFO stats).
     public func exceededTime() -> (total: Int64, current: Int64) {
@@ -135,12 +129,12 @@ public final class Evictor {
 
     // MARK: Choosing a key
 
-    private func selectVictim(_ server: ServerContext, policy: MaxmemoryPolicy) -> Candidate? {
+    private func selectVictim(_ server: ServerContext, policy: MaxmemoryPolicy) -> EvictionPool.Victim? {
         if policy.isRandom { return randomVictim(server, volatileOnly: policy.isVolatile) }
         while true {
             if !populatePool(server, policy: policy) && pool.isEmpty { return nil }
             // Entries may be stale (deleted or changed since sampled): the caller re-checks.
-            if let best = pool.popLast() { return best }
+            if let best = pool.popBest() { return best }
         }
     }
 
@@ -148,11 +142,10 @@ public final class Evictor {
     /// a key the policy may evict. Random shards are tried first, then (rarely, with a
     /// nearly empty keyspace) every shard in turn.
     private func populatePool(_ server: ServerContext, policy: MaxmemoryPolicy) -> Bool {
-        let shards = server.keyspace.shards
         let planned = nextProbe(server.keyspace)
-        if sample(shards[planned.shard], server, policy: policy, start: planned.start) > 0 { return true }
+        if sample(shard: planned.shard, server, policy: policy, start: planned.start) > 0 { return true }
         return withCurrentDatabases(server) {
-            probeShards(count: shards.count) { sample(shards[$0], server, policy: policy, start: random.next()) > 0 }
+            probeShards(count: server.keyspace.shardCount) { sample(shard: $0, server, policy: policy, start: random.next()) > 0 }
                 ? true : nil
         } ?? false
     }
@@ -186,11 +179,13 @@ public final class Evictor {
         upcoming = (upcoming.1, upcoming.2, Probe(shard: Int(random.next() % UInt64(keyspace.shardCount)), start: random.next()))
         let shards = keyspace.unownedShards
         shards[upcoming.2.shard]._withUnsafeGuaranteedRef { $0.prefetchTables() }
-        shards[upcoming.1.shard]._withUnsafeGuaranteedRef {
-            $0.prefetchSampleBuckets(start: upcoming.1.start, databases: databasesInUse)
-        }
-        shards[upcoming.0.shard]._withUnsafeGuaranteedRef {
-            $0.prefetchSampleEntries(start: upcoming.0.start, databases: databasesInUse)
+        databasesInUse.withUnsafeBufferPointer { databases in
+            shards[upcoming.1.shard]._withUnsafeGuaranteedRef {
+                $0.prefetchSampleBuckets(start: upcoming.1.start, databases: databases)
+            }
+            shards[upcoming.0.shard]._withUnsafeGuaranteedRef {
+                $0.prefetchSampleEntries(start: upcoming.0.start, databases: databases)
+            }
         }
         return due
     }
@@ -208,18 +203,20 @@ public final class Evictor {
     }
 
     /// Adds the samples of every database in use of `shard` to the pool; returns how many it saw.
-    private func sample(_ shard: Shard, _ server: ServerContext, policy: MaxmemoryPolicy, start: UInt64) -> Int {
+    private func sample(shard shardIndex: Int, _ server: ServerContext, policy: MaxmemoryPolicy, start: UInt64) -> Int {
         let samples = server.config.maxmemorySamples
         var seen = 0
-        shard.withLock {
-            for db in databasesInUse {
-                let dict = shard.dicts[db]
-                guard policy.isVolatile ? dict.volatileCount > 0 : dict.count > 0 else { continue }
-                dict.sample(count: samples, maxBuckets: samples * 10, start: start) { entry in
-                    if policy.isVolatile && !entry.hasExpire { return false }
-                    seen += 1
-                    offer(entry, db: db, score: score(of: entry, server, policy: policy))
-                    return true
+        server.keyspace.unownedShards[shardIndex]._withUnsafeGuaranteedRef { shard in
+            shard.withLock {
+                for db in databasesInUse {
+                    let dict = shard.dicts[db]
+                    guard policy.isVolatile ? dict.volatileCount > 0 : dict.count > 0 else { continue }
+                    dict.sample(count: samples, maxBuckets: samples * 10, start: start) { entry in
+                        if policy.isVolatile && !entry.hasExpire { return false }
+                        seen += 1
+                        pool.offer(entry, db: db, shard: shardIndex, score: score(of: entry, server, policy: policy))
+                        return true
+                    }
                 }
             }
         }
@@ -233,44 +230,18 @@ public final class Evictor {
         return UInt64(server.idleSeconds(entry))
     }
 
-    /// Inserts a sample into the ascending pool, dropping the weakest when full (and reusing
-    /// its key buffer). A key already pooled has the same score, so only equal scores are
-    /// compared byte by byte.
-    private func offer(_ entry: Entry, db: Int, score: UInt64) {
-        if pool.count == Evictor.poolSize && score <= pool[0].score { return }
-        var position = pool.count
-        while position > 0 && pool[position - 1].score >= score {
-            if pool[position - 1].score == score && pool[position - 1].db == db
-                && Evictor.sameKey(pool[position - 1].key, entry.key) { return }
-            position -= 1
-        }
-        var candidate = Candidate(key: [], db: db, score: score)
-        if pool.count == Evictor.poolSize {
-            candidate.key = pool.removeFirst().key
-            candidate.key.removeAll(keepingCapacity: true)
-            position -= 1
-        }
-        candidate.key.append(contentsOf: entry.key)
-        pool.insert(candidate, at: position)
-    }
-
-    private static func sameKey(_ pooled: [UInt8], _ key: UnsafeRawBufferPointer) -> Bool {
-        pooled.count == key.count
-            && (key.isEmpty || pooled.withUnsafeBytes { memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 })
-    }
-
-    private func randomVictim(_ server: ServerContext, volatileOnly: Bool) -> Candidate? {
+    private func randomVictim(_ server: ServerContext, volatileOnly: Bool) -> EvictionPool.Victim? {
         let shards = server.keyspace.shards
         return withCurrentDatabases(server) {
-            var victim: Candidate?
+            var victim: EvictionPool.Victim?
             _ = probeShards(count: shards.count) { index in
                 victim = shards[index].withLock {
                     for offset in 0..<databasesInUse.count {
                         let db = databasesInUse[(nextRandomDB + offset) % databasesInUse.count]
-                        var pick: Candidate?
+                        var pick: EvictionPool.Victim?
                         shards[index].dicts[db].sample(count: 1, maxBuckets: 64, start: random.next()) { entry in
                             guard !volatileOnly || entry.hasExpire else { return false }
-                            pick = Candidate(key: Array(entry.key), db: db, score: 0)
+                            pick = pool.scratchVictim(entry.key, db: db, shard: index)
                             return true
                         }
                         if let pick {
@@ -290,19 +261,22 @@ public final class Evictor {
 
     /// Deletes the candidate if it is still there (and still volatile when the policy
     /// requires it); returns the bytes freed.
-    private func delete(_ victim: Candidate, _ server: ServerContext, volatileOnly: Bool) -> Int? {
-        victim.key.withUnsafeBytes { key in
-            let shard = server.keyspace.shard(for: key)
-            let hash = KeyHash.hash(key)
-            return shard.withLock {
-                guard let link = shard.dicts[victim.db].link(key, hash: hash) else { return nil }
+    private func delete(_ victim: EvictionPool.Victim, _ server: ServerContext, volatileOnly: Bool) -> Int? {
+        let key = victim.key, db = victim.db
+        let hash = KeyHash.hash(key)
+        return server.keyspace.unownedShards[victim.shard]._withUnsafeGuaranteedRef { shard in
+            shard.withLock {
+                guard let link = shard.dicts[db].link(key, hash: hash) else { return nil }
                 if volatileOnly && !Entry(link.pointee!).hasExpire { return nil }
                 let before = shard.usedMemory
-                shard.remove(db: victim.db, at: link, hash: hash)
+                shard.remove(db: db, at: link, hash: hash)
                 let freed = before - shard.usedMemory
-                server.propagation.deleted(key, db: victim.db)
-                server.keyEvents.modified(key, db: victim.db, by: nil)
-                server.keyEvents.notify(.evicted, "evicted", key, db: victim.db)
+                if server.propagation.isActive { server.propagation.deleted(key, db: db) }
+                let observed = server.keyModificationsObserved
+                Unmanaged.passUnretained(server.keyEvents)._withUnsafeGuaranteedRef { events in
+                    if observed || events.hasUngatedModifiedObservers { events.modified(key, db: db, by: nil) }
+                    events.notify(.evicted, "evicted", key, db: db)
+                }
                 return freed
             }
         }

@@ -6,7 +6,7 @@
 import CSystem
 
 public final class MemoryTally {
-    private let counter = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+    @usableFromInline let counter = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
     /// Whether shards report their deltas; switched only with every shard locked.
     /// (Connections always report theirs.)
     public internal(set) var isEnabled = false
@@ -15,7 +15,8 @@ public final class MemoryTally {
     deinit { counter.deallocate() }
 
     /// Bytes held by all shards (exact while enabled).
-    public var bytes: Int { Int(swiftlet_atomic_load(counter)) }
+    /// (Inlinable: eviction reads it before every command, and a call would retain the tally.)
+    @inlinable public var bytes: Int { Int(swiftlet_atomic_load(counter)) }
 
     @inline(__always)
     public func add(_ delta: Int) { swiftlet_atomic_add(counter, Int64(delta)) }

@@ -27,7 +27,7 @@ public final class Shard {
     /// One cache-aligned block holds the mutex (first line) and the per-database tables,
     /// so taking the lock and reaching a table touch memory that sits together.
     private let block: UnsafeMutableRawPointer
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
     public let dicts: UnsafeMutablePointer<Dict>
     public let databaseCount: Int
     /// Bytes of entries, bucket arrays and fill records held by this shard.
@@ -79,11 +79,13 @@ public final class Shard {
         UnsafeRawPointer(tables) - 64
     }
 
-    @inline(__always) public func lock() { pthread_mutex_lock(mutex) }
-    @inline(__always) public func unlock() { pthread_mutex_unlock(mutex) }
-    @inline(__always) public func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
+    // Inlinable: the other modules lock shards on every command, and an unspecialized call to
+    // the generic `withLock` costs more than the lock.
+    @inlinable @inline(__always) public func lock() { pthread_mutex_lock(mutex) }
+    @inlinable @inline(__always) public func unlock() { pthread_mutex_unlock(mutex) }
+    @inlinable @inline(__always) public func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         lock()
         defer { unlock() }
@@ -261,13 +263,13 @@ public final class Shard {
     public func prefetchTables() { swiftlet_prefetch(dicts) }
 
     /// Starts loading the buckets a sample from `start` will read first in `databases`.
-    public func prefetchSampleBuckets(start: UInt64, databases: [Int]) {
+    public func prefetchSampleBuckets(start: UInt64, databases: UnsafeBufferPointer<Int>) {
         for db in databases { Dict.prefetchBucket(of: dicts + db, hash: start) }
     }
 
     /// Starts loading the entries those buckets point to. Reading a bucket needs the lock
     /// (the table could be freed meanwhile), so nothing happens when the shard is busy.
-    public func prefetchSampleEntries(start: UInt64, databases: [Int]) {
+    public func prefetchSampleEntries(start: UInt64, databases: UnsafeBufferPointer<Int>) {
         guard tryLock() else { return }
         for db in databases { dicts[db].prefetchSampleEntries(start: start) }
         unlock()
