@@ -10,8 +10,6 @@ import Support
 extension ServerContext {
     static let lfuInitialCounter: UInt32 = 5
 
-    private var lfuMinutes: UInt32 { UInt32(truncatingIfNeeded: Clock.milliseconds() / 60_000) & 0xFFFF }
-
     /// The access bits of a newly created key.
     public var initialAccessClock: UInt32 {
         config.maxmemoryPolicy.isLFU ? lfuMinutes << 8 | ServerContext.lfuInitialCounter : lruClock

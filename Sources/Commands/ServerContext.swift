@@ -154,6 +154,9 @@ public final class ServerContext {
     private var lastSessionID = 0
     /// Redis's 24-bit LRU clock in seconds, refreshed by cron.
     public var lruClock: UInt32 = 0
+    /// The LFU policies' 16-bit clock in minutes, refreshed with it (Redis reads its cached
+    /// unixtime too): LFU accesses and evictions read it rather than the system clock.
+    public private(set) var lfuMinutes: UInt32 = 0
     public var statResetAt: Int64
     public var isReplica = false
     /// Replication id reported by INFO/ROLE (random per process until replication lands).
@@ -274,7 +277,9 @@ public final class ServerContext {
         // Keep the sub-millisecond part: truncating it here would put every command's clock
         // up to 1 ms behind the client's (a PXAT of now+10000 would then read PTTL 10001).
         wallMinusTicksMilliseconds = wallMilliseconds - Double(Clock.ticks()) / Clock.ticksPerMillisecond
-        lruClock = UInt32(truncatingIfNeeded: Clock.milliseconds() / 1000) & 0xFF_FFFF
+        let milliseconds = Clock.milliseconds()
+        lruClock = UInt32(truncatingIfNeeded: milliseconds / 1000) & 0xFF_FFFF
+        lfuMinutes = UInt32(truncatingIfNeeded: milliseconds / 60_000) & 0xFFFF
     }
 }
 

@@ -1,10 +1,13 @@
 // swiftlet-server: parses the command line and configuration like redis-server, then runs
-// the server until it is shut down.
+// the server until it is shut down. First of all it may execute itself again, so that
+// malloc uses huge pages (HugePages.swift).
 #if canImport(Glibc)
 import Glibc
 #endif
 import Config
 import Server
+
+HugePages.reexecuteIfUseful()
 
 switch ServerConfig.startup(arguments: Array(CommandLine.arguments.dropFirst()), readStdin: {
     var text = ""

@@ -1,7 +1,7 @@
 // The server as an operator sees it: command-line and config-file errors worded and exited
 // like redis-server, --version, clean SIGTERM shutdown, systemd notification (READY=1 /
 // STOPPING=1 on $NOTIFY_SOCKET), the process title `ps` shows (proc-title-template), and
-// redis-cli / redis-benchmark talking to it.
+// redis-cli / redis-benchmark talking to it, and its heap on huge pages.
 import Foundation
 import Testing
 import TestSupport
@@ -149,5 +149,44 @@ struct ProcessLifecycleTests {
             #expect(bench.output.contains("\(test): "), "redis-benchmark output lacks \(test)")
         }
         #expect(!bench.output.contains("WARNING: Could not fetch server CONFIG"))
+    }
+
+    /// The GLIBC_TUNABLES the server runs with (from /proc/PID/environ), if any.
+    private func glibcTunables(of server: ServerProcess) throws -> String? {
+        let bytes = try #require(FileManager.default.contents(atPath: "/proc/\(server.pid)/environ"))
+        let prefix = "GLIBC_TUNABLES="
+        return bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            .first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+    }
+
+    /// Bytes of the server's memory backed by transparent huge pages.
+    private func hugePageBytes(of server: ServerProcess) throws -> Int {
+        let rollup = try String(contentsOfFile: "/proc/\(server.pid)/smaps_rollup", encoding: .utf8)
+        let line = try #require(rollup.split(separator: "\n").first { $0.hasPrefix("AnonHugePages:") })
+        return (Int(line.split(separator: " ")[1]) ?? 0) * 1024
+    }
+
+    @Test func heapUsesHugePagesWhenTheKernelLeavesThemToMalloc() throws {
+        let mode = (try? String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8)) ?? ""
+        let server = try ServerProcess.swiftlet(environment: ["GLIBC_TUNABLES": ""])
+        defer { server.stop() }
+        guard mode.contains("[madvise]") else {
+            #expect(try glibcTunables(of: server) == "")
+            return
+        }
+        // Same process (the harness checked INFO's process_id), executed again with the tunable.
+        #expect(try glibcTunables(of: server) == "glibc.malloc.hugetlb=1")
+        let client = try RespClient(port: server.port)
+        let value = String(repeating: "v", count: 1000)
+        for batch in 0..<20 {
+            let commands = (0..<1000).map { RespClient.encode([Array("SET".utf8), Array("key:\(batch):\($0)".utf8), Array(value.utf8)]) }
+            try client.send(raw: Array(commands.joined()))
+            for _ in 0..<1000 { _ = try client.readReply() }
+        }
+        #expect(try hugePageBytes(of: server) > 0)
+
+        let optedOut = try ServerProcess.swiftlet(environment: ["GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"])
+        defer { optedOut.stop() }
+        #expect(try glibcTunables(of: optedOut) == "glibc.malloc.hugetlb=0")
     }
 }
