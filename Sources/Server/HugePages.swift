@@ -8,7 +8,10 @@
 // the process starts, so the server executes itself again, once, with the tunable set: same
 // PID, arguments and descriptors. It does not when GLIBC_TUNABLES already names the tunable
 // (glibc.malloc.hugetlb=0 opts out) or the kernel's THP mode is not "madvise" ("always"
-// needs nothing, "never" allows nothing).
+// needs nothing, "never" allows nothing). The tunable covers the main heap, where worker 0
+// (the main thread) allocates; the other threads allocate from glibc's thread heaps, 64 MB
+// regions grown in place that it leaves out, so each worker advises its current heap from
+// its cron (`adviseThreadHeap`).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,6 +30,44 @@ public enum HugePages {
         execv("/proc/self/exe", CommandLine.unsafeArgv)
         // Still here: run on ordinary pages, with the environment as it was.
         if tunables.isEmpty { unsetenv(tunablesVariable) } else { setenv(tunablesVariable, tunables, 1) }
+    }
+
+    /// Whether malloc asks for huge pages in this process (the tunable is on).
+    static let enabled: Bool = {
+        guard let tunables = getenv(tunablesVariable) else { return false }
+        return String(cString: tunables).split(separator: ":").contains { $0 == hugePagesTunable + "=1" }
+    }()
+
+    /// glibc's thread heaps: regions of this size, aligned to it.
+    static let threadHeapSize = 64 << 20
+
+    /// Advises the thread heap the calling thread allocates from, if it is not `advised`
+    /// (updated): a malloc and a compare when nothing changed; /proc/self/maps is read only
+    /// for a heap not seen before (glibc starts another when one fills).
+    static func adviseThreadHeap(advised: inout UInt) {
+        guard enabled, let probe = malloc(64) else { return }
+        let base = UInt(bitPattern: probe) & ~UInt(threadHeapSize - 1)
+        free(probe)
+        guard base != advised else { return }
+        advised = base
+        guard anonymousMappingStarts(at: base), let start = UnsafeMutableRawPointer(bitPattern: base) else { return }
+        madvise(start, threadHeapSize, MADV_HUGEPAGE)
+    }
+
+    /// Whether an anonymous mapping starts at `address` (a thread heap's reservation does;
+    /// the main heap and everything else do not, or are not anonymous).
+    private static func anonymousMappingStarts(at address: UInt) -> Bool {
+        guard let file = fopen("/proc/self/maps", "r") else { return false }
+        defer { fclose(file) }
+        let prefix = String(address, radix: 16) + "-"
+        var line = [CChar](repeating: 0, count: 512)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = line.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            guard text.hasPrefix(prefix) else { continue }
+            // start-end perms offset device inode [path]: anonymous ones have no path.
+            return text.split(whereSeparator: { $0 == " " || $0 == "\n" }).count == 5
+        }
+        return false
     }
 
     private static func kernelModeIsMadvise() -> Bool {

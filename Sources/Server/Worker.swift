@@ -378,8 +378,12 @@ final class Worker {
         return (limits[0], limits[2])
     }
 
+    /// The glibc thread heap this worker's thread last advised for huge pages.
+    private var hugePageHeap: UInt = 0
+
     func cronTick() {
         let now = Clock.milliseconds()
+        HugePages.adviseThreadHeap(advised: &hugePageHeap)
         outputLimits = Worker.readOutputLimits(server.context)
         closeIdleConnections(timeout: server.context.config.timeout, now: now)
         if index == 0 {

@@ -166,9 +166,27 @@ struct ProcessLifecycleTests {
         return (Int(line.split(separator: " ")[1]) ?? 0) * 1024
     }
 
+    /// Anonymous mappings starting on a 64 MB boundary (glibc's thread heaps) that are
+    /// advised for huge pages ("hg" in their VmFlags).
+    private func advisedThreadHeaps(of server: ServerProcess) throws -> Int {
+        let smaps = try String(contentsOfFile: "/proc/\(server.pid)/smaps", encoding: .utf8)
+        var count = 0, threadHeap = false
+        for line in smaps.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if let range = fields.first, range.contains("-"), let start = UInt(range.split(separator: "-")[0], radix: 16) {
+                threadHeap = fields.count == 5 && start % (64 << 20) == 0
+            } else if line.hasPrefix("VmFlags:"), threadHeap, fields.contains("hg") {
+                count += 1
+            }
+        }
+        return count
+    }
+
     @Test func heapUsesHugePagesWhenTheKernelLeavesThemToMalloc() throws {
         let mode = (try? String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8)) ?? ""
-        let server = try ServerProcess.swiftlet(environment: ["GLIBC_TUNABLES": ""])
+        // One worker: the connection's allocations come from the main heap, which the tunable
+        // covers as it grows.
+        let server = try ServerProcess.swiftlet(["--server-threads", "1"], environment: ["GLIBC_TUNABLES": ""])
         defer { server.stop() }
         guard mode.contains("[madvise]") else {
             #expect(try glibcTunables(of: server) == "")
@@ -184,6 +202,13 @@ struct ProcessLifecycleTests {
             for _ in 0..<1000 { _ = try client.readReply() }
         }
         #expect(try hugePageBytes(of: server) > 0)
+
+        // The other workers' thread heaps are advised by their cron.
+        let threaded = try ServerProcess.swiftlet(["--server-threads", "3"], environment: ["GLIBC_TUNABLES": ""])
+        defer { threaded.stop() }
+        let deadline = Date().addingTimeInterval(10)
+        while try advisedThreadHeaps(of: threaded) < 2 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(try advisedThreadHeaps(of: threaded) >= 2)
 
         let optedOut = try ServerProcess.swiftlet(environment: ["GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"])
         defer { optedOut.stop() }
