@@ -151,9 +151,17 @@ struct ProcessLifecycleTests {
         #expect(!bench.output.contains("WARNING: Could not fetch server CONFIG"))
     }
 
+    /// The whole of a /proc file of `server` (Foundation's one-call readers stop at the first
+    /// read of files that report no size).
+    private func procFile(_ name: String, of server: ServerProcess) throws -> [UInt8] {
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(server.pid)/\(name)"))
+        defer { try? handle.close() }
+        return Array(try handle.readToEnd() ?? Data())
+    }
+
     /// The GLIBC_TUNABLES the server runs with (from /proc/PID/environ), if any.
     private func glibcTunables(of server: ServerProcess) throws -> String? {
-        let bytes = try #require(FileManager.default.contents(atPath: "/proc/\(server.pid)/environ"))
+        let bytes = try procFile("environ", of: server)
         let prefix = "GLIBC_TUNABLES="
         return bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
             .first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
@@ -161,7 +169,7 @@ struct ProcessLifecycleTests {
 
     /// Bytes of the server's memory backed by transparent huge pages.
     private func hugePageBytes(of server: ServerProcess) throws -> Int {
-        let rollup = try String(contentsOfFile: "/proc/\(server.pid)/smaps_rollup", encoding: .utf8)
+        let rollup = String(decoding: try procFile("smaps_rollup", of: server), as: UTF8.self)
         let line = try #require(rollup.split(separator: "\n").first { $0.hasPrefix("AnonHugePages:") })
         return (Int(line.split(separator: " ")[1]) ?? 0) * 1024
     }
@@ -169,7 +177,7 @@ struct ProcessLifecycleTests {
     /// Anonymous mappings starting on a 64 MB boundary (glibc's thread heaps) that are
     /// advised for huge pages ("hg" in their VmFlags).
     private func advisedThreadHeaps(of server: ServerProcess) throws -> Int {
-        let smaps = try String(contentsOfFile: "/proc/\(server.pid)/smaps", encoding: .utf8)
+        let smaps = String(decoding: try procFile("smaps", of: server), as: UTF8.self)
         var count = 0, threadHeap = false
         for line in smaps.split(separator: "\n") {
             let fields = line.split(separator: " ")
