@@ -58,4 +58,14 @@ static inline int64_t swiftlet_atomic_load(const int64_t *counter) {
 static inline void swiftlet_atomic_store(int64_t *counter, int64_t value) {
     __atomic_store_n(counter, value, __ATOMIC_RELAXED);
 }
+
+/// Sets the bits of `bits` in `*mask` atomically (relaxed).
+static inline void swiftlet_atomic_or(int64_t *mask, int64_t bits) {
+    __atomic_fetch_or(mask, bits, __ATOMIC_RELAXED);
+}
+
+/// Keeps only the bits of `bits` in `*mask` atomically (relaxed).
+static inline void swiftlet_atomic_and(int64_t *mask, int64_t bits) {
+    __atomic_fetch_and(mask, bits, __ATOMIC_RELAXED);
+}
 #endif

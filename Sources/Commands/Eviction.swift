@@ -39,10 +39,11 @@ public final class Evictor {
     /// the entries those buckets point to one ahead (each step reads what the previous one
     /// brought into cache).
     private var upcoming: (Probe, Probe, Probe)
-    /// Databases that held keys when last looked at (refreshed by cron, and at once when
-    /// sampling them finds nothing): sampling and prefetching visit only these tables
-    /// instead of all 16 of every shard they touch.
+    /// Databases that may hold keys (the keyspace's OccupiedDatabases, read before each
+    /// eviction, recounted when sampling them finds nothing): sampling and prefetching visit
+    /// only these tables instead of all 16 of every shard they touch.
     private var databasesInUse: [Int] = [0]
+    private var databasesInUseMask: Int64 = 1
     public private(set) var evictedKeys = 0
     /// When memory last went over the limit (µs on the tick clock), 0 while within it.
     private var overLimitSince: Int64 = 0
@@ -90,6 +91,7 @@ public final class Evictor {
         }
         let started = Evictor.microseconds()
         if overLimitSince == 0 { overLimitSince = started }
+        _ = updateDatabasesInUse(server.keyspace)
         let policy = config.maxmemoryPolicy
         if policy == .noeviction { return .failed }
         let timeLimit = Evictor.timeLimitMicroseconds(tenacity: config.maxmemoryEvictionTenacity)
@@ -160,23 +162,17 @@ public final class Evictor {
     /// appeared in another database since the list was made) and, if they changed, tries again.
     private func withCurrentDatabases<Found>(_ server: ServerContext, _ attempt: () -> Found?) -> Found? {
         if let found = attempt() { return found }
-        let known = databasesInUse
-        databasesInUse = Evictor.databasesWithKeys(server.keyspace)
-        return databasesInUse != known ? attempt() : nil
+        server.keyspace.recountOccupiedDatabases()
+        return updateDatabasesInUse(server.keyspace) ? attempt() : nil
     }
 
-    /// Refreshes the list of databases that hold keys (cron, while a limit is set).
-    public func refreshDatabasesInUse(_ keyspace: Keyspace) {
-        let found = Evictor.databasesWithKeys(keyspace)
-        pthread_mutex_lock(&mutex)
-        databasesInUse = found
-        pthread_mutex_unlock(&mutex)
-    }
-
-    /// Databases with at least one key in some shard. Counts are read without the shard
-    /// locks: a stale answer only steers sampling, which checks again under the lock.
-    private static func databasesWithKeys(_ keyspace: Keyspace) -> [Int] {
-        (0..<keyspace.databaseCount).filter { db in keyspace.shards.contains { $0.dicts[db].count > 0 } }
+    /// Takes the keyspace's databases in use if they changed; returns whether they did.
+    private func updateDatabasesInUse(_ keyspace: Keyspace) -> Bool {
+        let mask = keyspace.occupiedDatabases.mask
+        guard mask != databasesInUseMask else { return false }
+        databasesInUseMask = mask
+        databasesInUse = OccupiedDatabases.databases(in: mask, count: keyspace.databaseCount)
+        return true
     }
 
     /// The planned probe, planning (and prefetching for) the ones after it.

@@ -364,10 +364,7 @@ public final class Server: ServerControl {
         }
         lastOpsSample = (now, processed)
         // Go on evicting between commands too, so an idle server comes back under its limit.
-        if context.config.maxmemory > 0 {
-            context.evictor.refreshDatabasesInUse(context.keyspace)
-            _ = context.evictor.makeRoom(context)
-        }
+        if context.config.maxmemory > 0 { _ = context.evictor.makeRoom(context) }
         if context.config.activeExpireEnabled && !context.isReplica { runExpiryCycle(.slow, now: now) }
         context.sweepFillLocks(now: now)
         context.snapshots.cron(now: now)

@@ -20,6 +20,8 @@ public final class Keyspace {
     public let shardMask: Int
     /// Total bytes held by all shards, kept while a memory limit needs it.
     public let memoryTally: MemoryTally
+    /// The databases that may hold keys (OccupiedDatabases.swift).
+    public let occupiedDatabases = OccupiedDatabases()
 
     public init(databases: Int, shardCount: Int = 1024) {
         precondition(shardCount > 0 && shardCount & (shardCount - 1) == 0, "shard count must be a power of two")
@@ -27,7 +29,8 @@ public final class Keyspace {
         shardMask = shardCount - 1
         let tally = MemoryTally()
         memoryTally = tally
-        shards = (0..<shardCount).map { _ in Shard(databases: databases, tally: tally) }
+        let occupied = occupiedDatabases
+        shards = (0..<shardCount).map { _ in Shard(databases: databases, tally: tally, occupied: occupied) }
         unownedShards = .allocate(capacity: shardCount)
         shardTables = .allocate(capacity: shardCount)
         for (index, shard) in shards.enumerated() {
@@ -42,6 +45,11 @@ public final class Keyspace {
     }
 
     public var shardCount: Int { shards.count }
+
+    /// Forgets the databases that hold no key any more (a scan of every shard's tables).
+    public func recountOccupiedDatabases() {
+        occupiedDatabases.recount(shards, databaseCount: databaseCount)
+    }
 
     /// Installs the hook every shard calls when it deletes an expired key (only at start-up,
     /// before any command runs).
@@ -121,13 +129,13 @@ public final class Keyspace {
         return total
     }
 
-    /// For each database, whether any of its keys has a TTL (one lock per shard).
+    /// For each database, whether any of its keys may have a TTL. Only occupied databases
+    /// are looked at, and their counts are read without the shard locks (a stale answer only
+    /// steers the expiry cycle, which checks again under them): every cron tick asks.
     public func databasesWithVolatileKeys() -> [Bool] {
         var found = Array(repeating: false, count: databaseCount)
-        for shard in shards {
-            shard.withLock {
-                for db in 0..<databaseCount where shard.dicts[db].volatileCount > 0 { found[db] = true }
-            }
+        for db in OccupiedDatabases.databases(in: occupiedDatabases.mask, count: databaseCount) {
+            found[db] = shards.contains { $0.dicts[db].volatileCount > 0 }
         }
         return found
     }

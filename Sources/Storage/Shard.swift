@@ -34,6 +34,8 @@ public final class Shard {
     public private(set) var usedMemory = 0
     /// The server-wide total this shard reports its changes to while a limit is set.
     private let tally: MemoryTally
+    /// The keyspace's record of databases holding keys, told of each insert.
+    private let occupied: OccupiedDatabases
     /// Compressed string values held by this shard, and the bytes compression saves on them.
     public private(set) var compressedValues = 0
     public private(set) var compressedBytesSaved = 0
@@ -49,8 +51,9 @@ public final class Shard {
     /// layers raise their "expired" events from it. Set once at start-up (`Keyspace`).
     var expiredKeyHook: ExpiredKeyHook?
 
-    init(databases: Int, tally: MemoryTally = MemoryTally()) {
+    init(databases: Int, tally: MemoryTally = MemoryTally(), occupied: OccupiedDatabases = OccupiedDatabases()) {
         self.tally = tally
+        self.occupied = occupied
         block = .allocate(byteCount: 64 + databases * MemoryLayout<Dict>.stride, alignment: 64)
         mutex = block.bindMemory(to: pthread_mutex_t.self, capacity: 1)
         // Recursive: EXEC and scripts hold the shards of all their keys while the commands
@@ -160,6 +163,7 @@ public final class Shard {
             old.free()
         } else {
             dicts[db].insert(entry, hash: hash)
+            occupied.note(db)
         }
         account(entry.allocationSize + dicts[db].bucketBytes - bucketsBefore)
         countCompression(of: entry, 1)
@@ -248,6 +252,8 @@ public final class Shard {
         dicts[a] = dicts[b]
         dicts[b] = first
         expiryCursors.swapAt(a, b)
+        occupied.note(a)
+        occupied.note(b)
         let firstFills = fillTables[a]
         fillTables[a] = fillTables[b]
         fillTables[b] = firstFills
