@@ -7,11 +7,12 @@
 // glibc's malloc asks for huge pages only with its glibc.malloc.hugetlb tunable, read when
 // the process starts, so the server executes itself again, once, with the tunable set: same
 // PID, arguments and descriptors. It does not when GLIBC_TUNABLES already names the tunable
-// (glibc.malloc.hugetlb=0 opts out) or the kernel's THP mode is not "madvise" ("always"
-// needs nothing, "never" allows nothing). The tunable covers the main heap, where worker 0
-// (the main thread) allocates; the other threads allocate from glibc's thread heaps, 64 MB
+// (glibc.malloc.hugetlb=0 opts out; under valgrind the second run would escape the tool, so
+// profile with the tunable set) or the kernel's THP mode is not "madvise" ("always" needs
+// nothing, "never" allows nothing). The tunable covers the main heap, where worker 0 (the
+// main thread) allocates; the other threads allocate from glibc's thread heaps, 64 MB
 // regions grown in place that it leaves out, so each worker advises its current heap from
-// its cron (`adviseThreadHeap`).
+// its cron (`adviseThreadHeap`) for the kernel's khugepaged to collapse.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,9 +26,14 @@ public enum HugePages {
     public static func reexecuteIfUseful() {
         let tunables = getenv(tunablesVariable).map { String(cString: $0) } ?? ""
         guard !tunables.contains(hugePagesTunable), kernelModeIsMadvise() else { return }
+        // The executable's path rather than /proc/self/exe, which under a loader or a tool
+        // such as valgrind is that program, not the server.
+        var path = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &path, Int(PATH_MAX))
+        guard length > 0 else { return }
         let setting = hugePagesTunable + "=1"
         setenv(tunablesVariable, tunables.isEmpty ? setting : tunables + ":" + setting, 1)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        execv(path, CommandLine.unsafeArgv)
         // Still here: run on ordinary pages, with the environment as it was.
         if tunables.isEmpty { unsetenv(tunablesVariable) } else { setenv(tunablesVariable, tunables, 1) }
     }
