@@ -4,6 +4,7 @@
 // keeps the registered callbacks in its registry. When the shared libraries change (their
 // generation moves), the next FCALL on this worker starts a fresh state and loads them all.
 import CLua
+import CLuaLibs
 import Support
 
 private let raise = SWIFTLET_LUA_RAISE
@@ -13,7 +14,7 @@ extension ScriptEngine {
     func currentFunctionState() -> OpaquePointer {
         let registry = server.functions
         if let functionState, functionGeneration == registry.generation { return functionState }
-        if let functionState { lua_close(functionState) }
+        if let functionState { swiftlet_lua_close(functionState) }
         let L = ScriptEngine.makeState(forFunctions: true)
         functionState = L
         functionReferences = [:]

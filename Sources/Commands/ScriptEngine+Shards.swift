@@ -4,17 +4,28 @@
 // held one (lock order preserved), by a try-lock otherwise. When a try-lock fails before the
 // script wrote anything, the run stops and starts over holding every shard (nothing it did
 // is visible: it only read). ScriptingFamily explains when each case happens.
+#if canImport(Glibc)
+import Glibc
+#endif
 import RESP
 import Storage
 
 extension ScriptEngine {
     /// Locks the shards of the declared keys (`keys`: argument positions), or every shard.
     func lockShards(keys: Range<Int>, all: Bool, _ context: CommandContext) {
-        heldShards.removeAll(keepingCapacity: true)
+        if !heldShards.isEmpty { heldShards.removeAll(keepingCapacity: true) }
+        declaredKeys.removeAll()
         if all {
             heldShards.append(contentsOf: 0..<context.keyspace.shardCount)
         } else {
-            for position in keys { heldShards.append(context.locate(context.args[position]).shardIndex) }
+            for position in keys {
+                let key = context.args[position]
+                let (shardIndex, hash) = context.locate(key)
+                if let location = KeyLocations.Location(key, shardIndex: shardIndex, hash: hash) {
+                    declaredKeys.append(location)
+                }
+                heldShards.append(shardIndex)
+            }
             if heldShards.count > 1 {
                 heldShards.sort()
                 var previous = -1
@@ -48,6 +59,8 @@ extension ScriptEngine {
     func releaseShards(_ context: CommandContext) {
         for index in heldShards.reversed() { context.unmanagedShard(at: index)._withUnsafeGuaranteedRef { $0.unlock() } }
         heldShards.removeAll(keepingCapacity: true)
+        // Their bytes lie in an input buffer that may change once the run is over.
+        declaredKeys.removeAll()
     }
 
     /// Makes sure the shards `spec` touches with `args` are held; false when the run must
@@ -56,7 +69,7 @@ extension ScriptEngine {
         if let position = singleKeyPosition(spec) {
             guard position < args.count else { return true }
             let key = args[position]
-            let (shardIndex, hash) = context.locate(key)
+            let (shardIndex, hash) = declaredLocation(of: key) ?? context.locate(key)
             context.nestedKeyLocation = KeyLocations.Location(key, shardIndex: shardIndex, hash: hash)
             return hold(shardIndex, context)
         }
@@ -69,6 +82,19 @@ extension ScriptEngine {
             return false
         }
         return true
+    }
+
+    /// The shard and hash of a declared key with the bytes of `key`: scripts mostly pass
+    /// KEYS[i] to redis.call, and the copy Lua hands back lies elsewhere than the declared
+    /// argument, so the context would hash it again.
+    private func declaredLocation(of key: UnsafeRawBufferPointer) -> (Int, UInt64)? {
+        for index in 0..<declaredKeys.count {
+            let declared = declaredKeys[index]
+            if declared.length == key.count && (key.isEmpty || memcmp(declared.address, key.baseAddress!, key.count) == 0) {
+                return (declared.shardIndex, declared.hash)
+            }
+        }
+        return nil
     }
 
     /// The key position of a command with exactly one fixed key (GET, SET, INCR, HSET...).

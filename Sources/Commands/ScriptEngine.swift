@@ -68,6 +68,8 @@ final class ScriptEngine {
     var run = Run()
     /// Shards the running script holds, ascending except for those taken on the way.
     var heldShards: [Int] = []
+    /// Where the running script's declared keys live (ScriptEngine+Shards.swift).
+    var declaredKeys = ReusableList<KeyLocations.Location>()
     /// Argument storage of the nested command being run (reused, grown when needed).
     var argumentBytes: UnsafeMutableRawPointer
     var argumentCapacity = 1024
@@ -122,15 +124,15 @@ final class ScriptEngine {
     }
 
     deinit {
-        lua_close(state)
-        if let functionState { lua_close(functionState) }
+        swiftlet_lua_close(state)
+        if let functionState { swiftlet_lua_close(functionState) }
         argumentBytes.deallocate()
         argumentSlices.deallocate()
         scratch.deallocate()
     }
 
     static func makeState(forFunctions: Bool = false) -> OpaquePointer {
-        let L = luaL_newstate()!
+        let L = swiftlet_lua_newstate()!
         for (name, open) in [("", luaopen_base), (LUA_TABLIBNAME, luaopen_table), (LUA_STRLIBNAME, luaopen_string),
                              (LUA_MATHLIBNAME, luaopen_math)] as [(String, lua_CFunction)] {
             swiftlet_lua_pushcfunction(L, open)
