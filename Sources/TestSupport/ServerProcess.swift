@@ -56,32 +56,41 @@ public final class ServerProcess {
     private static var portsHandedOut = Set<Int>()
     private static let portsLock = NSLock()
 
-    /// A port nothing listens on right now and no other test of this process was given.
+    /// A port nothing listens on right now and no other test of this process was given,
+    /// below the kernel's ephemeral range: a port from that range (the kernel's pick for port
+    /// 0) can be taken as the local port of some test's outgoing connection before the server
+    /// binds it ("Address already in use").
     public static func freePort() -> Int {
+        // (A machine whose ephemeral range starts low leaves no such ports: any will do.)
+        let low = 10_000, high = ephemeralRangeStart > 11_000 ? ephemeralRangeStart - 1 : 65_000
         while true {
-            let port = probeFreePort()
+            let port = Int.random(in: low...high)
+            guard canBind(port) else { continue }
             portsLock.lock()
             defer { portsLock.unlock() }
             if portsHandedOut.insert(port).inserted { return port }
         }
     }
 
-    /// The kernel's pick for port 0.
-    private static func probeFreePort() -> Int {
+    /// The first port of the kernel's ephemeral range (net.ipv4.ip_local_port_range).
+    private static let ephemeralRangeStart: Int = {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        return text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) } ?? 32768
+    }()
+
+    /// Whether a listening socket could bind 127.0.0.1:`port` now.
+    private static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
+        var reuse: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        _ = withUnsafePointer(to: &address) {
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
+        } == 0
     }
 
     public static func swiftlet(_ arguments: [String] = [], environment: [String: String] = [:]) throws -> ServerProcess {
