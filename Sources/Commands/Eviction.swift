@@ -158,8 +158,8 @@ public final class Evictor {
         } ?? false
     }
 
-    /// Runs `attempt`; when it finds nothing, refreshes the databases in use (keys may have
-    /// appeared in another database since the list was made) and, if they changed, tries again.
+    /// Runs `attempt`; when it finds nothing, recounts the databases holding keys (some may
+    /// have emptied, others filled since the list was made) and, if they changed, tries again.
     private func withCurrentDatabases<Found>(_ server: ServerContext, _ attempt: () -> Found?) -> Found? {
         if let found = attempt() { return found }
         server.keyspace.recountOccupiedDatabases()

@@ -98,6 +98,7 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
             input.count += count
             worker.bytesIn += count
             worker.readsProcessed += 1
+            // (Read first: assigned straight from the call, the session is retained around it.)
             let now = Clock.milliseconds()
             context.session.lastInteraction = now
             if worker.inboxPending && !worker.scriptRunning {
