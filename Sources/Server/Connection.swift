@@ -162,6 +162,9 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
                     batch.clear()
                     parser.reset()
                     applyParserLimits()
+                } else if batch.isFullAndDone {
+                    // More complete commands may follow a full batch: the next ones too.
+                    parseAhead()
                 }
                 continue
             }

@@ -34,6 +34,9 @@ struct ParsedBatch {
     /// Whether commands parsed ahead are still waiting to run.
     var hasPendingCommands: Bool { cursor < commands.count }
 
+    /// Whether the batch held as many commands as it may and all of them ran.
+    var isFullAndDone: Bool { commands.count == Connection.batchLimit && cursor == commands.count }
+
     mutating func clear() {
         commands.removeAll()
         sliceCount = 0
