@@ -72,6 +72,8 @@ private struct CommandMix {
 
     @Test(arguments: [1, 4]) func pipelinedBatchesMatchRedis(threads: Int) throws {
         #expect(try firstDifference(threads: threads, batches: 40, batchSize: 100) == nil)
+        // Several parsed-ahead batches of 64 in one read, one after another.
+        #expect(try firstDifference(threads: threads, batches: 10, batchSize: 300) == nil)
     }
 
     /// A batch is parsed before it runs; a command that changes the parsing limits (RESET
