@@ -276,7 +276,7 @@ public final class Evictor {
                 if server.propagation.isActive { server.propagation.deleted(key, db: db) }
                 let observed = server.keyModificationsObserved
                 Unmanaged.passUnretained(server.keyEvents)._withUnsafeGuaranteedRef { events in
-                    if observed || events.hasUngatedModifiedObservers { events.modified(key, db: db, by: nil) }
+                    events.modified(key, db: db, by: nil, gatesOpen: observed)
                     events.notify(.evicted, "evicted", key, db: db)
                 }
                 return freed

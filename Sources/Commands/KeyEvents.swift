@@ -72,7 +72,7 @@ public final class KeyEvents {
 
     /// Whether some observer wants every modified key, gate or not.
     @inline(__always)
-    public var hasUngatedModifiedObservers: Bool { modifiedObservers.count > gatedModifiedObservers }
+    private var hasUngatedModifiedObservers: Bool { modifiedObservers.count > gatedModifiedObservers }
 
     /// Registers an observer of flushed databases (only while the server starts).
     public func observeFlush(_ observer: @escaping FlushObserver) {
@@ -94,6 +94,14 @@ public final class KeyEvents {
     public func modified(_ key: UnsafeRawBufferPointer, db: Int, by session: Session?) {
         guard !modifiedObservers.isEmpty else { return }
         for observer in modifiedObservers { observer(db, key, session) }
+    }
+
+    /// Raises the "key modified" event for `key` in `db` unless nobody wants it now: the
+    /// gated observers only while `gatesOpen` (`ServerContext.keyModificationsObserved`).
+    @inline(__always)
+    public func modified(_ key: UnsafeRawBufferPointer, db: Int, by session: Session?, gatesOpen: Bool) {
+        guard gatesOpen || hasUngatedModifiedObservers else { return }
+        modified(key, db: db, by: session)
     }
 
     /// Raises the "database flushed" event for `db` (nil: every database).
@@ -123,10 +131,7 @@ extension CommandContext {
         noteCommandChanged()
         let db = db ?? session.db
         let observed = server.keyModificationsObserved
-        unmanagedKeyEvents._withUnsafeGuaranteedRef { events in
-            guard observed || events.hasUngatedModifiedObservers else { return }
-            events.modified(key, db: db, by: session)
-        }
+        unmanagedKeyEvents._withUnsafeGuaranteedRef { $0.modified(key, db: db, by: session, gatesOpen: observed) }
     }
 
     /// The running command emptied `db` (nil: every database): FLUSHDB, FLUSHALL. Called

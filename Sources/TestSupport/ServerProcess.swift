@@ -49,10 +49,10 @@ public final class ServerProcess {
 
     public static var redisAvailable: Bool { redisBinary != nil }
 
-    /// Ports this test process has handed out. The kernel may pick a port again as soon as
-    /// the probe socket below closes, and two tests starting servers at the same moment must
-    /// not get the same one (the second server fails to bind, and its test would find the
-    /// first one answering on its port).
+    /// Ports this test process has handed out: a port stays bindable until its server binds
+    /// it, and two tests starting servers at the same moment must not get the same one (the
+    /// second server fails to bind, and its test would find the first one answering on its
+    /// port).
     private static var portsHandedOut = Set<Int>()
     private static let portsLock = NSLock()
 
