@@ -40,14 +40,29 @@ public enum KeyHash {
             h = mix(read64(pointer + index) ^ p0, h ^ p1)
             index += 8
         }
-        var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while index < length {
-            tail |= UInt64(pointer.load(fromByteOffset: index, as: UInt8.self)) << shift
-            shift += 8
-            index += 1
+        return mix(h ^ tail(pointer, from: index, length) ^ p1, p0 ^ UInt64(length))
+    }
+
+    /// The bytes from `index` to `length` (fewer than 8) as a little-endian word, read with
+    /// at most two overlapping loads rather than byte by byte.
+    @inline(__always)
+    static func tail(_ pointer: UnsafeRawPointer, from index: Int, _ length: Int) -> UInt64 {
+        let remaining = length - index
+        if remaining == 0 { return 0 }
+        if length >= 8 {
+            return read64(pointer + (length &- 8)) &>> UInt64(truncatingIfNeeded: 64 &- 8 &* remaining)
         }
-        return mix(h ^ tail ^ p1, p0 ^ UInt64(length))
+        // A key shorter than 8 bytes: two loads that together cover it, the second shifted
+        // to the place of its first byte (overlapping bytes are OR-ed onto themselves).
+        if remaining >= 4 {
+            return UInt64(pointer.loadUnaligned(as: UInt32.self))
+                | UInt64(pointer.loadUnaligned(fromByteOffset: remaining &- 4, as: UInt32.self)) &<< UInt64(truncatingIfNeeded: 8 &* (remaining &- 4))
+        }
+        if remaining >= 2 {
+            return UInt64(pointer.loadUnaligned(as: UInt16.self))
+                | UInt64(pointer.loadUnaligned(fromByteOffset: remaining &- 2, as: UInt16.self)) &<< UInt64(truncatingIfNeeded: 8 &* (remaining &- 2))
+        }
+        return UInt64(pointer.load(as: UInt8.self))
     }
 }
 
@@ -57,7 +72,8 @@ public enum HashSlot {
     /// CRC16-CCITT (XMODEM) tables for slicing-by-8: `tables[k][v]` is the register after
     /// feeding byte `v` followed by `k` zero bytes. Eight bytes then cost eight independent
     /// lookups instead of a chain of eight dependent ones (the shard of every key is hashed
-    /// on the request path). Built once and never freed.
+    /// on the request path); the last few bytes go four and two at a time the same way.
+    /// Built once and never freed.
     private static let tables: UnsafeMutablePointer<UInt16> = {
         let tables = UnsafeMutablePointer<UInt16>.allocate(capacity: 8 * 256)
         for byte in 0..<256 {
@@ -87,10 +103,20 @@ public enum HashSlot {
                 ^ lookup(3, word >> 24) ^ lookup(2, word >> 16) ^ lookup(1, word >> 8) ^ lookup(0, word)
             index += 8
         }
-        while index < length {
+        if length - index >= 4 {
+            let word = UInt64(UInt32(bigEndian: pointer.loadUnaligned(fromByteOffset: index, as: UInt32.self)))
+                ^ (UInt64(crc) << 16)
+            crc = lookup(3, word >> 24) ^ lookup(2, word >> 16) ^ lookup(1, word >> 8) ^ lookup(0, word)
+            index += 4
+        }
+        if length - index >= 2 {
+            let word = UInt64(UInt16(bigEndian: pointer.loadUnaligned(fromByteOffset: index, as: UInt16.self))) ^ UInt64(crc)
+            crc = lookup(1, word >> 8) ^ lookup(0, word)
+            index += 2
+        }
+        if index < length {
             let byte = pointer.load(fromByteOffset: index, as: UInt8.self)
             crc = (crc << 8) ^ t[Int(UInt8(truncatingIfNeeded: crc >> 8) ^ byte)]
-            index += 1
         }
         return crc
     }

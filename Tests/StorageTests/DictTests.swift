@@ -1,5 +1,6 @@
 // The keyspace hash table: insert/find/remove through growth and shrinking, random sampling,
-// and the SCAN guarantee that every key present for the whole scan is returned.
+// and the SCAN guarantee that every key present for the whole scan is returned. Also the key
+// hash and the cluster slot against their plain, byte-by-byte definitions.
 import Testing
 @testable import Storage
 
@@ -116,6 +117,34 @@ private func find(_ dict: Dict, _ key: String) -> Entry? {
         for _ in 0..<20 {
             let bytes = (0..<length).map { _ in UInt8.random(in: 0...255) }
             #expect(bytes.withUnsafeBytes { HashSlot.crc16($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, $0.count) } == bitwise(bytes))
+        }
+    }
+}
+
+@Test func keyHashMatchesItsBytewiseDefinition() {
+    // The key hash with its last bytes gathered one at a time, as the fast path's
+    // overlapping loads must reproduce for every length.
+    let p0: UInt64 = 0xa076_1d64_78bd_642f, p1: UInt64 = 0xe703_7ed1_a0b4_28db
+    func bytewise(_ bytes: [UInt8]) -> UInt64 {
+        func word(_ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[at + $1]) << UInt64(8 * $1) } }
+        var h = KeyHash.seed ^ KeyHash.mix(UInt64(bytes.count) ^ p0, p1)
+        var index = 0
+        while bytes.count - index >= 16 {
+            h = KeyHash.mix(word(index) ^ p0 ^ h, word(index + 8) ^ p1)
+            index += 16
+        }
+        if bytes.count - index >= 8 {
+            h = KeyHash.mix(word(index) ^ p0, h ^ p1)
+            index += 8
+        }
+        var tail: UInt64 = 0
+        for (shift, byte) in bytes[index...].enumerated() { tail |= UInt64(byte) << UInt64(8 * shift) }
+        return KeyHash.mix(h ^ tail ^ p1, p0 ^ UInt64(bytes.count))
+    }
+    for length in 0..<70 {
+        for _ in 0..<20 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255) }
+            #expect(bytes.withUnsafeBytes { KeyHash.hash($0) } == bytewise(bytes), "length \(length)")
         }
     }
 }
