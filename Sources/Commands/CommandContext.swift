@@ -46,6 +46,9 @@ public final class CommandContext {
     /// read the script makes remembers the script's declared keys for client tracking.
     unowned(unsafe) var scriptCallerCommand: CommandSpec?
     var scriptCallerArgs: CommandArgs?
+    /// Arguments of the running command that MONITOR shows as "(redacted)" (passwords), by
+    /// position (AUTH and HELLO have theirs within the first 64).
+    private var redactedArguments: UInt64 = 0
     /// Memory was over maxmemory (eviction could not make room) when this command started.
     public var overMemoryLimit = false
     /// The connection whose worker answers other clients while a script is busy; nil in-process.
@@ -202,6 +205,17 @@ public final class CommandContext {
         let (shardIndex, hash) = locate(key)
         return unmanagedShard(at: shardIndex)._withUnsafeGuaranteedRef { body($0, hash) }
     }
+
+    /// Hides the argument at `position` from MONITOR (a password).
+    func redactArgument(_ position: Int) {
+        if position < 64 { redactedArguments |= 1 << UInt64(position) }
+    }
+
+    func isRedacted(_ position: Int) -> Bool { position < 64 && redactedArguments & (1 << UInt64(position)) != 0 }
+
+    /// Forgets the previous command's redactions as a command starts.
+    @inline(__always)
+    func clearRedactions() { redactedArguments = 0 }
 
     /// Notes the shard and hash of `key`, a key of the pipelined batch being prefetched whose
     /// bytes follow those of every key noted before (see `KeyLocations`).

@@ -110,9 +110,18 @@ public enum Dispatcher {
         let tracking = !context.session.trackingFlags.isEmpty
         if tracking { context.session.trackingCommandThread = pthread_self() }
         context.resetCommandEffect()
+        context.clearRedactions()
+        // MONITOR shows a command that runs a script before the commands of its script, any
+        // other once it has run (with the arguments it redacted); admin commands and the
+        // retries of a blocked command are not shown, nor anything while a dataset loads.
+        let monitored = context.server.monitors.isActive && !spec.flags.contains(.admin)
+            && context.blockedRunTicks == 0 && !context.server.loadingDataset
+        let args = context.args
+        if monitored && spec.flags.contains(.skipMonitor) { context.server.monitors.feed(context, args) }
         // Unwrapped natively: going through the generic `unsafelyUnwrapped` made the compiler
         // wrap the handler in a reabstraction thunk, allocated on every call.
         if let handler = spec.handler { handler(context) }
+        if monitored && !spec.flags.contains(.skipMonitor) { context.server.monitors.feed(context, args) }
         // Effects of commands that locked shards on their own (not through the context).
         context.commitEffects()
         if tracking {

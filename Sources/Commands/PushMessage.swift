@@ -32,6 +32,8 @@ public enum PushMessage {
     case invalidate(keys: [[UInt8]]?)
     /// Tells a RESP3 tracking client that its redirect client (this id) went away.
     case trackingRedirectBroken(Int)
+    /// A command as MONITOR shows it: a status line, framed once for every monitor.
+    case monitorLine([UInt8])
 
     static let invalidateChannel = Array("__redis__:invalidate".utf8)
 }
@@ -109,6 +111,8 @@ extension PushMessage {
             reply.pushHeader(2)
             reply.bulk("tracking-redir-broken")
             reply.integer(id)
+        case .monitorLine(let line):
+            reply.buffer.append(line)
         }
     }
 }

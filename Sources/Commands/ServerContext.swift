@@ -137,6 +137,8 @@ public final class ServerContext {
     public let functions = FunctionRegistry()
     /// Client-side caching: who read which keys, and their invalidations.
     public let tracking = ClientTracking()
+    /// Clients in MONITOR mode, shown every command run.
+    public let monitors = MonitorFeed()
     /// RDB saving and loading (SAVE, BGSAVE, save rules, start-up load, DEBUG RELOAD).
     public private(set) var snapshots: Snapshots!
     public private(set) var aof: AppendOnlyFile!

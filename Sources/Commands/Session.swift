@@ -23,6 +23,8 @@ public final class Session {
     public var replaysAOF = false
     /// Set by QUIT: flush the reply, then close.
     public var closeAfterReply = false
+    /// Set by MONITOR (CLIENT LIST flag O), cleared by RESET.
+    public internal(set) var isMonitor = false
     /// Set (from any thread) by CLIENT KILL; the owning worker closes the connection.
     public var killRequested: Bool {
         get { killFlag.load(as: Int.self) != 0 }

@@ -350,6 +350,7 @@ final class Worker {
         connection.forgetBuffers()
         server.unregister(connection.session)
         server.context.tracking.disconnected(connection.session)
+        if connection.session.isMonitor { server.context.monitors.remove(sessionID: connection.session.id) }
         serveReadyConnections()
     }
 

@@ -77,22 +77,28 @@ public enum QuotedSplitter {
     /// Quotes an argument the way Redis's sdscatrepr does, so `split` reads it back
     /// unchanged (config rewriting, error messages, the AOF manifest).
     public static func quote(_ argument: String) -> String {
-        var quoted = "\""
-        for byte in argument.utf8 {
+        var quoted: [UInt8] = []
+        quote(bytes: argument.utf8, into: &quoted)
+        return String(decoding: quoted, as: UTF8.self)
+    }
+
+    /// Appends `bytes` quoted as `quote` does (MONITOR's lines quote raw arguments).
+    public static func quote(bytes: some Sequence<UInt8>, into quoted: inout [UInt8]) {
+        let hexDigits = Array("0123456789abcdef".utf8)
+        quoted.append(34)
+        for byte in bytes {
             switch byte {
-            case 92: quoted += "\\\\"
-            case 34: quoted += "\\\""
-            case 10: quoted += "\\n"
-            case 13: quoted += "\\r"
-            case 9: quoted += "\\t"
-            case 7: quoted += "\\a"
-            case 8: quoted += "\\b"
-            case 32...126: quoted.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = String(byte, radix: 16)
-                quoted += "\\x" + (hex.count == 1 ? "0" + hex : hex)
+            case 92: quoted += [92, 92]
+            case 34: quoted += [92, 34]
+            case 10: quoted += [92, UInt8(ascii: "n")]
+            case 13: quoted += [92, UInt8(ascii: "r")]
+            case 9: quoted += [92, UInt8(ascii: "t")]
+            case 7: quoted += [92, UInt8(ascii: "a")]
+            case 8: quoted += [92, UInt8(ascii: "b")]
+            case 32...126: quoted.append(byte)
+            default: quoted += [92, UInt8(ascii: "x"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 15)]]
             }
         }
-        return quoted + "\""
+        quoted.append(34)
     }
 }

@@ -132,6 +132,8 @@ public enum ConnectionFamily {
         session.authenticated = c.server.config.requirepass.isEmpty
         c.endTransaction()
         c.server.tracking.disable(session)
+        c.server.monitors.remove(sessionID: session.id)
+        session.isMonitor = false
         c.reply.simple("RESET")
     }
 
@@ -162,6 +164,8 @@ public enum ConnectionFamily {
             let remaining = c.args.count - 1 - next
             if c.args.equals(next, "auth") && remaining >= 2 {
                 credentials = (next + 1, next + 2)
+                c.redactArgument(next + 1)
+                c.redactArgument(next + 2)
                 next += 2
             } else if c.args.equals(next, "setname") && remaining >= 1 {
                 nameArgument = next + 1
@@ -194,6 +198,7 @@ public enum ConnectionFamily {
 
     static func auth(_ c: CommandContext) {
         if c.args.count > 3 { return c.error(RedisError.syntax) }
+        for position in 1..<c.args.count { c.redactArgument(position) }
         if c.args.count == 2 {
             if c.server.config.requirepass.isEmpty {
                 return c.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
@@ -291,7 +296,7 @@ public enum ConnectionFamily {
         let age = (now - session.createdAt) / 1000
         let idle = (now - session.lastInteraction) / 1000
         let queryFree = max(session.queryBufferCapacity - session.queryBufferLength, 0)
-        var flags = ""
+        var flags = session.isMonitor ? "O" : ""
         if session.subscribed { flags += "P" }
         if server.blocking.isBlocked(sessionID: session.id) { flags += "b" }
         let tracking = server.tracking.state(of: session)

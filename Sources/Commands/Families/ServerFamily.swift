@@ -92,6 +92,7 @@ public enum ServerFamily {
         CommandSpec("debug", arity: -2, flags: [.admin, .noscript, .loading, .stale], group: .server, since: "1.0.0",
                     summary: "Debugging and introspection helpers.", complexity: "Depends on subcommand.",
                     docFlags: ["syscmd"], handler: DebugCommand.run),
+        monitorSpec,
     ]
 
     static let flushArguments = [CommandArgument("async", .oneof, flags: .optional,
