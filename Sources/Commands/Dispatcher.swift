@@ -98,6 +98,7 @@ public enum Dispatcher {
         }
         context.stats.recordCall(spec.statsIndex, ticks: elapsed &+ context.blockedRunTicks, failed: context.failed,
                                  trackLatency: context.server.config.latencyTracking)
+        context.server.slowLog.record(spec, context, args, ticks: elapsed &+ context.blockedRunTicks)
         context.blockedRunTicks = 0
         context.stats.commandsProcessed += 1
     }
@@ -134,9 +135,11 @@ public enum Dispatcher {
     /// Runs one command queued in a transaction (EXEC, with the shards of its keys held).
     static func runQueued(_ spec: CommandSpec, _ context: CommandContext) {
         context.failed = false
+        let args = context.args
         let elapsed = invoke(spec, context, started: Clock.ticks())
         context.stats.recordCall(spec.statsIndex, ticks: elapsed, failed: context.failed,
                                  trackLatency: context.server.config.latencyTracking)
+        context.server.slowLog.record(spec, context, args, ticks: elapsed)
         context.stats.commandsProcessed += 1
     }
 

@@ -139,6 +139,8 @@ public final class ServerContext {
     public let tracking = ClientTracking()
     /// Clients in MONITOR mode, shown every command run.
     public let monitors = MonitorFeed()
+    /// Commands slower than `slowlog-log-slower-than` (SLOWLOG).
+    public let slowLog = SlowLog()
     /// RDB saving and loading (SAVE, BGSAVE, save rules, start-up load, DEBUG RELOAD).
     public private(set) var snapshots: Snapshots!
     public private(set) var aof: AppendOnlyFile!

@@ -93,6 +93,7 @@ public enum ServerFamily {
                     summary: "Debugging and introspection helpers.", complexity: "Depends on subcommand.",
                     docFlags: ["syscmd"], handler: DebugCommand.run),
         monitorSpec,
+        slowlogSpec,
     ]
 
     static let flushArguments = [CommandArgument("async", .oneof, flags: .optional,
@@ -139,6 +140,10 @@ public enum ServerFamily {
 
     static func configSet(_ c: CommandContext) {
         guard c.args.count % 2 == 0 else { return c.error(RedisError.syntax) }
+        // Passwords never reach MONITOR or the slow log, whatever else the command does.
+        for position in stride(from: 2, to: c.args.count, by: 2) where c.args.equals(position, "requirepass") {
+            c.redactArgument(position + 1)
+        }
         let pairs = stride(from: 2, to: c.args.count, by: 2).map { (c.string($0), c.string($0 + 1)) }
         if let failure = c.server.config.set(pairs) { return c.error(failure) }
         c.reply.ok()
