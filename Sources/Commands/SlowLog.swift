@@ -31,13 +31,20 @@ public final class SlowLog {
 
     init() { pthread_mutex_init(&lock, nil) }
 
-    /// Logs the command `args` that `context` just ran in `microseconds`, if that is slow
-    /// enough and the command is one that is logged.
-    public func record(_ spec: CommandSpec, _ context: CommandContext, _ args: CommandArgs, ticks: UInt64) {
+    /// Cycle-counter ticks per microsecond, read once (the clock's own is a lazy global).
+    private let ticksPerMicrosecond = Clock.ticksPerMillisecond / 1000
+
+    /// Logs the command `args` that `context` just ran in `ticks`, if that is slow enough and
+    /// the command is one that is logged. Inlined: most commands only compare two numbers.
+    @inline(__always)
+    func record(_ spec: CommandSpec, _ context: CommandContext, _ args: CommandArgs, ticks: UInt64) {
         let threshold = context.server.config.slowlogLogSlowerThan
-        guard threshold >= 0, !spec.flags.contains(.skipSlowlog) else { return }
-        let microseconds = Clock.microseconds(ticks: ticks)
-        guard microseconds >= threshold else { return }
+        guard threshold >= 0, Double(ticks) >= Double(threshold) * ticksPerMicrosecond,
+              !spec.flags.contains(.skipSlowlog) else { return }
+        append(context, args, microseconds: Clock.microseconds(ticks: ticks))
+    }
+
+    private func append(_ context: CommandContext, _ args: CommandArgs, microseconds: Int) {
         let kept = args.count > SlowLog.maxArguments ? SlowLog.maxArguments - 1 : args.count
         var arguments = (0..<kept).map { position -> [UInt8] in
             if context.isRedacted(position) { return Array("(redacted)".utf8) }
