@@ -12,9 +12,9 @@ extension Connection {
     static let notedKeyLimit = 1024
     static let prefetchLimit = 64
 
-    /// Parses up to `batchLimit` complete multibulk commands from `readOffset`, notes the
-    /// shard and hash of up to `notedKeyLimit` of their keys and prefetches for the first
-    /// `prefetchLimit`. Stops at the first inline command, incomplete
+    /// Parses up to `batchLimit` complete multibulk commands from `readOffset`; when there are
+    /// several, notes the shard and hash of up to `notedKeyLimit` of their keys and prefetches
+    /// for the first `prefetchLimit`. Stops at the first inline command, incomplete
     /// command or protocol error, which the run loop's own parse then handles: the parser
     /// keeps an incomplete command's progress, as the run loop would resume it from there.
     func parseAhead() {
@@ -33,16 +33,26 @@ extension Connection {
                 break
             }
             let args = parser.args(over: start)
-            let spec = context.lookUpCommand(args[0])
-            batch.append(offset: position, length: parser.consumed, args: args, spec: spec)
+            batch.append(offset: position, length: parser.consumed, args: args, spec: context.lookUpCommand(args[0]))
             position += parser.consumed
             parser.reset()
-            spec?._withUnsafeGuaranteedRef { spec in
+        }
+        // A lone command (no pipelining) has nothing to overlap its lookups with: noting its
+        // keys would only add to its own work.
+        guard batch.count > 1 else { return }
+        noteKeys: for position in 0..<batch.count {
+            let command = batch.commands[position]
+            guard let spec = command.spec else { continue }
+            let args = batch.arguments(of: command, base: base)
+            var full = false
+            spec._withUnsafeGuaranteedRef { spec in
                 spec.forEachPrefetchKey(in: args) { index in
                     context.noteBatchKey(args[index])
-                    return context.keyLocations.entries.count < Connection.notedKeyLimit
+                    full = context.keyLocations.entries.count >= Connection.notedKeyLimit
+                    return !full
                 }
             }
+            if full { break noteKeys }
         }
         context.prefetchNotedKeys(db: session.db, limit: Connection.prefetchLimit)
     }
