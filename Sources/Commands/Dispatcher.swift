@@ -98,7 +98,7 @@ public enum Dispatcher {
         }
         context.stats.recordCall(spec.statsIndex, ticks: elapsed &+ context.blockedRunTicks, failed: context.failed,
                                  trackLatency: context.server.config.latencyTracking)
-        context.server.slowLog.record(spec, context, args, ticks: elapsed &+ context.blockedRunTicks)
+        noteDuration(spec, context, args, ticks: elapsed &+ context.blockedRunTicks)
         context.blockedRunTicks = 0
         context.stats.commandsProcessed += 1
     }
@@ -132,6 +132,18 @@ public enum Dispatcher {
         return Clock.ticks() &- started
     }
 
+    /// The slow log and the latency monitor see every completed command's own time (a blocked
+    /// command's runs, not its wait).
+    @inline(__always)
+    private static func noteDuration(_ spec: CommandSpec, _ context: CommandContext, _ args: CommandArgs, ticks: UInt64) {
+        context.server.slowLog.record(spec, context, args, ticks: ticks)
+        let threshold = context.server.config.latencyMonitorThreshold
+        if threshold > 0 {
+            context.server.latencyMonitor.record(spec.flags.contains(.fast) ? "fast-command" : "command",
+                                                 milliseconds: Clock.microseconds(ticks: ticks) / 1000, threshold: threshold)
+        }
+    }
+
     /// Runs one command queued in a transaction (EXEC, with the shards of its keys held).
     static func runQueued(_ spec: CommandSpec, _ context: CommandContext) {
         context.failed = false
@@ -139,7 +151,7 @@ public enum Dispatcher {
         let elapsed = invoke(spec, context, started: Clock.ticks())
         context.stats.recordCall(spec.statsIndex, ticks: elapsed, failed: context.failed,
                                  trackLatency: context.server.config.latencyTracking)
-        context.server.slowLog.record(spec, context, args, ticks: elapsed)
+        noteDuration(spec, context, args, ticks: elapsed)
         context.stats.commandsProcessed += 1
     }
 

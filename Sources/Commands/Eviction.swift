@@ -90,6 +90,10 @@ public final class Evictor {
             return .ok
         }
         let started = Evictor.microseconds()
+        defer {
+            server.latencyMonitor.record("eviction-cycle", milliseconds: Int(Evictor.microseconds() - started) / 1000,
+                                         threshold: config.latencyMonitorThreshold)
+        }
         if overLimitSince == 0 { overLimitSince = started }
         _ = updateDatabasesInUse(server.keyspace)
         let policy = config.maxmemoryPolicy

@@ -141,6 +141,8 @@ public final class ServerContext {
     public let monitors = MonitorFeed()
     /// Commands slower than `slowlog-log-slower-than` (SLOWLOG).
     public let slowLog = SlowLog()
+    /// Events slower than `latency-monitor-threshold` (LATENCY).
+    public let latencyMonitor = LatencyMonitor()
     /// RDB saving and loading (SAVE, BGSAVE, save rules, start-up load, DEBUG RELOAD).
     public private(set) var snapshots: Snapshots!
     public private(set) var aof: AppendOnlyFile!

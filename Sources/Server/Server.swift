@@ -394,8 +394,10 @@ public final class Server: ServerControl {
     /// Runs an expiry cycle (the slow one once per tick), then arms or disarms the fast ones.
     private func runExpiryCycle(_ mode: ActiveExpiry.Mode, now: Int64) {
         let config = context.config
-        context.activeExpiry.run(mode, hz: config.hz, effort: config.activeExpireEffort, now: now,
-                                 clock: Clock.monotonicMicroseconds)
+        let microseconds = context.activeExpiry.run(mode, hz: config.hz, effort: config.activeExpireEffort, now: now,
+                                                    clock: Clock.monotonicMicroseconds)
+        context.latencyMonitor.record("expire-cycle", milliseconds: Int(microseconds / 1000),
+                                      threshold: config.latencyMonitorThreshold)
         updateFastExpiryTimer()
     }
 

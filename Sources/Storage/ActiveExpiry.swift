@@ -99,9 +99,11 @@ public final class ActiveExpiry {
     public var wantsFastCycles: Bool { lastCycleHitTimeLimit }
 
     /// Runs one cycle at `now` (ms since the epoch); `clock` reads monotonic microseconds.
-    /// A fast cycle does nothing unless the previous cycle hit its time limit.
-    public func run(_ mode: Mode, hz: Int, effort: Int, now: Int64, clock: () -> Int64) {
-        if mode == .fast && !lastCycleHitTimeLimit { return }
+    /// A fast cycle does nothing unless the previous cycle hit its time limit. Returns the
+    /// microseconds the cycle took.
+    @discardableResult
+    public func run(_ mode: Mode, hz: Int, effort: Int, now: Int64, clock: () -> Int64) -> Int64 {
+        if mode == .fast && !lastCycleHitTimeLimit { return 0 }
         let tuning = Tuning(effort: effort)
         let start = clock()
         let deadline = start + tuning.timeLimitMicros(mode, hz: hz)
@@ -126,6 +128,7 @@ public final class ActiveExpiry {
         if hitTimeLimit { currentStats.timeCapReachedCount += 1 }
         currentStats.staleRatio = ratio * 0.05 + currentStats.staleRatio * 0.95
         pthread_mutex_unlock(&statsLock)
+        return elapsed
     }
 
     /// Sweeps `db` in samples of `keysPerSample` keys gathered shard after shard (a sample

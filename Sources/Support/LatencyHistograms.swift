@@ -68,27 +68,52 @@ public final class LatencyHistograms {
         for slot in 0..<slotCount { slots[slot]?.update(repeating: 0, count: bucketCount) }
     }
 
+    /// `slot`'s histograms in all `sets` added up bucket by bucket; nil when none of them
+    /// recorded anything.
+    public static func merged(slot: Int, in sets: [LatencyHistograms]) -> Merged? {
+        guard let first = sets.first else { return nil }
+        let bucketCount = first.bucketCount
+        var counts = [UInt64](repeating: 0, count: bucketCount)
+        for set in sets {
+            guard let slotCounts = set.slots[slot], set.bucketCount == bucketCount else { continue }
+            for index in 0..<bucketCount { counts[index] &+= slotCounts[index] }
+        }
+        let merged = Merged(counts: counts)
+        return merged.total > 0 ? merged : nil
+    }
+
     /// The values at the given percentiles (0...100) of `slot`'s histograms in all `sets`
     /// merged, as HdrHistogram reports them (the highest value of the bucket that reaches the
     /// percentile's rank); nil when none of them recorded anything.
     public static func percentiles(_ percentiles: [Double], slot: Int, in sets: [LatencyHistograms]) -> [UInt64]? {
-        guard let first = sets.first else { return nil }
-        let bucketCount = first.bucketCount
-        var merged = [UInt64](repeating: 0, count: bucketCount)
-        for set in sets {
-            guard let counts = set.slots[slot], set.bucketCount == bucketCount else { continue }
-            for index in 0..<bucketCount { merged[index] &+= counts[index] }
+        guard let merged = merged(slot: slot, in: sets) else { return nil }
+        return percentiles.map { merged.value(atPercentile: $0) }
+    }
+
+    /// One command's histogram, summed over the workers.
+    public struct Merged {
+        let counts: [UInt64]
+        public let total: UInt64
+
+        init(counts: [UInt64]) {
+            self.counts = counts
+            total = counts.reduce(0, &+)
         }
-        let total = merged.reduce(0, &+)
-        guard total > 0 else { return nil }
-        return percentiles.map { percentile in
+
+        func value(atPercentile percentile: Double) -> UInt64 {
             let rank = max(1, UInt64((min(percentile, 100) / 100) * Double(total) + 0.5))
             var seen: UInt64 = 0
-            for index in 0..<bucketCount {
-                seen &+= merged[index]
-                if seen >= rank { return highestValue(inBucket: index) }
+            for index in counts.indices {
+                seen &+= counts[index]
+                if seen >= rank { return LatencyHistograms.highestValue(inBucket: index) }
             }
-            return highestValue(inBucket: bucketCount - 1)
+            return LatencyHistograms.highestValue(inBucket: counts.count - 1)
+        }
+
+        /// How many values fell in the buckets up to the one holding `value`.
+        public func count(upTo value: UInt64) -> UInt64 {
+            let last = min(LatencyHistograms.bucket(of: value), counts.count - 1)
+            return counts[...last].reduce(0, &+)
         }
     }
 }

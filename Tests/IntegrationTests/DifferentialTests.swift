@@ -454,7 +454,7 @@ struct CommandTableTests {
             Issue.record("COMMAND LIST did not return an array")
             return
         }
-        let containers: Set<String> = ["client", "command", "config", "function", "memory", "object", "pubsub", "script", "slowlog"]
+        let containers: Set<String> = ["client", "command", "config", "function", "memory", "object", "pubsub", "script", "slowlog", "latency"]
         var compared = 0
         for case .bulk(let bytes?) in names {
             let name = String(decoding: bytes, as: UTF8.self)

@@ -94,6 +94,7 @@ public enum ServerFamily {
                     docFlags: ["syscmd"], handler: DebugCommand.run),
         monitorSpec,
         slowlogSpec,
+        latencySpec,
     ]
 
     static let flushArguments = [CommandArgument("async", .oneof, flags: .optional,
