@@ -81,10 +81,9 @@ struct Directive {
     static let intMax = Int(Int32.max)
 
     static let all: [Directive] = [
-        // DIVERGENCE: Redis re-binds its listeners when port or bind change at run time; we
-        // do not yet, so CONFIG SET refuses them rather than pretend.
-        integer("port", \.port, 0...65535, immutable: true),
-        Directive(name: "bind", aliases: [], immutable: true, multiArgument: true,
+        // CONFIG SET of either re-binds the listeners (ServerConfig.rebindListeners).
+        integer("port", \.port, 0...65535),
+        Directive(name: "bind", aliases: [], immutable: false, multiArgument: true,
                   format: { $0.bind.joined(separator: " ") },
                   apply: { config, args in
                       guard args.count <= 16 else { return "Too many bind addresses specified." }

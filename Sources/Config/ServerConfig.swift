@@ -138,6 +138,9 @@ public final class ServerConfig: @unchecked Sendable {
     public internal(set) var configFilePath: String?
     /// Called with a directive's name after CONFIG SET changed it.
     public var onChange: ((String) -> Void)?
+    /// Listens on `port` and `bind` as they now are, closing the previous listeners; false
+    /// when that failed (set by the server).
+    public var rebindListeners: (() -> Bool)?
 
     public init() {}
 
@@ -203,16 +206,31 @@ public final class ServerConfig: @unchecked Sendable {
             directives.append(directive)
         }
         let previous = directives.map { $0.format(self) }
+        func undo(through last: Int) {
+            guard last >= 0 else { return }
+            for index in 0...last {
+                let old = previous[index]
+                _ = directives[index].apply(self, directives[index].multiArgument ? ServerConfig.splitWords(old) : [old])
+            }
+        }
         for (index, directive) in directives.enumerated() {
             let value = pairs[index].1
             let arguments = directive.multiArgument ? ServerConfig.splitWords(value) : [value]
             if let failure = directive.apply(self, arguments) {
-                for undo in 0..<index {
-                    let old = previous[undo]
-                    _ = directives[undo].apply(self, directives[undo].multiArgument ? ServerConfig.splitWords(old) : [old])
-                }
+                undo(through: index - 1)
                 return "ERR CONFIG SET failed (possibly related to argument '\(directive.name)') - \(failure)"
             }
+        }
+        // A new port or bind list takes effect at once; if it cannot, every value goes back
+        // (and the listeners they describe), as Redis rolls back a failed apply.
+        let listening = directives.indices.filter { ["port", "bind"].contains(directives[$0].name) }
+        if let first = listening.first, let rebind = rebindListeners,
+           listening.contains(where: { directives[$0].format(self) != previous[$0] }), !rebind() {
+            undo(through: directives.count - 1)
+            _ = rebind()
+            let reason = directives[first].name == "port" ? "Unable to listen on this port. Check server logs."
+                : "Failed to bind to specified addresses."
+            return "ERR CONFIG SET failed (possibly related to argument '\(directives[first].name)') - \(reason)"
         }
         for directive in directives { onChange?(directive.name) }
         return nil

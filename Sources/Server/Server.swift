@@ -69,6 +69,11 @@ public final class Server: ServerControl {
         pthread_sigmask(SIG_SETMASK, &unblocked, nil)
         let threadCount = max(1, config.serverThreads)
         workers = (0..<threadCount).map { Worker(index: $0, server: self) }
+        // Port 0 means no TCP, and Swiftlet has no Unix socket yet: nothing to serve.
+        guard config.port != 0 else {
+            log(.warning, "Configured to not listen anywhere, exiting.")
+            return 1
+        }
         guard bindListeners() else {
             log(.warning, "Failed listening on port \(config.port) (TCP), aborting.")
             return 1
@@ -89,6 +94,7 @@ public final class Server: ServerControl {
         context.baselineMemory = InfoMemoryBaseline.current()
         for worker in workers { worker.startCron(hz: config.hz) }
         config.onChange = { [unowned self] name in self.configurationChanged(name) }
+        config.rebindListeners = { [unowned self] in self.workers[0].perform { self.rebindListeners() } }
         for worker in workers.dropFirst() { startThread(for: worker) }
         log(.notice, "Ready to accept connections tcp")
         if shouldNotifySystemd {
@@ -98,10 +104,7 @@ public final class Server: ServerControl {
         workers[0].run()
         for thread in threads { pthread_join(thread, nil) }
         context.aof.flushAtExit()
-        for (fd, event) in listeners {
-            if let event { event_free(event) }
-            close(fd)
-        }
+        closeListeners()
         removePidFile()
         log(.warning, "Swiftlet is now ready to exit, bye bye...")
         return 0
@@ -162,29 +165,75 @@ public final class Server: ServerControl {
     // MARK: Listening and accepting
 
     private func bindListeners() -> Bool {
-        let config = context.config
-        let addresses = config.bind.isEmpty ? ["*", "-::*"] : config.bind
-        var boundAny = false
-        for rawAddress in addresses {
+        switch openListeners(port: context.config.port, bind: context.config.bind) {
+        case .success(let opened):
+            install(opened)
+            return !opened.isEmpty
+        case .failure(let reason):
+            log(.warning, reason.message)
+            return false
+        }
+    }
+
+    /// Opens listening sockets for `port` on the addresses `bind` lists (every IPv4 and IPv6
+    /// address when empty; a "-" prefix allows an address the host does not have); fails with
+    /// the warning to log when a required address cannot be bound.
+    private func openListeners(port: Int, bind: [String]) -> Result<[(fd: Int32, port: Int)], ListenError> {
+        var opened: [(fd: Int32, port: Int)] = []
+        for rawAddress in bind.isEmpty ? ["*", "-::*"] : bind {
             let optional = rawAddress.hasPrefix("-")
             let address = optional ? String(rawAddress.dropFirst()) : rawAddress
-            switch Listener.open(address: address, port: config.port, backlog: config.tcpBacklog) {
+            switch Listener.open(address: address, port: port, backlog: context.config.tcpBacklog) {
             case .success(let (fd, boundPort)):
-                port = boundPort
-                let me = Unmanaged.passUnretained(self).toOpaque()
-                let event = event_new(workers[0].base, fd, Int16(EV_READ | EV_PERSIST), serverAccept, me)
-                event_add(event, nil)
-                listeners.append((fd, event))
-                boundAny = true
+                opened.append((fd, boundPort))
             case .failure(let reason):
                 if optional && (reason.code == EADDRNOTAVAIL || reason.code == EAFNOSUPPORT || reason.code == EPROTONOSUPPORT) {
                     continue
                 }
-                log(.warning, "Warning: Could not create server TCP listening socket \(address):\(config.port): \(reason.message)")
-                return false
+                for listener in opened { close(listener.fd) }
+                return .failure(ListenError(code: reason.code, message:
+                    "Warning: Could not create server TCP listening socket \(address):\(port): \(reason.message)"))
             }
         }
-        return boundAny
+        return .success(opened)
+    }
+
+    /// Starts accepting on `opened` (on worker 0's event base).
+    private func install(_ opened: [(fd: Int32, port: Int)]) {
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        for (fd, boundPort) in opened {
+            port = boundPort
+            let event = event_new(workers[0].base, fd, Int16(EV_READ | EV_PERSIST), serverAccept, me)
+            event_add(event, nil)
+            listeners.append((fd, event))
+        }
+    }
+
+    private func closeListeners() {
+        for (fd, event) in listeners {
+            if let event { event_free(event) }
+            close(fd)
+        }
+        listeners.removeAll()
+        port = 0
+    }
+
+    /// CONFIG SET port or bind, run on worker 0's thread (which owns the listening events): as
+    /// Redis does, closes the listeners, then listens on the configured port and addresses
+    /// (not at all for port 0). False when that failed: CONFIG SET then puts the old values
+    /// back and calls this again.
+    private func rebindListeners() -> Bool {
+        closeListeners()
+        defer { if context.config.setProcTitle { showProcessTitle() } }
+        guard context.config.port != 0 else { return true }
+        switch openListeners(port: context.config.port, bind: context.config.bind) {
+        case .success(let opened):
+            install(opened)
+            return true
+        case .failure(let reason):
+            log(.warning, reason.message)
+            return false
+        }
     }
 
     func acceptReady(fd listenerFD: Int32) {

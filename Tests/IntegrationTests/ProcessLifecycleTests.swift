@@ -49,6 +49,11 @@ struct ProcessLifecycleTests {
         let missing = try ChildProcess.run(binary, ["/nonexistent/swiftlet.conf"])
         #expect(missing.status == 1)
         #expect(missing.output.contains("Fatal error, can't open config file '/nonexistent/swiftlet.conf'"))
+        // Port 0 is no TCP listener, and with no Unix socket either there is nothing to serve.
+        for server in [binary, redis] {
+            let nowhere = try ChildProcess.run(server, ["--port", "0", "--save", "", "--dir", directory.path])
+            #expect(nowhere.status == 1 && nowhere.output.contains("Configured to not listen anywhere, exiting."), "\(server)")
+        }
     }
 
     /// What /proc/PID/cmdline shows, up to the first NUL, with the server's own executable
