@@ -28,6 +28,7 @@ public struct NetworkMetrics {
     public var totalNetOutputBytes = 0
     public var totalReads = 0
     public var totalWrites = 0
+    public var replyBufferShrinks = 0
     public var workerThreads = 1
     public var tcpPort = 0
     public init() {}

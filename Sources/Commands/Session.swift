@@ -49,6 +49,9 @@ public final class Session {
     /// Query and output buffer sizes, published by the connection for CLIENT LIST.
     public var queryBufferLength = 0
     public var queryBufferCapacity = 0
+    /// CLIENT LIST's rbs and rbp: the reply buffer's size and its recent peak use.
+    public var replyBufferCapacity = 0
+    public var replyBufferPeak = 0
     public var outputBufferLength = 0
     /// Pub/sub subscriptions, changed only on this connection's worker (by the registry).
     public internal(set) var pubsub = PubSubMembership()

@@ -24,10 +24,24 @@ public struct ByteBuffer {
 
     public mutating func reserve(_ extra: Int) {
         if capacity - count >= extra { return }
-        var newCapacity = capacity * 2
+        var newCapacity = max(capacity * 2, 64)
         while newCapacity - count < extra { newCapacity *= 2 }
         base = realloc(base, newCapacity)!
         capacity = newCapacity
+    }
+
+    /// Reallocates to `capacity` bytes (at least `count`): 0 leaves no memory to speak of (an
+    /// idle connection's buffers).
+    public mutating func resize(to capacity: Int) {
+        let newCapacity = max(capacity, count)
+        guard newCapacity != self.capacity else { return }
+        if newCapacity == 0 {
+            free(base)
+            base = malloc(0)!
+        } else {
+            base = realloc(base, newCapacity)!
+        }
+        self.capacity = newCapacity
     }
 
     /// Shrinks an idle buffer that grew for one big request back to `limit` bytes.

@@ -96,6 +96,7 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
                 return worker.close(self)
             }
             input.count += count
+            if input.count - readOffset > inputPeak { inputPeak = input.count - readOffset }
             worker.bytesIn += count
             worker.readsProcessed += 1
             // (Read first: assigned straight from the call, the session is retained around it.)
@@ -130,6 +131,59 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         guard bytes != accountedBufferBytes else { return }
         worker.server.context.clientBuffers.add(bytes - accountedBufferBytes)
         accountedBufferBytes = bytes
+    }
+
+    // MARK: Buffer sizes (Redis's clientsCronResizeQueryBuffer and ...OutputBuffer)
+
+    /// The most input waiting at once, and the most output written at once, since the last
+    /// resize check.
+    private var inputPeak = 0
+    private var replyPeak = 0
+    private var replyPeakResetAt: Int64 = 0
+    /// When the worker's cron looks at this connection's buffers next.
+    var nextBufferCheck: Int64 = 0
+
+    /// Gives back buffer memory this connection does not use, as Redis's client cron does:
+    /// an input buffer wasting more than 4 KB is emptied once the client has been idle for over
+    /// 2 seconds, or trimmed to its recent peak when over 32 KB and more than twice that peak;
+    /// a reply buffer whose recent peak is under half its size shrinks to the peak, but not
+    /// below 16 KB. Returns whether the reply buffer shrank (INFO's reply_buffer_shrinks).
+    // DIVERGENCE: Redis shrinks its fixed reply buffer down to 1 KB and puts what overflows it
+    // in a list; ours is one growable buffer, and one that grew back on every burst of
+    // invalidations would count as used memory, make eviction evict more, and so send more
+    // invalidations (the feedback loop Redis's tracking test guards against). 16 KB is the
+    // size Redis's buffer starts at.
+    func resizeBuffers(now: Int64) -> Bool {
+        guard isOpen, !closing else { return false }
+        if readOffset > 0 && readOffset == input.count {
+            input.count = 0
+            readOffset = 0
+        }
+        let pending = input.count - readOffset
+        let bulk = parser.bufferedBulkHint
+        if input.capacity - input.count > 4 * 1024 && readOffset == 0 {
+            if (now - session.lastInteraction) / 1000 > 2 {
+                input.resize(to: input.count)
+            } else if input.capacity > 32 * 1024 && input.capacity / 2 > inputPeak {
+                input.resize(to: max(input.count, inputPeak, bulk))
+            }
+        }
+        inputPeak = max(pending, bulk)
+        var shrank = false
+        let reply = context.reply.buffer
+        let smallest = 16 * 1024
+        if reply.capacity / 2 >= smallest && replyPeak < reply.capacity / 2 {
+            context.reply.buffer.resize(to: max(smallest, replyPeak + 1))
+            shrank = true
+        }
+        if now - replyPeakResetAt >= 5000 {
+            replyPeak = context.reply.buffer.count - written
+            replyPeakResetAt = now
+        }
+        session.replyBufferPeak = replyPeak
+        publishBufferSizes()
+        accountBuffers()
+        return shrank
     }
 
     /// Takes this connection's buffers out of the total (it is closing).
@@ -234,6 +288,7 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     private func publishBufferSizes() {
         session.queryBufferLength = input.count - readOffset
         session.queryBufferCapacity = input.capacity
+        session.replyBufferCapacity = context.reply.buffer.capacity
         session.outputBufferLength = context.reply.buffer.count - written
     }
 
@@ -491,6 +546,7 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
                 worker.bytesOut += sent
             }
             worker.writesProcessed += 1
+            if output.count > replyPeak { replyPeak = output.count }
             context.reply.buffer.count = 0
             written = 0
             // CLIENT LIST's obl: nothing is pending any more (a served blocked client included).

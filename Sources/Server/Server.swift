@@ -332,6 +332,7 @@ public final class Server: ServerControl {
             metrics.totalNetOutputBytes += worker.bytesOut
             metrics.totalReads += worker.readsProcessed
             metrics.totalWrites += worker.writesProcessed
+            metrics.replyBufferShrinks += worker.replyBufferShrinks
         }
         metrics.workerThreads = workers.count
         metrics.tcpPort = port
@@ -348,6 +349,7 @@ public final class Server: ServerControl {
             worker.bytesOut = 0
             worker.readsProcessed = 0
             worker.writesProcessed = 0
+            worker.replyBufferShrinks = 0
         }
     }
 

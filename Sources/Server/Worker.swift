@@ -407,6 +407,20 @@ final class Worker {
         }
     }
 
+    /// Reply buffers the cron shrank (INFO's reply_buffer_shrinks).
+    var replyBufferShrinks = 0
+
+    /// Has each connection give back unused buffer memory, as often as Redis's client cron
+    /// looks at a client: every tick for a few clients, at least once a second for many.
+    private func resizeConnectionBuffers(now: Int64) {
+        let hz = max(1, server.context.config.hz)
+        let interval = min(1000, Int64(connections.count) * 1000 / Int64(5 * hz))
+        for connection in connections.values where connection.nextBufferCheck <= now {
+            connection.nextBufferCheck = now + interval
+            if connection.resizeBuffers(now: now) { replyBufferShrinks += 1 }
+        }
+    }
+
     private var cronEvent: OpaquePointer?
 
     /// Starts this worker's periodic upkeep; worker 0 also runs the server-wide cron.
@@ -431,6 +445,7 @@ final class Worker {
         HugePages.adviseThreadHeap(advised: &hugePageHeap)
         outputLimits = Worker.readOutputLimits(server.context)
         closeIdleConnections(timeout: server.context.config.timeout, now: now)
+        resizeConnectionBuffers(now: now)
         if index == 0 {
             server.serverCron(now: now)
             server.context.tracking.enforceLimit(server.context.config)

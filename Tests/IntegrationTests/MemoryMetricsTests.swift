@@ -2,7 +2,8 @@
 // value it measures, MEMORY STATS/DOCTOR/MALLOC-STATS/PURGE/HELP answer in their shapes, INFO latencystats lines appear per command (subcommands and blocking
 // commands included), follow the percentile config, and vanish on CONFIG RESETSTAT or when
 // tracking is off, and INFO cachestats counts hits and misses per key prefix exactly for a
-// known mix of lookups spread over several workers.
+// known mix of lookups spread over several workers. Idle clients give their buffer memory
+// back, as Redis's client cron has them do.
 import Foundation
 import Testing
 import TestSupport
@@ -24,6 +25,52 @@ struct MemoryMetricsTests {
             result[String(line[..<colon])] = String(line[line.index(after: colon)...])
         }
         return result
+    }
+
+    /// CLIENT LIST's query buffer (qbuf + qbuf-free) and reply buffer (rbs) of the client
+    /// named `name`, as `observer` sees them.
+    private func buffers(of name: String, _ observer: RespClient) throws -> (query: Int, reply: Int) {
+        let listing = try observer.call("CLIENT", "LIST").text ?? ""
+        guard let line = listing.split(separator: "\n").first(where: { $0.contains("name=\(name) ") }) else { return (-1, -1) }
+        func field(_ key: String) -> Int {
+            line.split(separator: " ").first { $0.hasPrefix(key + "=") }.flatMap { Int($0.dropFirst(key.count + 1)) } ?? -1
+        }
+        return (field("qbuf") + field("qbuf-free"), field("rbs"))
+    }
+
+    @Test func idleClientsGiveBufferMemoryBack() throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", "2"])
+        defer { server.stop() }
+        let observer = try RespClient(port: server.port)
+        let idle = try RespClient(port: server.port)
+        _ = try idle.call("CLIENT", "SETNAME", "idle")
+        // A big command leaves a big query buffer; more small ones shrink it towards their
+        // peak within about a second.
+        _ = try idle.call("SET", "x", String(repeating: "A", count: 400_000))
+        let afterBig = try buffers(of: "idle", observer).query
+        #expect(afterBig > 32_768)
+        var trimmed = afterBig
+        let deadline = Date().addingTimeInterval(5)
+        while trimmed >= afterBig && Date() < deadline {
+            _ = try idle.call("SET", "x", "small")
+            Thread.sleep(forTimeInterval: 0.05)
+            trimmed = try buffers(of: "idle", observer).query
+        }
+        #expect(trimmed > 0 && trimmed < afterBig, "query buffer \(afterBig) then \(trimmed)")
+        // Idle for more than 2 seconds after a read (which gives the buffer room for the next
+        // one): the query buffer is released, and used_memory drops.
+        _ = try idle.call("SET", "x", "small")
+        #expect(try buffers(of: "idle", observer).query >= 16_384)
+        let usedBefore = Int(try fields(observer, "memory")["used_memory"] ?? "") ?? 0
+        Thread.sleep(forTimeInterval: 3.5)
+        let (query, reply) = try buffers(of: "idle", observer)
+        #expect(query == 0, "query buffer \(query) after 3.5 s idle")
+        #expect(reply == 16_384, "reply buffer \(reply)")
+        let usedAfter = Int(try fields(observer, "memory")["used_memory"] ?? "") ?? 0
+        #expect(usedAfter <= usedBefore - 16_384, "used_memory \(usedBefore) then \(usedAfter)")
+        // The released buffer comes back when the client speaks again.
+        #expect(try idle.call("GET", "x") == .bulk(Array("small".utf8)))
+        #expect(try buffers(of: "idle", observer).query > 0)
     }
 
     @Test func memoryUsageGrowsWithValueSize() throws {

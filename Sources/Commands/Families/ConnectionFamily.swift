@@ -312,8 +312,8 @@ public enum ConnectionFamily {
             + "name=\(name) age=\(age) idle=\(idle) flags=\(flags) db=\(session.db) sub=\(subscriptions.channels) psub=\(subscriptions.patterns) "
             + "ssub=\(subscriptions.shardChannels) "
             + "multi=-1 qbuf=\(session.queryBufferLength) qbuf-free=\(queryFree) argv-mem=0 multi-mem=0 "
-            + "rbs=\(session.queryBufferCapacity) rbp=\(session.queryBufferLength) obl=\(session.outputBufferLength) "
-            + "oll=0 omem=0 tot-mem=\(session.queryBufferCapacity + session.outputBufferLength) events=r "
+            + "rbs=\(session.replyBufferCapacity) rbp=\(session.replyBufferPeak) obl=\(session.outputBufferLength) "
+            + "oll=0 omem=0 tot-mem=\(session.queryBufferCapacity + session.replyBufferCapacity) events=r "
             + "cmd=\(command) user=default redir=\(tracking.shownRedirect) resp=\(session.protocolVersion) "
             + "lib-name=\(libName) lib-ver=\(libVersion)\n"
     }

@@ -228,7 +228,8 @@ enum InfoReport {
                 ("total_error_replies", String(errors.total)), ("dump_payload_sanitizations", "0"),
                 ("total_reads_processed", String(network.totalReads)), ("total_writes_processed", String(network.totalWrites)),
                 ("io_threaded_reads_processed", "0"), ("io_threaded_writes_processed", "0"),
-                ("reply_buffer_shrinks", "0"), ("reply_buffer_expands", "0"),
+                // DIVERGENCE: reply buffers grow as replies need (no cron expansion to count).
+                ("reply_buffer_shrinks", String(network.replyBufferShrinks)), ("reply_buffer_expands", "0"),
             ])
         case "replication":
             return lines("Replication", [
