@@ -138,8 +138,8 @@ public final class ServerConfig: @unchecked Sendable {
     public internal(set) var configFilePath: String?
     /// Called with a directive's name after CONFIG SET changed it.
     public var onChange: ((String) -> Void)?
-    /// Listens on `port` and `bind` as they now are, closing the previous listeners; false
-    /// when that failed (set by the server).
+    /// Listens on `port` and `bind` as they now are, in place of the previous listeners; false
+    /// when that failed, having changed nothing (set by the server).
     public var rebindListeners: (() -> Bool)?
 
     public init() {}
@@ -221,13 +221,12 @@ public final class ServerConfig: @unchecked Sendable {
                 return "ERR CONFIG SET failed (possibly related to argument '\(directive.name)') - \(failure)"
             }
         }
-        // A new port or bind list takes effect at once; if it cannot, every value goes back
-        // (and the listeners they describe), as Redis rolls back a failed apply.
+        // A new port or bind list takes effect at once; if it cannot, every value goes back,
+        // as Redis rolls back a failed apply.
         let listening = directives.indices.filter { ["port", "bind"].contains(directives[$0].name) }
         if let first = listening.first, let rebind = rebindListeners,
            listening.contains(where: { directives[$0].format(self) != previous[$0] }), !rebind() {
             undo(through: directives.count - 1)
-            _ = rebind()
             let reason = directives[first].name == "port" ? "Unable to listen on this port. Check server logs."
                 : "Failed to bind to specified addresses."
             return "ERR CONFIG SET failed (possibly related to argument '\(directives[first].name)') - \(reason)"

@@ -15,7 +15,17 @@ import CSystem
 public final class Server: ServerControl {
     public let context: ServerContext
     var workers: [Worker] = []
-    private var listeners: [(fd: Int32, event: OpaquePointer?)] = []
+    /// Listening sockets with the address and port each was opened for; changed only on
+    /// worker 0's thread (whose event base watches them), read by CONFIG SET on any thread.
+    private var listeners: [Listening] = []
+    private var listenersLock = pthread_mutex_t()
+
+    struct Listening {
+        let fd: Int32
+        let address: String
+        let port: Int
+        var event: OpaquePointer? = nil
+    }
     private var nextWorker = 0
     private var sessionsLock = pthread_mutex_t()
     private var liveSessions: [Int: Session] = [:]
@@ -33,6 +43,7 @@ public final class Server: ServerControl {
     public init(config: ServerConfig) {
         context = ServerContext(config: config)
         pthread_mutex_init(&sessionsLock, nil)
+        pthread_mutex_init(&listenersLock, nil)
         context.control = self
     }
 
@@ -94,7 +105,7 @@ public final class Server: ServerControl {
         context.baselineMemory = InfoMemoryBaseline.current()
         for worker in workers { worker.startCron(hz: config.hz) }
         config.onChange = { [unowned self] name in self.configurationChanged(name) }
-        config.rebindListeners = { [unowned self] in self.workers[0].perform { self.rebindListeners() } }
+        config.rebindListeners = { [unowned self] in self.rebindListeners() }
         for worker in workers.dropFirst() { startThread(for: worker) }
         log(.notice, "Ready to accept connections tcp")
         if shouldNotifySystemd {
@@ -104,7 +115,7 @@ public final class Server: ServerControl {
         workers[0].run()
         for thread in threads { pthread_join(thread, nil) }
         context.aof.flushAtExit()
-        closeListeners()
+        replaceListeners(keeping: [], adding: [])
         removePidFile()
         log(.warning, "Swiftlet is now ready to exit, bye bye...")
         return 0
@@ -165,9 +176,9 @@ public final class Server: ServerControl {
     // MARK: Listening and accepting
 
     private func bindListeners() -> Bool {
-        switch openListeners(port: context.config.port, bind: context.config.bind) {
+        switch openListeners(port: context.config.port, bind: context.config.bind, reusing: []) {
         case .success(let opened):
-            install(opened)
+            replaceListeners(keeping: [], adding: opened)
             return !opened.isEmpty
         case .failure(let reason):
             log(.warning, reason.message)
@@ -176,16 +187,19 @@ public final class Server: ServerControl {
     }
 
     /// Opens listening sockets for `port` on the addresses `bind` lists (every IPv4 and IPv6
-    /// address when empty; a "-" prefix allows an address the host does not have); fails with
-    /// the warning to log when a required address cannot be bound.
-    private func openListeners(port: Int, bind: [String]) -> Result<[(fd: Int32, port: Int)], ListenError> {
-        var opened: [(fd: Int32, port: Int)] = []
+    /// address when empty; a "-" prefix allows an address the host does not have), except
+    /// where one of `current` already listens; fails with the warning to log when a required
+    /// address cannot be bound (closing what it opened).
+    private func openListeners(port: Int, bind: [String], reusing current: [Listening])
+        -> Result<[Listening], ListenError> {
+        var opened: [Listening] = []
         for rawAddress in bind.isEmpty ? ["*", "-::*"] : bind {
             let optional = rawAddress.hasPrefix("-")
             let address = optional ? String(rawAddress.dropFirst()) : rawAddress
+            if current.contains(where: { $0.address == address && $0.port == port }) { continue }
             switch Listener.open(address: address, port: port, backlog: context.config.tcpBacklog) {
             case .success(let (fd, boundPort)):
-                opened.append((fd, boundPort))
+                opened.append(Listening(fd: fd, address: address, port: boundPort))
             case .failure(let reason):
                 if optional && (reason.code == EADDRNOTAVAIL || reason.code == EAFNOSUPPORT || reason.code == EPROTONOSUPPORT) {
                     continue
@@ -198,42 +212,57 @@ public final class Server: ServerControl {
         return .success(opened)
     }
 
-    /// Starts accepting on `opened` (on worker 0's event base).
-    private func install(_ opened: [(fd: Int32, port: Int)]) {
+    /// On worker 0's thread: stops listening on every socket but those in `kept`, and starts
+    /// accepting on `added`.
+    func replaceListeners(keeping kept: [Int32], adding added: [Listening]) {
+        pthread_mutex_lock(&listenersLock)
+        defer { pthread_mutex_unlock(&listenersLock) }
+        for listener in listeners where !kept.contains(listener.fd) {
+            if let event = listener.event { event_free(event) }
+            close(listener.fd)
+        }
+        listeners.removeAll { !kept.contains($0.fd) }
         let me = Unmanaged.passUnretained(self).toOpaque()
-        for (fd, boundPort) in opened {
-            port = boundPort
-            let event = event_new(workers[0].base, fd, Int16(EV_READ | EV_PERSIST), serverAccept, me)
-            event_add(event, nil)
-            listeners.append((fd, event))
+        for var listener in added {
+            listener.event = event_new(workers[0].base, listener.fd, Int16(EV_READ | EV_PERSIST), serverAccept, me)
+            event_add(listener.event, nil)
+            listeners.append(listener)
         }
+        port = listeners.first?.port ?? 0
+        if context.config.setProcTitle { showProcessTitle() }
     }
 
-    private func closeListeners() {
-        for (fd, event) in listeners {
-            if let event { event_free(event) }
-            close(fd)
-        }
-        listeners.removeAll()
-        port = 0
-    }
-
-    /// CONFIG SET port or bind, run on worker 0's thread (which owns the listening events): as
-    /// Redis does, closes the listeners, then listens on the configured port and addresses
-    /// (not at all for port 0). False when that failed: CONFIG SET then puts the old values
-    /// back and calls this again.
+    /// CONFIG SET port or bind, on the thread that runs it: opens the sockets the new values
+    /// need (keeping those already listening on an address and port that stay), and has
+    /// worker 0 swap them in (port 0: no listener at all). False when a socket could not be
+    /// opened; then nothing has changed, and CONFIG SET puts the old values back.
+    // DIVERGENCE: Redis closes its listeners before binding the new ones. Ours are swapped
+    // afterwards, by worker 0 through its inbox, so that the command never waits for worker 0,
+    // which could be waiting for a shard lock that this command's EXEC holds.
     private func rebindListeners() -> Bool {
-        closeListeners()
-        defer { if context.config.setProcTitle { showProcessTitle() } }
-        guard context.config.port != 0 else { return true }
-        switch openListeners(port: context.config.port, bind: context.config.bind) {
-        case .success(let opened):
-            install(opened)
-            return true
-        case .failure(let reason):
-            log(.warning, reason.message)
-            return false
+        pthread_mutex_lock(&listenersLock)
+        let current = listeners
+        pthread_mutex_unlock(&listenersLock)
+        let config = context.config
+        var opened: [Listening] = []
+        var kept: [Listening] = []
+        if config.port != 0 {
+            switch openListeners(port: config.port, bind: config.bind, reusing: current) {
+            case .success(let fresh): opened = fresh
+            case .failure(let reason):
+                log(.warning, reason.message)
+                return false
+            }
+            let wanted = (config.bind.isEmpty ? ["*", "-::*"] : config.bind).map { $0.hasPrefix("-") ? String($0.dropFirst()) : $0 }
+            kept = current.filter { $0.port == config.port && wanted.contains($0.address) }
         }
+        let keptFDs = kept.map(\.fd)
+        if workers[0].isCurrentThread {
+            replaceListeners(keeping: keptFDs, adding: opened)
+        } else {
+            workers[0].post(.replaceListeners(keeping: keptFDs, adding: opened))
+        }
+        return true
     }
 
     func acceptReady(fd listenerFD: Int32) {

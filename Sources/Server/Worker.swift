@@ -26,48 +26,8 @@ final class Worker {
         /// One message for several of this worker's connections (PUBLISH's fan-out).
         /// Pushed messages another worker raised while running a batch of commands.
         case deliveries([Delivery])
-        /// Work that must run on this worker's thread, its caller waiting (`perform`).
-        case perform(Rendezvous)
-    }
-
-    /// A call handed to another worker's thread, and the wait for it to finish.
-    final class Rendezvous {
-        private let body: () -> Void
-        private var mutex = pthread_mutex_t()
-        private var condition = pthread_cond_t()
-        private var done = false
-
-        init(_ body: @escaping () -> Void) {
-            self.body = body
-            pthread_mutex_init(&mutex, nil)
-            pthread_cond_init(&condition, nil)
-        }
-
-        func run() {
-            body()
-            pthread_mutex_lock(&mutex)
-            done = true
-            pthread_cond_signal(&condition)
-            pthread_mutex_unlock(&mutex)
-        }
-
-        func wait() {
-            pthread_mutex_lock(&mutex)
-            while !done { pthread_cond_wait(&condition, &mutex) }
-            pthread_mutex_unlock(&mutex)
-        }
-    }
-
-    /// Runs `job` on this worker's thread and returns its result: at once when called there,
-    /// else through the inbox while the caller waits (rare requests, such as CONFIG SET port
-    /// re-binding the listeners worker 0's event base watches).
-    func perform<T>(_ job: @escaping () -> T) -> T {
-        if isCurrentThread { return job() }
-        var result: T?
-        let rendezvous = Rendezvous { result = job() }
-        post(.perform(rendezvous))
-        rendezvous.wait()
-        return result!
+        /// CONFIG SET port/bind on another worker (worker 0 owns the listening events).
+        case replaceListeners(keeping: [Int32], adding: [Server.Listening])
     }
 
     /// A set of worker indices: one bit each below 64, a list for the rest.
@@ -209,8 +169,8 @@ final class Worker {
                 connection.deliver(message)
             case .deliveries(let deliveries):
                 for delivery in deliveries { deliver(delivery) }
-            case .perform(let rendezvous):
-                rendezvous.run()
+            case .replaceListeners(let kept, let added):
+                server.replaceListeners(keeping: kept, adding: added)
             }
         }
         serveReadyConnections()
