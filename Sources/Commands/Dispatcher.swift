@@ -90,22 +90,19 @@ public enum Dispatcher {
                 return
             }
         }
-        let elapsed = invoke(spec, context, started: started)
+        let elapsed = invoke(spec, context, args, started: started)
         if context.blockedThisRun {
             // Counted when the wait ends, with the time of every run it took (as Redis does).
             context.blockedRunTicks &+= elapsed
             return
         }
-        context.stats.recordCall(spec.statsIndex, ticks: elapsed &+ context.blockedRunTicks, failed: context.failed,
-                                 trackLatency: context.server.config.latencyTracking)
-        noteDuration(spec, context, args, ticks: elapsed &+ context.blockedRunTicks)
+        recordCompletion(spec, context, args, ticks: elapsed &+ context.blockedRunTicks)
         context.blockedRunTicks = 0
-        context.stats.commandsProcessed += 1
     }
 
     /// Runs the handler of `spec`, returning the ticks it took.
     @inline(__always)
-    private static func invoke(_ spec: CommandSpec, _ context: CommandContext, started: UInt64) -> UInt64 {
+    private static func invoke(_ spec: CommandSpec, _ context: CommandContext, _ args: CommandArgs, started: UInt64) -> UInt64 {
         context.command = spec
         context.session.lastCommandIndex = spec.statsIndex
         let tracking = !context.session.trackingFlags.isEmpty
@@ -117,7 +114,6 @@ public enum Dispatcher {
         // retries of a blocked command are not shown, nor anything while a dataset loads.
         let monitored = context.server.monitors.isActive && !spec.flags.contains(.admin)
             && context.blockedRunTicks == 0 && !context.server.loadingDataset
-        let args = context.args
         if monitored && spec.flags.contains(.skipMonitor) { context.server.monitors.feed(context, args) }
         // Unwrapped natively: going through the generic `unsafelyUnwrapped` made the compiler
         // wrap the handler in a reabstraction thunk, allocated on every call.
@@ -132,27 +128,24 @@ public enum Dispatcher {
         return Clock.ticks() &- started
     }
 
-    /// The slow log and the latency monitor see every completed command's own time (a blocked
-    /// command's runs, not its wait).
+    /// Counts a completed command: its statistics, and its own time (a blocked command's runs,
+    /// not its wait) for the slow log and the latency monitor.
     @inline(__always)
-    private static func noteDuration(_ spec: CommandSpec, _ context: CommandContext, _ args: CommandArgs, ticks: UInt64) {
+    private static func recordCompletion(_ spec: CommandSpec, _ context: CommandContext, _ args: CommandArgs, ticks: UInt64) {
+        context.stats.recordCall(spec.statsIndex, ticks: ticks, failed: context.failed,
+                                 trackLatency: context.server.config.latencyTracking)
         context.server.slowLog.record(spec, context, args, ticks: ticks)
-        let threshold = context.server.config.latencyMonitorThreshold
-        if threshold > 0 {
-            context.server.latencyMonitor.record(spec.flags.contains(.fast) ? "fast-command" : "command",
-                                                 milliseconds: Clock.microseconds(ticks: ticks) / 1000, threshold: threshold)
-        }
+        context.server.latencyMonitor.record(spec.flags.contains(.fast) ? "fast-command" : "command",
+                                             milliseconds: Clock.microseconds(ticks: ticks) / 1000,
+                                             threshold: context.server.config.latencyMonitorThreshold)
+        context.stats.commandsProcessed += 1
     }
 
     /// Runs one command queued in a transaction (EXEC, with the shards of its keys held).
     static func runQueued(_ spec: CommandSpec, _ context: CommandContext) {
         context.failed = false
         let args = context.args
-        let elapsed = invoke(spec, context, started: Clock.ticks())
-        context.stats.recordCall(spec.statsIndex, ticks: elapsed, failed: context.failed,
-                                 trackLatency: context.server.config.latencyTracking)
-        noteDuration(spec, context, args, ticks: elapsed)
-        context.stats.commandsProcessed += 1
+        recordCompletion(spec, context, args, ticks: invoke(spec, context, args, started: Clock.ticks()))
     }
 
     /// Whether `spec` must wait for a load to end (EXEC: whether a queued command must).

@@ -116,7 +116,7 @@ public final class Evictor {
     /// Microseconds on the cycle counter: eviction reads the time at least twice per command
     /// while memory is over the limit, and clock_gettime showed in profiles there.
     private static func microseconds() -> Int64 {
-        Int64(Double(Clock.ticks()) * 1000 / Clock.ticksPerMillisecond)
+        Int64(Clock.microseconds(ticks: Clock.ticks()))
     }
 
     /// Redis's evictionTimeLimitUs: 0–500 µs linearly up to tenacity 10, then +15% a step;

@@ -186,16 +186,19 @@ public final class Server: ServerControl {
         }
     }
 
-    /// Opens listening sockets for `port` on the addresses `bind` lists (every IPv4 and IPv6
-    /// address when empty; a "-" prefix allows an address the host does not have), except
-    /// where one of `current` already listens; fails with the warning to log when a required
-    /// address cannot be bound (closing what it opened).
+    /// The addresses `bind` lists (every IPv4 and IPv6 address when empty), each with whether
+    /// the host may lack it (a "-" prefix).
+    private static func listenAddresses(_ bind: [String]) -> [(address: String, optional: Bool)] {
+        (bind.isEmpty ? ["*", "-::*"] : bind).map { $0.hasPrefix("-") ? (String($0.dropFirst()), true) : ($0, false) }
+    }
+
+    /// Opens listening sockets for `port` on the addresses `bind` lists, except where one of
+    /// `current` already listens; fails with the warning to log when an address the host must
+    /// have cannot be bound (closing what it opened).
     private func openListeners(port: Int, bind: [String], reusing current: [Listening])
         -> Result<[Listening], ListenError> {
         var opened: [Listening] = []
-        for rawAddress in bind.isEmpty ? ["*", "-::*"] : bind {
-            let optional = rawAddress.hasPrefix("-")
-            let address = optional ? String(rawAddress.dropFirst()) : rawAddress
+        for (address, optional) in Server.listenAddresses(bind) {
             if current.contains(where: { $0.address == address && $0.port == port }) { continue }
             switch Listener.open(address: address, port: port, backlog: context.config.tcpBacklog) {
             case .success(let (fd, boundPort)):
@@ -253,7 +256,7 @@ public final class Server: ServerControl {
                 log(.warning, reason.message)
                 return false
             }
-            let wanted = (config.bind.isEmpty ? ["*", "-::*"] : config.bind).map { $0.hasPrefix("-") ? String($0.dropFirst()) : $0 }
+            let wanted = Server.listenAddresses(config.bind).map(\.address)
             kept = current.filter { $0.port == config.port && wanted.contains($0.address) }
         }
         let keptFDs = kept.map(\.fd)
