@@ -73,6 +73,27 @@ func expectMatchesRedis(_ scripts: [Script], threads: Int, swiftletArguments: [S
     return compared
 }
 
+/// Runs `transcript` against a fresh Swiftlet (with `swiftletArguments`), then a fresh
+/// redis-server, and expects the same lines, naming each line that differs; returns
+/// Swiftlet's lines. For tests whose lines are masked or summarised replies (times, ports,
+/// client addresses), where comparing raw replies as `expectMatchesRedis` does cannot work.
+@discardableResult
+func expectTranscriptsMatchRedis(_ label: String, swiftletArguments: [String] = [],
+                                 _ transcript: (ServerProcess) throws -> [String]) throws -> [String] {
+    let swiftlet = try ServerProcess.swiftlet(swiftletArguments)
+    defer { swiftlet.stop() }
+    let redis = try ServerProcess.redis()
+    defer { redis.stop() }
+    let ours = try transcript(swiftlet)
+    let theirs = try transcript(redis)
+    #expect(ours.count == theirs.count, "\(label): \(ours.count) lines, Redis \(theirs.count)")
+    for (index, line) in theirs.enumerated() {
+        #expect(index < ours.count && ours[index] == line,
+                "\(label), line \(index): \(index < ours.count ? ours[index] : "missing") vs Redis \(line)")
+    }
+    return ours
+}
+
 let scripts: [Script] = [
     script("strings", """
     set foo bar

@@ -63,15 +63,8 @@ private func masked(_ line: String) -> String {
 
 @Test(arguments: [1, 4])
 func monitorShowsWhatRedisShows(threads: Int) throws {
-    let swiftlet = try ServerProcess.swiftlet(["--server-threads", String(threads)])
-    defer { swiftlet.stop() }
-    let redis = try ServerProcess.redis()
-    defer { redis.stop() }
-    let ours = try monitorLines(port: swiftlet.port)
-    let theirs = try monitorLines(port: redis.port)
-    #expect(ours.count == theirs.count, "\(threads) threads: \(ours.count) lines, Redis \(theirs.count)")
-    for (index, line) in theirs.enumerated() {
-        #expect(index < ours.count && ours[index] == line, "\(threads) threads, line \(index): \(index < ours.count ? ours[index] : "missing") vs Redis \(line)")
+    try expectTranscriptsMatchRedis("MONITOR, \(threads) threads", swiftletArguments: ["--server-threads", String(threads)]) {
+        try monitorLines(port: $0.port)
     }
 }
 
@@ -101,12 +94,8 @@ private func monitorLifecycle(port: Int) throws -> [String] {
 }
 
 @Test func monitorLifecycleMatchesRedis() throws {
-    let swiftlet = try ServerProcess.swiftlet(["--server-threads", "2"])
-    defer { swiftlet.stop() }
-    let redis = try ServerProcess.redis()
-    defer { redis.stop() }
-    let ours = try monitorLifecycle(port: swiftlet.port)
-    let theirs = try monitorLifecycle(port: redis.port)
-    #expect(ours == theirs)
-    #expect(theirs.contains("monitor flagged"))
+    let ours = try expectTranscriptsMatchRedis("MONITOR lifecycle", swiftletArguments: ["--server-threads", "2"]) {
+        try monitorLifecycle(port: $0.port)
+    }
+    #expect(ours.contains("monitor flagged"))
 }

@@ -64,14 +64,7 @@ private func slowlogTranscript(port: Int) throws -> [String] {
 @Test func slowlogMatchesRedis() throws {
     // One worker: a served BLPOP is logged after the LPUSH that served it, which with more
     // threads can race with the LPUSH's own entry.
-    let swiftlet = try ServerProcess.swiftlet(["--server-threads", "1"])
-    defer { swiftlet.stop() }
-    let redis = try ServerProcess.redis()
-    defer { redis.stop() }
-    let ours = try slowlogTranscript(port: swiftlet.port)
-    let theirs = try slowlogTranscript(port: redis.port)
-    #expect(ours.count == theirs.count)
-    for (index, line) in theirs.enumerated() {
-        #expect(index < ours.count && ours[index] == line, "step \(index): \(index < ours.count ? ours[index] : "missing") vs Redis \(line)")
+    try expectTranscriptsMatchRedis("SLOWLOG", swiftletArguments: ["--server-threads", "1"]) {
+        try slowlogTranscript(port: $0.port)
     }
 }
