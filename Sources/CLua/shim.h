@@ -322,13 +322,6 @@ static inline void swiftlet_lua_use_library_globals(lua_State *L, int on) {
     lua_pop(L, 1);
 }
 
-/// Sets global `name` of the sealed globals to the value on top of the stack (KEYS, ARGV).
-static inline void swiftlet_lua_set_sealed_global(lua_State *L, const char *name) {
-    lua_getfield(L, LUA_REGISTRYINDEX, "swiftlet_globals");
-    lua_insert(L, -2);
-    lua_setfield(L, -2, name);
-    lua_pop(L, 1);
-}
 
 // MARK: errors and interruption
 
@@ -374,6 +367,36 @@ static void swiftlet_lua_count_hook(lua_State *L, lua_Debug *ar) {
 static inline void swiftlet_lua_set_interrupt(lua_State *L, swiftlet_lua_interrupt_fn fn) {
     lua_pushlightuserdata(L, (void *)fn);
     lua_setfield(L, LUA_REGISTRYINDEX, "swiftlet_interrupt");
+}
+
+/// Registry references a run uses instead of looking names up: the pcall message handler,
+/// and for EVAL's state the real globals table and the interned names KEYS and ARGV.
+struct swiftlet_lua_run_references { int error_handler, globals, keys_name, argv_name; };
+
+/// Makes the references of a state whose globals are sealed (after swiftlet_lua_seal_globals).
+static inline struct swiftlet_lua_run_references swiftlet_lua_make_run_references(lua_State *L) {
+    struct swiftlet_lua_run_references references;
+    lua_pushcfunction(L, swiftlet_lua_error_handler);
+    references.error_handler = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_getfield(L, LUA_REGISTRYINDEX, "swiftlet_globals");
+    references.globals = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "KEYS");
+    references.keys_name = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "ARGV");
+    references.argv_name = luaL_ref(L, LUA_REGISTRYINDEX);
+    return references;
+}
+
+/// Sets the sealed globals KEYS and ARGV to the two tables on top of the stack (popped).
+static inline void swiftlet_lua_set_keys_and_argv(lua_State *L, struct swiftlet_lua_run_references references) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, references.globals);   /* keys, argv, globals */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, references.argv_name);
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, references.keys_name);
+    lua_pushvalue(L, -4);
+    lua_rawset(L, -3);
+    lua_pop(L, 3);
 }
 
 static inline void swiftlet_lua_install_hook(lua_State *L, int instructions) {

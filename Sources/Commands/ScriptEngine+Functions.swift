@@ -11,12 +11,13 @@ private let raise = SWIFTLET_LUA_RAISE
 
 extension ScriptEngine {
     /// The function state, reloaded with the current libraries when they changed.
-    func currentFunctionState() -> OpaquePointer {
+    func currentFunctionState() -> (OpaquePointer, swiftlet_lua_run_references) {
         let registry = server.functions
-        if let functionState, functionGeneration == registry.generation { return functionState }
+        if let functionState, functionGeneration == registry.generation { return (functionState, functionStateReferences) }
         if let functionState { swiftlet_lua_close(functionState) }
         let L = ScriptEngine.makeState(forFunctions: true)
         functionState = L
+        functionStateReferences = swiftlet_lua_make_run_references(L)
         functionReferences = [:]
         functionGeneration = registry.generation
         for library in registry.all {
@@ -24,26 +25,26 @@ extension ScriptEngine {
                 for entry in loaded.registered { functionReferences[entry.function.name] = entry.reference }
             }
         }
-        return L
+        return (L, functionStateReferences)
     }
 
     /// Runs library function `function` for FCALL (the caller holds the shards); true, having
     /// written nothing, when the run must start over holding every shard.
     func call(_ function: LibraryFunction, _ context: CommandContext, keys: Range<Int>, arguments: Range<Int>,
               readOnly: Bool) -> Bool {
-        let L = currentFunctionState()
+        let (L, references) = currentFunctionState()
         guard let reference = functionReferences[function.name] else {
             context.error("ERR Function not found")
             return false
         }
-        return execute(in: L, reference, context, keys: keys, arguments: arguments, flags: function.flags,
+        return execute(in: L, references, reference, context, keys: keys, arguments: arguments, flags: function.flags,
                        readOnly: readOnly, source: nil, function: function)
     }
 
     /// Checks `code` by running it (FUNCTION LOAD, RESTORE): the library and its functions,
     /// or Redis's error. The callbacks stay in the function state until it is next rebuilt.
     func loadLibrary(_ code: [UInt8]) -> Result<FunctionLibrary, ScriptError> {
-        let L = currentFunctionState()
+        let (L, _) = currentFunctionState()
         switch load(code, into: L) {
         case .success(let loaded):
             // Rebuilt on the next FCALL (the generation moves when the library is added).
