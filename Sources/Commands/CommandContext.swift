@@ -86,7 +86,7 @@ public final class CommandContext {
 
     private static let emptySlices = UnsafeMutablePointer<ArgSlice>.allocate(capacity: 1)
 
-    public init(server: ServerContext, session: Session, stats: CommandStats, replyCapacity: Int = 16 * 1024) {
+    public init(server: ServerContext, session: Session, stats: CommandStats, reply: ReplyWriter = ReplyWriter()) {
         self.server = server
         self.session = session
         self.stats = stats
@@ -94,7 +94,7 @@ public final class CommandContext {
         prefixStats = .passUnretained(stats.prefixes)
         unmanagedKeyEvents = .passUnretained(server.keyEvents)
         unmanagedTable = .passUnretained(server.table)
-        reply = ReplyWriter(capacity: replyCapacity)
+        self.reply = reply
         args = CommandArgs(base: UnsafeRawPointer(CommandContext.emptySlices),
                            slices: UnsafePointer(CommandContext.emptySlices), count: 0)
     }

@@ -1,6 +1,7 @@
-// A growable byte buffer over malloc'd memory: the input and output buffers of every
-// connection. Appends are amortised O(1) and never allocate once the buffer has grown to the
-// connection's working size, which keeps the request path allocation-free.
+// A growable byte buffer: the input and output buffers of every connection. Appends are
+// amortised O(1) and never allocate once the buffer has grown to the connection's working
+// size, which keeps the request path allocation-free. A connection's buffers live in a page
+// slot (PageSlots.swift) while they fit one and in malloc's memory when they grow past it.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,14 +11,34 @@ public struct ByteBuffer {
     public private(set) var capacity: Int
     /// Bytes in use, from `base`.
     public var count: Int = 0
+    /// Whether the bytes go in a page slot whenever they fit one (a connection's buffers).
+    public let prefersPageSlot: Bool
+    /// `base` is a page slot, not malloc's.
+    public private(set) var inPageSlot = false
 
     public init(capacity: Int = 16 * 1024) {
         self.capacity = max(capacity, 64)
         base = malloc(self.capacity)!
+        prefersPageSlot = false
+    }
+
+    /// A connection's buffer: one page slot to start with.
+    public init(pageSlot: Void) {
+        prefersPageSlot = true
+        if let slot = PageSlots.shared.take() {
+            base = slot
+            capacity = PageSlots.slotSize
+            inPageSlot = true
+        } else {
+            capacity = PageSlots.slotSize
+            base = malloc(capacity)!
+        }
     }
 
     /// Releases the memory. The owner calls this exactly once.
-    public func deallocate() { free(base) }
+    public func deallocate() {
+        if inPageSlot { PageSlots.shared.give(base) } else { free(base) }
+    }
 
     @inlinable public var freeSpace: Int { capacity - count }
     @inlinable public var end: UnsafeMutableRawPointer { base + count }
@@ -26,30 +47,51 @@ public struct ByteBuffer {
         if capacity - count >= extra { return }
         var newCapacity = max(capacity * 2, 64)
         while newCapacity - count < extra { newCapacity *= 2 }
-        base = realloc(base, newCapacity)!
-        capacity = newCapacity
+        move(to: newCapacity)
     }
 
     /// Reallocates to `capacity` bytes (at least `count`): 0 leaves no memory to speak of (an
-    /// idle connection's buffers).
+    /// idle connection's buffers). A buffer that prefers page slots keeps a whole slot for any
+    /// size from 1 to a slot's.
     public mutating func resize(to capacity: Int) {
         let newCapacity = max(capacity, count)
-        guard newCapacity != self.capacity else { return }
-        if newCapacity == 0 {
-            free(base)
-            base = malloc(0)!
-        } else {
-            base = realloc(base, newCapacity)!
-        }
-        self.capacity = newCapacity
+        let staysInSlot = inPageSlot && newCapacity > 0 && newCapacity <= PageSlots.slotSize
+        guard newCapacity != self.capacity, !staysInSlot else { return }
+        move(to: newCapacity)
     }
 
     /// Shrinks an idle buffer that grew for one big request back to `limit` bytes.
     public mutating func shrinkIfIdle(to limit: Int) {
-        if count == 0 && capacity > limit {
-            base = realloc(base, limit)!
-            capacity = limit
+        if count == 0 && capacity > limit { resize(to: limit) }
+    }
+
+    /// Puts the bytes in memory of `newCapacity` bytes (at least `count`): a page slot when
+    /// this buffer prefers one and they fit, else malloc's.
+    private mutating func move(to newCapacity: Int) {
+        if prefersPageSlot && newCapacity > 0 && newCapacity <= PageSlots.slotSize, !inPageSlot,
+           let slot = PageSlots.shared.take() {
+            slot.copyMemory(from: base, byteCount: count)
+            free(base)
+            base = slot
+            capacity = PageSlots.slotSize
+            inPageSlot = true
+        } else if inPageSlot {
+            let moved = malloc(newCapacity)!
+            moved.copyMemory(from: base, byteCount: count)
+            PageSlots.shared.give(base)
+            base = moved
+            capacity = newCapacity
+            inPageSlot = false
+        } else {
+            base = newCapacity == 0 ? reallocToEmpty() : realloc(base, newCapacity)!
+            capacity = newCapacity
         }
+    }
+
+    /// Frees the memory and returns malloc's smallest block in its place.
+    private func reallocToEmpty() -> UnsafeMutableRawPointer {
+        free(base)
+        return malloc(0)!
     }
 
     @inlinable

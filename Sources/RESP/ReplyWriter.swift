@@ -11,6 +11,11 @@ public struct ReplyWriter {
         buffer = ByteBuffer(capacity: capacity)
     }
 
+    /// A writer into `buffer` (a connection's page-slot buffer).
+    public init(buffer: ByteBuffer) {
+        self.buffer = buffer
+    }
+
     public func deallocate() { buffer.deallocate() }
 
     @inline(__always)

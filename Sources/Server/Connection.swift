@@ -20,7 +20,7 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     /// reference retains and releases it around the call.
     private let unmanagedWorker: Unmanaged<Worker>
     let context: CommandContext
-    var input = ByteBuffer(capacity: 16 * 1024)
+    var input = ByteBuffer(pageSlot: ())
     var parser: CommandParser
     /// Start of the first unprocessed byte in `input`.
     var readOffset = 0
@@ -47,7 +47,8 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         self.fd = fd
         self.worker = worker
         unmanagedWorker = .passUnretained(worker)
-        context = CommandContext(server: worker.server.context, session: session, stats: worker.stats)
+        context = CommandContext(server: worker.server.context, session: session, stats: worker.stats,
+                                 reply: ReplyWriter(buffer: ByteBuffer(pageSlot: ())))
         parser = CommandParser(maxBulkLength: worker.server.context.config.protoMaxBulkLen)
         context.blockingHost = self
         context.pushTarget = self

@@ -10,6 +10,7 @@ import csv
 import io
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -319,6 +320,24 @@ def pubsub_fanout(server, messages, subscribers=50, payload=b"x" * 64, batch=200
     return delivered, delivered / cpu if cpu > 0 else float("inf"), cpu
 
 
+def memory_per_connection(server, count=1000):
+    """RSS growth per idle client: `count` connections that each sent PING (measured after the
+    keys are loaded, so that freed connection memory cannot flatter the per-key figure)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < count + 100 <= hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count + 100, hard))
+    before = rss_bytes(server.proc.pid)
+    sockets = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(count)]
+    for sock in sockets:
+        sock.sendall(b"PING\r\n")
+    for sock in sockets:
+        sock.recv(16)
+    per_connection = (rss_bytes(server.proc.pid) - before) / count
+    for sock in sockets:
+        sock.close()
+    return per_connection
+
+
 def memory_per_key(server):
     """RSS growth per key of a freshly started server loaded with ~1M keys."""
     before = rss_bytes(server.proc.pid)
@@ -422,7 +441,9 @@ def main():
             servers += fresh
             for server in fresh:
                 keys, per_key = memory_per_key(server)
-                print(f"  {server.name:<9} {keys:>8,} keys  {per_key:6.1f} bytes of RSS per key")
+                per_connection = memory_per_connection(server)
+                print(f"  {server.name:<9} {keys:>8,} keys  {per_key:6.1f} bytes of RSS per key"
+                      f"  {per_connection / 1024:5.1f} KB of RSS per idle connection (1,000 clients)")
         if not args.skip_cache:
             hit_ratio_simulation(args, redis_binary, workdir)
         if not (args.skip_snapshot or only_one):
