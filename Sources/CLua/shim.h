@@ -322,7 +322,6 @@ static inline void swiftlet_lua_use_library_globals(lua_State *L, int on) {
     lua_pop(L, 1);
 }
 
-
 // MARK: errors and interruption
 
 /// The pcall message handler: turns the error into a table {err=..., source=..., line=...}
