@@ -31,8 +31,13 @@ struct BucketTable {
 
 public struct Dict {
     var tables = (BucketTable(), BucketTable())
-    /// Next bucket of table 0 to move into table 1; -1 when not rehashing.
-    var rehashIndex = -1
+    /// Next bucket of table 0 to move into table 1; -1 when not rehashing. Stored plus one,
+    /// so that an all-zero `Dict` is an empty table (DatabaseTables.swift).
+    private var rehashPosition = 0
+    var rehashIndex: Int {
+        @inline(__always) get { rehashPosition - 1 }
+        @inline(__always) set { rehashPosition = newValue + 1 }
+    }
     /// The snapshot capture in progress, if any (declared here to share the first cache line
     /// with the tables, as the hot paths test it). Owned by its snapshot, which ends every
     /// capture before it goes: a counted reference would make every copy of a `Dict` (each
@@ -40,6 +45,8 @@ public struct Dict {
     /// retained while a method runs on it (the hot paths test it on every lookup).
     private var capture: Unmanaged<DictCapture>?
     public private(set) var volatileCount = 0
+    /// Where the active expiry cycle's scan of this table resumes.
+    var expiryCursor: UInt64 = 0
     static let initialSize = 4
 
     public init() {}

@@ -15,7 +15,7 @@ public final class Keyspace {
     public let unownedShards: UnsafeMutablePointer<Unmanaged<Shard>>
     /// Each shard's tables (one per database), by shard index: prefetching reaches a table
     /// header from here without first loading the shard's object.
-    let shardTables: UnsafeMutablePointer<UnsafeMutablePointer<Dict>>
+    let shardTables: UnsafeMutablePointer<DatabaseTables>
     public let databaseCount: Int
     public let shardMask: Int
     /// Total bytes held by all shards, kept while a memory limit needs it.
@@ -30,12 +30,16 @@ public final class Keyspace {
         let tally = MemoryTally()
         memoryTally = tally
         let occupied = occupiedDatabases
-        shards = (0..<shardCount).map { _ in Shard(databases: databases, tally: tally, occupied: occupied) }
+        // The tables of databases 1 and up of every shard (DatabaseTables.swift).
+        let region = DatabaseTableRegion(tables: (databases - 1) * shardCount)
+        shards = (0..<shardCount).map { index in
+            Shard(databases: databases, tally: tally, occupied: occupied, region: region, index: index, stride: shardCount)
+        }
         unownedShards = .allocate(capacity: shardCount)
         shardTables = .allocate(capacity: shardCount)
         for (index, shard) in shards.enumerated() {
             unownedShards[index] = .passUnretained(shard)
-            shardTables[index] = shard.dicts
+            shardTables.advanced(by: index).initialize(to: shard.dicts)
         }
     }
 
@@ -91,13 +95,13 @@ public final class Keyspace {
     /// hint, never a fault.
     @inline(__always)
     public func prefetch(_ stage: PrefetchStage, db: Int, shardIndex: Int, hash: UInt64) {
-        let table = shardTables[shardIndex] + db
+        let table = shardTables[shardIndex].pointer(db)
         switch stage {
         case .shard:
             let object = unownedShards[shardIndex].toOpaque()
             swiftlet_prefetch(object)
             swiftlet_prefetch(object + 64)
-            swiftlet_prefetch(Shard.lockAddress(tables: shardTables[shardIndex]))
+            swiftlet_prefetch(Shard.lockAddress(tables: shardTables[shardIndex].first))
             swiftlet_prefetch(table)
         case .bucket:
             Dict.prefetchBucket(of: table, hash: hash)

@@ -28,7 +28,9 @@ public final class Shard {
     /// so taking the lock and reaching a table touch memory that sits together.
     private let block: UnsafeMutableRawPointer
     @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    public let dicts: UnsafeMutablePointer<Dict>
+    public let dicts: DatabaseTables
+    /// Where the tables of databases 1 and up lie (shared by the keyspace's shards).
+    private let region: DatabaseTableRegion
     public let databaseCount: Int
     /// Bytes of entries, bucket arrays and fill records held by this shard.
     public private(set) var usedMemory = 0
@@ -40,8 +42,6 @@ public final class Shard {
     public private(set) var compressedValues = 0
     public private(set) var compressedBytesSaved = 0
     public var stats = ShardStats()
-    /// Where the active expiry cycle resumes in each database.
-    var expiryCursors: [UInt64]
     /// CACHE.* single-flight state by database (FillTable.swift); empty in most shards.
     var fillTables: [Int: FillTable] = [:]
     /// Tag membership by database (TagIndex.swift); empty unless keys here are tagged.
@@ -51,10 +51,14 @@ public final class Shard {
     /// layers raise their "expired" events from it. Set once at start-up (`Keyspace`).
     var expiredKeyHook: ExpiredKeyHook?
 
-    init(databases: Int, tally: MemoryTally = MemoryTally(), occupied: OccupiedDatabases = OccupiedDatabases()) {
+    /// A shard whose tables of databases 1 and up are `region`'s tables `index`,
+    /// `index + stride`... (the keyspace's region, one database after another); nil: the
+    /// shard maps its own.
+    init(databases: Int, tally: MemoryTally = MemoryTally(), occupied: OccupiedDatabases = OccupiedDatabases(),
+         region: DatabaseTableRegion? = nil, index: Int = 0, stride: Int = 1) {
         self.tally = tally
         self.occupied = occupied
-        block = .allocate(byteCount: 64 + databases * MemoryLayout<Dict>.stride, alignment: 64)
+        block = .allocate(byteCount: 64 + MemoryLayout<Dict>.stride, alignment: 64)
         mutex = block.bindMemory(to: pthread_mutex_t.self, capacity: 1)
         // Recursive: EXEC and scripts hold the shards of all their keys while the commands
         // inside lock them again.
@@ -64,14 +68,14 @@ public final class Shard {
         pthread_mutex_init(mutex, &attributes)
         pthread_mutexattr_destroy(&attributes)
         databaseCount = databases
-        dicts = (block + 64).bindMemory(to: Dict.self, capacity: databases)
-        dicts.initialize(repeating: Dict(), count: databases)
-        expiryCursors = Array(repeating: 0, count: databases)
+        let first = (block + 64).bindMemory(to: Dict.self, capacity: 1)
+        first.initialize(to: Dict())
+        self.region = region ?? DatabaseTableRegion(tables: databases - 1)
+        dicts = DatabaseTables(first: first, others: self.region.base + index, stride: stride)
     }
 
     deinit {
         for db in 0..<databaseCount { dicts[db].removeAll { $0.free() } }
-        dicts.deinitialize(count: databaseCount)
         pthread_mutex_destroy(mutex)
         block.deallocate()
     }
@@ -238,7 +242,7 @@ public final class Shard {
         account(-freed)
         clearFillRecords(db: db)
         clearTags(db: db)
-        expiryCursors[db] = 0
+        dicts[db].expiryCursor = 0
         stats.dirty += count
         return count
     }
@@ -251,7 +255,6 @@ public final class Shard {
         let first = dicts[a]
         dicts[a] = dicts[b]
         dicts[b] = first
-        expiryCursors.swapAt(a, b)
         occupied.note(a)
         occupied.note(b)
         let firstFills = fillTables[a]
@@ -266,11 +269,11 @@ public final class Shard {
     // makes a useless prefetch, never a fault)
 
     /// Starts loading the table header of the first database.
-    public func prefetchTables() { swiftlet_prefetch(dicts) }
+    public func prefetchTables() { swiftlet_prefetch(dicts.first) }
 
     /// Starts loading the buckets a sample from `start` will read first in `databases`.
     public func prefetchSampleBuckets(start: UInt64, databases: UnsafeBufferPointer<Int>) {
-        for db in databases { Dict.prefetchBucket(of: dicts + db, hash: start) }
+        for db in databases { Dict.prefetchBucket(of: dicts.pointer(db), hash: start) }
     }
 
     /// Starts loading the entries those buckets point to. Reading a bucket needs the lock
@@ -291,7 +294,7 @@ public final class Shard {
         var sample = ExpirySample()
         let wanted = min(keys, dicts[db].volatileCount)
         guard wanted > 0 else { return sample }
-        var cursor = expiryCursors[db]
+        var cursor = dicts[db].expiryCursor
         var buckets = 0
         doomed.removeAll(keepingCapacity: true)
         repeat {
@@ -302,7 +305,7 @@ public final class Shard {
             }
             buckets += 1
         } while cursor != 0 && sample.sampled < wanted && buckets < wanted * 20
-        expiryCursors[db] = cursor
+        dicts[db].expiryCursor = cursor
         sample.expired = doomed.count
         for entry in doomed {
             let hash = KeyHash.hash(entry.key)
