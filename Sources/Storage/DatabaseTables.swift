@@ -26,7 +26,6 @@ public struct DatabaseTables {
         @inline(__always) unsafeAddress { UnsafePointer(pointer(db)) }
         @inline(__always) nonmutating unsafeMutableAddress { pointer(db) }
     }
-
 }
 
 /// Zero-filled memory for tables, from the kernel's zero pages; unmapped when the last shard

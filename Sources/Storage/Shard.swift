@@ -24,8 +24,8 @@ public struct ExpirySample {
 }
 
 public final class Shard {
-    /// One cache-aligned block holds the mutex (first line) and the per-database tables,
-    /// so taking the lock and reaching a table touch memory that sits together.
+    /// One cache-aligned block holds the mutex (first line) and database 0's table, so taking
+    /// the lock and reaching the table touch memory that sits together.
     private let block: UnsafeMutableRawPointer
     @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
     public let dicts: DatabaseTables
