@@ -290,20 +290,31 @@ public final class CommandContext {
     /// Replicas keep expired keys until the master deletes them.
     public var expiresKeys: Bool { !server.isReplica }
 
-    /// Looks up a live key for reading, counting a keyspace hit or miss.
+    /// Looks up a live key for reading, counting a keyspace hit or miss. `touch: false` leaves
+    /// its LRU/LFU clock alone, and `notifyMiss: false` raises no keymiss event (Redis's
+    /// LOOKUP_NOTOUCH and LOOKUP_NONOTIFY: EXISTS, TYPE, TTL and OBJECT look keys up so).
     @inline(__always)
-    public func lookupRead(_ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64) -> Entry? {
+    public func lookupRead(_ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64, touch: Bool = true,
+                           notifyMiss: Bool = true) -> Entry? {
         let entry = shard.find(db: session.db, key: key, hash: hash, now: now, expireKeys: expiresKeys)
-        if let entry {
+        if let entry, touch { recordAccess(entry) }
+        countRead(shard, key, found: entry != nil, notifyMiss: notifyMiss)
+        return entry
+    }
+
+    /// Counts a read of `key` as a keyspace hit or miss (and for its prefix in INFO
+    /// cachestats); a miss raises the keymiss event unless `notifyMiss` is false. Writes that
+    /// return the old value (GETSET, SET ... GET) read it so, as in Redis.
+    @inline(__always)
+    public func countRead(_ shard: Shard, _ key: UnsafeRawBufferPointer, found: Bool, notifyMiss: Bool = true) {
+        if found {
             shard.stats.keyspaceHits += 1
-            recordAccess(entry)
         } else {
             shard.stats.keyspaceMisses += 1
-            notifyKeyMiss(key)
+            if notifyMiss { notifyKeyMiss(key) }
         }
         let generation = server.prefixStatsGeneration, capacity = server.config.cachestatsPrefixes * 4
-        prefixStats._withUnsafeGuaranteedRef { $0.record(key, hit: entry != nil, generation: generation, capacity: capacity) }
-        return entry
+        prefixStats._withUnsafeGuaranteedRef { $0.record(key, hit: found, generation: generation, capacity: capacity) }
     }
 
     /// A read found no `key`: the "keymiss" notification Redis's read lookups raise.

@@ -142,20 +142,17 @@ public enum GenericFamily {
     }
 
     /// Counts the live keys among the arguments (EXISTS, TOUCH; duplicates count each time).
-    private static func countExisting(_ c: CommandContext) {
+    /// The number of keys given that exist; `touch`: the lookups count as accesses (TOUCH).
+    private static func countExisting(_ c: CommandContext, touch: Bool) {
         var found = 0
         c.withEachKey(stride(from: 1, to: c.args.count, by: 1)) { shard, key, hash in
-            guard let entry = shard.find(db: c.session.db, key: key, hash: hash, now: c.now, expireKeys: c.expiresKeys) else {
-                return c.notifyKeyMiss(key)
-            }
-            c.recordAccess(entry)
-            found += 1
+            if c.lookupRead(shard, key, hash, touch: touch) != nil { found += 1 }
         }
         c.reply.integer(found)
     }
 
-    static func exists(_ c: CommandContext) { countExisting(c) }
-    static func touch(_ c: CommandContext) { countExisting(c) }
+    static func exists(_ c: CommandContext) { countExisting(c, touch: false) }
+    static func touch(_ c: CommandContext) { countExisting(c, touch: true) }
 
     static func typeName(_ entry: Entry) -> StaticString {
         switch entry.kind {
@@ -169,10 +166,7 @@ public enum GenericFamily {
 
     static func type(_ c: CommandContext) {
         c.withKey(1) { shard, key, hash in
-            guard let entry = shard.find(db: c.session.db, key: key, hash: hash, now: c.now, expireKeys: c.expiresKeys) else {
-                c.notifyKeyMiss(key)
-                return c.reply.simple("none")
-            }
+            guard let entry = c.lookupRead(shard, key, hash, touch: false) else { return c.reply.simple("none") }
             c.reply.simple(typeName(entry))
         }
     }
@@ -409,10 +403,11 @@ public enum GenericFamily {
         "    Report how many references share the value stored at <key>.",
     ]
 
-    /// Looks the key up without touching its access time, replying null when missing.
+    /// Looks the key up without touching its access time or raising keymiss, replying null
+    /// when missing.
     private static func withObject(_ c: CommandContext, _ body: (Entry) -> Void) {
         c.withKey(2) { shard, key, hash in
-            guard let entry = shard.find(db: c.session.db, key: key, hash: hash, now: c.now, expireKeys: c.expiresKeys) else {
+            guard let entry = c.lookupRead(shard, key, hash, touch: false, notifyMiss: false) else {
                 return c.reply.nullBulk()
             }
             body(entry)
@@ -510,10 +505,7 @@ public enum GenericFamily {
 
     static func ttl(_ c: CommandContext, milliseconds: Bool, absolute: Bool) {
         c.withKey(1) { shard, key, hash in
-            guard let entry = shard.find(db: c.session.db, key: key, hash: hash, now: c.now, expireKeys: c.expiresKeys) else {
-                c.notifyKeyMiss(key)
-                return c.reply.integer(-2)
-            }
+            guard let entry = c.lookupRead(shard, key, hash, touch: false) else { return c.reply.integer(-2) }
             guard let expireAt = entry.expireAt else { return c.reply.integer(-1) }
             var value = absolute ? expireAt : max(expireAt - c.now, 0)
             if !milliseconds { value = (value + 500) / 1000 }

@@ -248,11 +248,11 @@ public enum StringFamily {
             let link = c.lookupWrite(shard, key, hash)
             let existing = link.map { Entry($0.pointee!) }
             if options.returnOld {
+                c.countRead(shard, key, found: existing != nil)
                 if let existing {
                     if c.rejectNonString(existing) { return }
                     c.replyValue(existing)
                 } else {
-                    c.notifyKeyMiss(key)
                     c.reply.nullBulk()
                 }
             }
@@ -309,6 +309,7 @@ public enum StringFamily {
         defer { value.release() }
         c.withKey(1) { shard, key, hash in
             let link = c.lookupWrite(shard, key, hash)
+            c.countRead(shard, key, found: link != nil)
             if let link {
                 let existing = Entry(link.pointee!)
                 if c.rejectNonString(existing) { return }
