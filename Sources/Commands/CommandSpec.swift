@@ -191,9 +191,16 @@ public enum CommandGroup: String {
 }
 
 public typealias CommandHandler = (CommandContext) -> Void
-/// Finds the key positions of a command whose keys key specs cannot describe (Redis's
-/// getkeys_proc): given the argument count and an accessor, returns the key indexes.
-public typealias KeyFinder = (_ count: Int, _ argument: (Int) -> UnsafeRawBufferPointer) -> [Int]
+/// A key of a command line: its argument index and how the command uses it.
+public typealias KeyReference = (position: Int, flags: KeySpec.Flags)
+
+/// Finds the keys of a command whose keys key specs cannot describe (Redis's getkeys_proc):
+/// given the argument count and an accessor, returns each key's index and flags.
+public typealias KeyFinder = (_ count: Int, _ argument: (Int) -> UnsafeRawBufferPointer) -> [KeyReference]
+
+/// The flags of the one key of a command whose key spec says `variable_flags` (SET with or
+/// without GET, BITFIELD with or without writes), for COMMAND GETKEYSANDFLAGS.
+public typealias KeyFlagsFinder = (_ count: Int, _ argument: (Int) -> UnsafeRawBufferPointer) -> KeySpec.Flags
 
 public final class CommandSpec {
     public let name: String
@@ -220,6 +227,14 @@ public final class CommandSpec {
     public internal(set) var statsIndex = 0
     /// For COMMAND GETKEYS where the key specs say "unknown" (SORT's STORE).
     public var keyFinder: KeyFinder?
+    /// For COMMAND GETKEYSANDFLAGS where the key spec says `variable_flags`.
+    public private(set) var keyFlagsFinder: KeyFlagsFinder?
+
+    /// This spec, its key's flags found by `finder`.
+    public func withKeyFlags(_ finder: @escaping KeyFlagsFinder) -> CommandSpec {
+        keyFlagsFinder = finder
+        return self
+    }
     /// Legacy (first, last, step) key range, derived from key specs.
     public private(set) var legacyRange = (first: 0, last: 0, step: 0)
     /// May run while a RESP2 client is subscribed (processCommand's pub/sub context check).

@@ -369,6 +369,24 @@ let scripts: [Script] = [
     command getkeys nosuch a
     command getkeys get
     command getkeys ping x
+    command getkeys time x
+    command getkeys eval x 0
+    command getkeys sort k by w limit 0 1 get x store d
+    command getkeysandflags set k1 v1
+    command getkeysandflags set k1 v1 ex 10 get
+    command getkeysandflags mset k1 v1 k2 v2
+    command getkeysandflags lmove k1 k2 left right
+    command getkeysandflags sort k1 store k2
+    command getkeysandflags sort_ro k1
+    command getkeysandflags bitfield k get u8 0 overflow sat
+    command getkeysandflags bitfield k get u8 0 incrby u8 0 1
+    command getkeysandflags bitfield k get
+    command getkeysandflags zunionstore d 2 a b
+    command getkeysandflags eval x 1 k
+    command getkeysandflags fcall f 0
+    command getkeysandflags del a b
+    command getkeysandflags nosuch a
+    command getkeysandflags get a b
     command bogus
     debug protocol string
     debug protocol integer

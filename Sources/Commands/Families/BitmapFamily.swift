@@ -64,7 +64,7 @@ public enum BitmapFamily {
                                                 fieldArguments + [CommandArgument("value", .integer)]),
                                 CommandArgument("encoding_offset_increment", .block, token: "INCRBY",
                                                 fieldArguments + [CommandArgument("increment", .integer)])])])])],
-                    handler: { bitfield($0, readOnly: false) }),
+                    handler: { bitfield($0, readOnly: false) }).withKeyFlags(bitfieldKeyFlags),
         CommandSpec("bitfield_ro", arity: -2, flags: [.readonly, .fast], acl: [.bitmap], keys: [keyRO],
                     group: .bitmap, since: "6.0.0", summary: "Read integer fields of a string value (BITFIELD's GET only).",
                     complexity: "O(1) per field",
@@ -321,6 +321,23 @@ public enum BitmapFamily {
             index += kind == .get ? 3 : 4
         }
         return operations
+    }
+
+    /// BITFIELD only reads its key when every operation is a GET (Redis's bitfieldGetKeys:
+    /// anything it cannot parse counts as a write).
+    private static func bitfieldKeyFlags(_ count: Int, _ argument: (Int) -> UnsafeRawBufferPointer) -> KeySpec.Flags {
+        var index = 2
+        while index < count {
+            let remaining = count - index - 1
+            if ASCII.equalsIgnoringCase(argument(index), keyword: "get") && remaining >= 2 {
+                index += 3
+            } else if ASCII.equalsIgnoringCase(argument(index), keyword: "overflow") && remaining >= 1 {
+                index += 2
+            } else {
+                return [.RW, .access, .update]
+            }
+        }
+        return [.RO, .access]
     }
 
     static func bitfield(_ c: CommandContext, readOnly: Bool) {

@@ -36,14 +36,14 @@ extension GenericFamily {
                                                  : "Sort a list, set or sorted set, optionally by external weights, storing or returning the result.",
                                complexity: "O(N+M*log(M)): N elements in the collection, M elements returned; O(N) when not sorting",
                                arguments: arguments, handler: { sort($0, readOnly: readOnly) })
-        spec.keyFinder = readOnly ? { _, _ in [1] } : sortKeys
+        spec.keyFinder = readOnly ? { _, _ in [(1, [.RO, .access])] } : sortKeys
         return spec
     }
 
     /// SORT's keys for COMMAND GETKEYS: the sorted key and the last STORE destination,
     /// skipping the arguments of LIMIT, GET and BY as Redis's sortGetKeys does.
-    private static func sortKeys(_ count: Int, _ argument: (Int) -> UnsafeRawBufferPointer) -> [Int] {
-        var keys = [1]
+    private static func sortKeys(_ count: Int, _ argument: (Int) -> UnsafeRawBufferPointer) -> [KeyReference] {
+        var keys: [KeyReference] = [(1, [.RO, .access])]
         var store: Int?
         var i = 2
         while i < count {
@@ -53,7 +53,7 @@ extension GenericFamily {
             else if ASCII.equalsIgnoringCase(word, keyword: "store") && i + 1 < count { store = i + 1 }
             i += 1
         }
-        if let store { keys.append(store) }
+        if let store { keys.append((store, [.OW, .update])) }
         return keys
     }
 

@@ -13,6 +13,8 @@ enum CommandIntrospection {
         "    Report how many commands the server knows.",
         "GETKEYS <full-command>",
         "    Report which arguments of <full-command> are keys.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Report which arguments of <full-command> are keys, and how it uses each.",
         "INFO [<command-name> ...]",
         "    Describe the named commands, or all of them.",
         "DOCS [<command-name> ...]",
@@ -212,26 +214,51 @@ enum CommandIntrospection {
         for name in names { c.reply.bulk(name) }
     }
 
-    static func getkeys(_ c: CommandContext) {
+    static func getkeys(_ c: CommandContext) { replyKeys(c, withFlags: false) }
+    static func getkeysandflags(_ c: CommandContext) { replyKeys(c, withFlags: true) }
+
+    /// The keys of the command line after GETKEYS or GETKEYSANDFLAGS, each with its flags
+    /// for the latter.
+    private static func replyKeys(_ c: CommandContext, withFlags: Bool) {
         guard var spec = c.server.table.lookup(c.args[2]) else { return c.error("ERR Invalid command specified") }
         if !spec.subcommands.isEmpty && c.args.count > 3, let sub = spec.subcommand(named: c.args[3]) { spec = sub }
+        guard !spec.keySpecs.isEmpty else { return c.error("ERR The command has no key arguments") }
         let count = c.args.count - 2
         guard spec.accepts(argumentCount: count) else {
             return c.error("ERR Invalid number of arguments specified for command")
         }
-        let positions = keyPositions(of: spec, argumentCount: count) { c.args[$0 + 2] }
-        guard !positions.isEmpty else {
-            return c.error(spec.keySpecs.isEmpty ? "ERR The command has no key arguments" : "ERR Invalid arguments specified for command")
+        let keys = keyReferences(of: spec, argumentCount: count) { c.args[$0 + 2] }
+        guard !keys.isEmpty || spec.flags.contains(.noMandatoryKeys) else {
+            return c.error("ERR Invalid arguments specified for command")
         }
-        c.reply.arrayHeader(positions.count)
-        for position in positions { c.reply.bulk(c.args[position + 2]) }
+        c.reply.arrayHeader(keys.count)
+        for key in keys {
+            guard withFlags else {
+                c.reply.bulk(c.args[key.position + 2])
+                continue
+            }
+            c.reply.arrayHeader(2)
+            c.reply.bulk(c.args[key.position + 2])
+            statusSet(c, key.flags.names)
+        }
     }
 
     /// Argument positions (relative to the command name) of the keys of a call of `spec`.
     static func keyPositions(of spec: CommandSpec, argumentCount count: Int,
                              argument: (Int) -> UnsafeRawBufferPointer) -> [Int] {
-        if let finder = spec.keyFinder { return finder(count, argument) }
+        if let finder = spec.keyFinder { return finder(count, argument).map(\.position) }
         return spec.keySpecs.flatMap { keyPositions($0, argumentCount: count, argument: argument) }
+    }
+
+    /// The keys of a call of `spec` with the flags that describe each, as Redis's
+    /// getKeysFromCommandWithSpecs finds them.
+    static func keyReferences(of spec: CommandSpec, argumentCount count: Int,
+                              argument: (Int) -> UnsafeRawBufferPointer) -> [KeyReference] {
+        if let finder = spec.keyFinder { return finder(count, argument) }
+        let variableFlags = spec.keyFlagsFinder.map { $0(count, argument) }
+        return spec.keySpecs.flatMap { keySpec in
+            keyPositions(keySpec, argumentCount: count, argument: argument).map { ($0, variableFlags ?? keySpec.flags) }
+        }
     }
 
     /// Argument positions (relative to the command name) that `spec` designates as keys.

@@ -28,6 +28,9 @@ public enum ServerFamily {
                                    handler: CommandIntrospection.docs),
                         commandSub("getkeys", arity: -4, since: "2.8.13", summary: "List which arguments of a command line are keys.",
                                    handler: CommandIntrospection.getkeys),
+                        commandSub("getkeysandflags", arity: -4, since: "7.0.0",
+                                   summary: "List which arguments of a command line are keys, with their access flags.",
+                                   handler: CommandIntrospection.getkeysandflags),
                         commandSub("info", arity: -2, since: "2.8.13", summary: "Describe commands: arity, flags, keys, categories.",
                                    history: [("7.0.0", "No names means every command.")],
                                    arguments: [CommandArgument("command-name", .string, flags: [.optional, .multiple])],
@@ -104,7 +107,7 @@ public enum ServerFamily {
                                    history: [(String, String)] = [], arguments: [CommandArgument] = [],
                                    handler: @escaping CommandHandler) -> CommandSpec {
         CommandSpec(name, arity: arity, flags: [.loading, .stale], acl: [.connection],
-                    tips: ["help", "getkeys", "count"].contains(name) ? [] : ["nondeterministic_output_order"],
+                    tips: ["help", "getkeys", "getkeysandflags", "count"].contains(name) ? [] : ["nondeterministic_output_order"],
                     group: .server, since: since, summary: summary, complexity: "O(N) for N commands",
                     history: history, arguments: arguments, handler: handler)
     }

@@ -35,7 +35,7 @@ public enum StringFamily {
                                     CommandArgument("unix-time-seconds", .unixTime, token: "EXAT", since: "6.2.0"),
                                     CommandArgument("unix-time-milliseconds", .unixTime, token: "PXAT", since: "6.2.0"),
                                     .token("KEEPTTL", since: "6.0.0")])],
-                    handler: set),
+                    handler: set).withKeyFlags(setKeyFlags),
         CommandSpec("setnx", arity: 3, flags: [.write, .denyoom, .fast], acl: [.string],
                     keys: [KeySpec.single([.OW, .insert])], group: .string, since: "1.0.0",
                     summary: "Set a string value unless the key exists.", complexity: "O(1)",
@@ -232,6 +232,12 @@ public enum StringFamily {
             return nil
         }
         return milliseconds + c.now
+    }
+
+    /// SET's key is read too when GET asks for the old value (Redis's setGetKeys).
+    private static func setKeyFlags(_ count: Int, _ argument: (Int) -> UnsafeRawBufferPointer) -> KeySpec.Flags {
+        (3..<max(count, 3)).contains { ASCII.equalsIgnoringCase(argument($0), keyword: "get") }
+            ? [.RW, .access, .update] : [.OW, .update]
     }
 
     static func set(_ c: CommandContext) {
