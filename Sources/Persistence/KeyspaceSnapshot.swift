@@ -228,6 +228,7 @@ final class SnapshotFileSink {
     private let checksummed: Bool
     private(set) var crc: UInt64 = 0
     private(set) var written = 0
+    private var closed = false
 
     init(path: String, checksummed: Bool) throws {
         self.path = path
@@ -256,11 +257,19 @@ final class SnapshotFileSink {
     }
 
     func finish() throws {
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw RDBError.io("Write error saving DB on disk: \(SnapshotFileSink.errnoText())") }
+        let synced = fsync(fd) == 0
+        let error = SnapshotFileSink.errnoText()
+        abandon()
+        guard synced else { throw RDBError.io("Write error saving DB on disk: \(error)") }
     }
 
-    func abandon() { close(fd) }
+    /// Closes the file once (a second close could hit a descriptor reused meanwhile by a
+    /// client's socket).
+    func abandon() {
+        guard !closed else { return }
+        closed = true
+        close(fd)
+    }
 }
 
 enum ServerPaths {

@@ -520,6 +520,8 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     // MARK: Writing
 
     func flush() {
+        // A closed connection's descriptor may already be another client's.
+        guard isOpen else { return }
         unmanagedWorker._withUnsafeGuaranteedRef { worker in
             // Writes reach the AOF (and the disk, under appendfsync always) before their
             // replies.

@@ -344,7 +344,11 @@ final class Worker {
     }
 
     func close(_ connection: Connection) {
-        guard connections.removeValue(forKey: connection.fd) != nil else { return }
+        // Only while it is still this descriptor's connection: once closed, its descriptor
+        // number can belong to a newer client, which a second close must not take down (nor
+        // leave that client's read event to a stale connection).
+        guard connections[connection.fd] === connection else { return }
+        connections.removeValue(forKey: connection.fd)
         connection.leaveBlocked()
         server.context.pubsub.forget(connection.session)
         connection.context.endTransaction()

@@ -62,12 +62,13 @@ private func withoutConnectionID(_ frame: String) -> String {
 /// close asynchronously, and one still subscribed would show in PUBSUB NUMPAT or NUMSUB.
 private func waitUntilOnlyConnection(_ client: RespClient) throws {
     let deadline = Date().addingTimeInterval(10)
+    var listing: [UInt8] = []
     while Date() < deadline {
-        if case .bulk(let listing?) = try client.call("CLIENT", "LIST"),
-           listing.split(separator: UInt8(ascii: "\n")).count == 1 { return }
+        if case .bulk(let text?) = try client.call("CLIENT", "LIST") { listing = text }
+        if listing.split(separator: UInt8(ascii: "\n")).count == 1 { return }
         Thread.sleep(forTimeInterval: 0.01)
     }
-    Issue.record("other connections were still open after 10 s")
+    Issue.record("other connections were still open after 10 s:\n\(String(decoding: listing, as: UTF8.self))")
 }
 
 /// What every connection received for each line of `script` on the server at `port`.
