@@ -141,8 +141,8 @@ public enum GenericFamily {
         c.reply.integer(deleted)
     }
 
-    /// Counts the live keys among the arguments (EXISTS, TOUCH; duplicates count each time).
-    /// The number of keys given that exist; `touch`: the lookups count as accesses (TOUCH).
+    /// Counts the live keys among the arguments (EXISTS, TOUCH; duplicates count each time);
+    /// with `touch`, the lookups count as accesses (TOUCH).
     private static func countExisting(_ c: CommandContext, touch: Bool) {
         var found = 0
         c.withEachKey(stride(from: 1, to: c.args.count, by: 1)) { shard, key, hash in
