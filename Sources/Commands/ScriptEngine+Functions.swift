@@ -11,13 +11,13 @@ private let raise = SWIFTLET_LUA_RAISE
 
 extension ScriptEngine {
     /// The function state, reloaded with the current libraries when they changed.
-    func currentFunctionState() -> (OpaquePointer, swiftlet_lua_run_references) {
+    func currentFunctionState() -> FunctionState {
         let registry = server.functions
-        if let functionState, functionGeneration == registry.generation { return (functionState, functionStateReferences) }
-        if let functionState { swiftlet_lua_close(functionState) }
+        if let functionState, functionGeneration == registry.generation { return functionState }
+        if let functionState { swiftlet_lua_close(functionState.state) }
         let L = ScriptEngine.makeState(forFunctions: true)
-        functionState = L
-        functionStateReferences = swiftlet_lua_make_run_references(L)
+        let made = (state: L, references: swiftlet_lua_make_run_references(L))
+        functionState = made
         functionReferences = [:]
         functionGeneration = registry.generation
         for library in registry.all {
@@ -25,7 +25,7 @@ extension ScriptEngine {
                 for entry in loaded.registered { functionReferences[entry.function.name] = entry.reference }
             }
         }
-        return (L, functionStateReferences)
+        return made
     }
 
     /// Runs library function `function` for FCALL (the caller holds the shards); true, having

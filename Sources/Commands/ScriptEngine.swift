@@ -79,8 +79,8 @@ final class ScriptEngine {
     var sliceCapacity = 32
     /// The state FCALL runs library functions in (made on first use), its run references, the
     /// registry generation its libraries come from, and each function's registry reference.
-    var functionState: OpaquePointer?
-    var functionStateReferences = swiftlet_lua_run_references()
+    typealias FunctionState = (state: OpaquePointer, references: swiftlet_lua_run_references)
+    var functionState: FunctionState?
     var functionGeneration = -1
     var functionReferences: [String: Int32] = [:]
     /// The functions the library being loaded registers so far (nil outside FUNCTION LOAD).
@@ -127,7 +127,7 @@ final class ScriptEngine {
 
     deinit {
         swiftlet_lua_close(state)
-        if let functionState { swiftlet_lua_close(functionState) }
+        if let functionState { swiftlet_lua_close(functionState.state) }
         argumentBytes.deallocate()
         argumentSlices.deallocate()
         scratch.deallocate()

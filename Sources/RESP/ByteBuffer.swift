@@ -55,8 +55,7 @@ public struct ByteBuffer {
     /// size from 1 to a slot's.
     public mutating func resize(to capacity: Int) {
         let newCapacity = max(capacity, count)
-        let staysInSlot = inPageSlot && newCapacity > 0 && newCapacity <= PageSlots.slotSize
-        guard newCapacity != self.capacity, !staysInSlot else { return }
+        guard newCapacity != self.capacity, !(inPageSlot && ByteBuffer.fitsSlot(newCapacity)) else { return }
         move(to: newCapacity)
     }
 
@@ -68,8 +67,7 @@ public struct ByteBuffer {
     /// Puts the bytes in memory of `newCapacity` bytes (at least `count`): a page slot when
     /// this buffer prefers one and they fit, else malloc's.
     private mutating func move(to newCapacity: Int) {
-        if prefersPageSlot && newCapacity > 0 && newCapacity <= PageSlots.slotSize, !inPageSlot,
-           let slot = PageSlots.shared.take() {
+        if prefersPageSlot && ByteBuffer.fitsSlot(newCapacity), !inPageSlot, let slot = PageSlots.shared.take() {
             slot.copyMemory(from: base, byteCount: count)
             free(base)
             base = slot
@@ -87,6 +85,9 @@ public struct ByteBuffer {
             capacity = newCapacity
         }
     }
+
+    /// Whether `capacity` bytes go in a page slot (a buffer emptied to 0 keeps none).
+    private static func fitsSlot(_ capacity: Int) -> Bool { capacity > 0 && capacity <= PageSlots.slotSize }
 
     /// Frees the memory and returns malloc's smallest block in its place.
     private func reallocToEmpty() -> UnsafeMutableRawPointer {

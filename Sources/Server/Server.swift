@@ -177,7 +177,7 @@ public final class Server: ServerControl {
 
     private func bindListeners() -> Bool {
         switch openListeners(port: context.config.port, bind: context.config.bind, reusing: []) {
-        case .success(let opened):
+        case .success(let (opened, _)):
             replaceListeners(keeping: [], adding: opened)
             return !opened.isEmpty
         case .failure(let reason):
@@ -193,13 +193,17 @@ public final class Server: ServerControl {
     }
 
     /// Opens listening sockets for `port` on the addresses `bind` lists, except where one of
-    /// `current` already listens; fails with the warning to log when an address the host must
-    /// have cannot be bound (closing what it opened).
+    /// `current` already listens (those are returned as kept); fails with the warning to log
+    /// when an address the host must have cannot be bound (closing what it opened).
     private func openListeners(port: Int, bind: [String], reusing current: [Listening])
-        -> Result<[Listening], ListenError> {
+        -> Result<(opened: [Listening], kept: [Listening]), ListenError> {
         var opened: [Listening] = []
+        var kept: [Listening] = []
         for (address, optional) in Server.listenAddresses(bind) {
-            if current.contains(where: { $0.address == address && $0.port == port }) { continue }
+            if let existing = current.first(where: { $0.address == address && $0.port == port }) {
+                kept.append(existing)
+                continue
+            }
             switch Listener.open(address: address, port: port, backlog: context.config.tcpBacklog) {
             case .success(let (fd, boundPort)):
                 opened.append(Listening(fd: fd, address: address, port: boundPort))
@@ -212,7 +216,7 @@ public final class Server: ServerControl {
                     "Warning: Could not create server TCP listening socket \(address):\(port): \(reason.message)"))
             }
         }
-        return .success(opened)
+        return .success((opened, kept))
     }
 
     /// On worker 0's thread: stops listening on every socket but those in `kept`, and starts
@@ -251,13 +255,11 @@ public final class Server: ServerControl {
         var kept: [Listening] = []
         if config.port != 0 {
             switch openListeners(port: config.port, bind: config.bind, reusing: current) {
-            case .success(let fresh): opened = fresh
+            case .success(let listening): (opened, kept) = listening
             case .failure(let reason):
                 log(.warning, reason.message)
                 return false
             }
-            let wanted = Server.listenAddresses(config.bind).map(\.address)
-            kept = current.filter { $0.port == config.port && wanted.contains($0.address) }
         }
         let keptFDs = kept.map(\.fd)
         if workers[0].isCurrentThread {
