@@ -48,16 +48,17 @@ class Server:
     def __init__(self, name, argv, workdir):
         self.name = name
         self.port = free_port()
-        self.proc = subprocess.Popen(
-            argv + ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                    "--dir", workdir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.start(argv + ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                           "--dir", workdir], answer="PONG")
+
+    def start(self, argv, answer):
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 15
         while time.time() < deadline:
-            if self.cli("PING") == "PONG":
+            if self.cli("PING") == answer:
                 return
             time.sleep(0.05)
-        raise SystemExit(f"{name} did not start")
+        raise SystemExit(f"{self.name} did not start")
 
     def cli(self, *args):
         result = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
@@ -70,6 +71,20 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+class LoopbackFloor(Server):
+    """scripts/lib/loopback_floor.c, built here: a responder that answers "+OK" without doing
+    any work. Its ops per CPU-second are what the kernel's loopback TCP path alone allows, so
+    its ratio to redis-server is the ceiling of any server's ratio at that pipeline depth."""
+
+    def __init__(self, workdir):
+        self.name = "floor"
+        self.port = free_port()
+        binary = os.path.join(workdir, "loopback_floor")
+        source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "loopback_floor.c")
+        subprocess.run(["cc", "-O2", "-o", binary, source], check=True)
+        self.start([binary, str(self.port)], answer="OK")
 
 
 def measure(server, requests, options, pick=lambda rows: rows[0]):
@@ -122,18 +137,21 @@ return {limited, burst + 1, remaining, retry, math.ceil(ttl / 1000000)}
 """
 
 
-def scripting(args, servers):
+def scripting(args, servers, floor):
     """EVALSHA of a small script on both servers, and CL.THROTTLE on Swiftlet against the
-    GCRA script through EVALSHA on Redis (and on Swiftlet, for reference)."""
+    GCRA script through EVALSHA on Redis (and on Swiftlet, for reference); the floor
+    responder, sent Redis's command line, gives each comparison's ceiling."""
     swiftlet, redis = servers
     sha = {server.name: (server.cli("SCRIPT", "LOAD", INCR_SCRIPT), server.cli("SCRIPT", "LOAD", GCRA_SCRIPT))
            for server in servers}
     limiter = ["u:__rand_int__", "15", "30", "60", "1"]
+    redis_incr = ["EVALSHA", sha["redis"][0], "1", "k:__rand_int__"]
+    redis_gcra = ["EVALSHA", sha["redis"][1], "1"] + limiter
     cases = [("EVALSHA incr", [(swiftlet, ["EVALSHA", sha["swiftlet"][0], "1", "k:__rand_int__"]),
-                               (redis, ["EVALSHA", sha["redis"][0], "1", "k:__rand_int__"])]),
-             ("GCRA: CL.THROTTLE vs EVALSHA", [(swiftlet, ["CL.THROTTLE"] + limiter),
-                                               (redis, ["EVALSHA", sha["redis"][1], "1"] + limiter),
-                                               (swiftlet, ["EVALSHA", sha["swiftlet"][1], "1"] + limiter)])]
+                               (redis, redis_incr), (floor, redis_incr)]),
+             ("GCRA: CL.THROTTLE vs EVALSHA", [(swiftlet, ["CL.THROTTLE"] + limiter), (redis, redis_gcra),
+                                               (swiftlet, ["EVALSHA", sha["swiftlet"][1], "1"] + limiter),
+                                               (floor, redis_gcra)])]
     print("\nScripting and rate limiting: redis-benchmark -c 50 -r 100000 with the command line shown")
     header = f"{'test':<30} {'-P':>3}  {'server, command':<24} {'ops/s':>11} {'p99 ms':>7} {'cpu s':>6} {'ops/cpu-s':>11}"
     print(header)
@@ -149,7 +167,8 @@ def scripting(args, servers):
             for (server, command), r in zip(pairs, results):
                 print(f"{label:<30} {pipeline:>3}  {server.name + ', ' + command[0]:<24} {r['rps']:>11,.0f} "
                       f"{r['p99']:>7.3f} {r['cpu']:>6.2f} {r['per_cpu']:>11,.0f}")
-            print(f"{'':<30} {'':>3}  ratio (first / second)   ops/cpu-s x{results[0]['per_cpu'] / results[1]['per_cpu']:.2f}\n")
+            print(f"{'':<30} {'':>3}  ratio (first / second)   ops/cpu-s x{results[0]['per_cpu'] / results[1]['per_cpu']:.2f}"
+                  f"   ceiling (floor / second) x{results[-1]['per_cpu'] / results[1]['per_cpu']:.2f}\n")
 
 
 class Pipeline:
@@ -237,39 +256,44 @@ def hit_ratio_simulation(args, redis_binary, workdir):
           f"then redis-benchmark SET -r 10000000 -d 100 -c 50 (every write evicts)")
     print(f"  {'policy':<12} {'workload':<19} {'server':<9} {'hit ratio':>9} {'ops/cpu-s':>11} {'evicted':>9}")
     argv = {"swiftlet": [args.swiftlet, "--server-threads", str(args.threads)], "redis": [redis_binary]}
-    for policy in ["allkeys-lru", "allkeys-lfu"]:
-        servers = [Server(name, command + ["--maxmemory", str(maxmemory), "--maxmemory-policy", policy], workdir)
-                   for name, command in argv.items()]
-        try:
-            for value_size in [16, 100]:
-                keyspace = 10 * maxmemory // value_size
-                keys = zipf_keys(requests, keyspace, 0.99, seed=value_size)
-                results = {}
-                for server in servers:
-                    server.cli("FLUSHALL")
-                    server.cli("CONFIG", "RESETSTAT")
-                    results[server.name] = cache_aside(server, keys, b"x" * value_size)
-                    evicted = server.cli("INFO", "stats").split("evicted_keys:")[1].split()[0]
-                    print(f"  {policy:<12} {f'Zipf, {value_size}-byte values':<19} {server.name:<9} "
-                          f"{results[server.name][0]:>9.4f} {results[server.name][1]:>11,.0f} {evicted:>9}")
-                print(f"  {'':<12} {'':<19} ratio     hit ratio {results['swiftlet'][0] - results['redis'][0]:+.4f}   "
-                      f"ops/cpu-s x{results['swiftlet'][1] / results['redis'][1]:.2f}")
-            for pipeline in [1, 16]:
-                requests_set = (50_000 if pipeline == 1 else 300_000) if args.quick else (200_000 if pipeline == 1 else 2_000_000)
-                runs = {server.name: [] for server in servers}
-                for _ in range(args.rounds):
+    floor = LoopbackFloor(workdir)
+    try:
+        for policy in ["allkeys-lru", "allkeys-lfu"]:
+            servers = [Server(name, command + ["--maxmemory", str(maxmemory), "--maxmemory-policy", policy], workdir)
+                       for name, command in argv.items()]
+            try:
+                for value_size in [16, 100]:
+                    keyspace = 10 * maxmemory // value_size
+                    keys = zipf_keys(requests, keyspace, 0.99, seed=value_size)
+                    results = {}
                     for server in servers:
-                        runs[server.name].append(run_benchmark(server, "set", pipeline, requests_set,
-                                                               keyspace=10_000_000, value_size=100)["per_cpu"])
-                median = {name: sorted(values)[len(values) // 2] for name, values in runs.items()}
+                        server.cli("FLUSHALL")
+                        server.cli("CONFIG", "RESETSTAT")
+                        results[server.name] = cache_aside(server, keys, b"x" * value_size)
+                        evicted = server.cli("INFO", "stats").split("evicted_keys:")[1].split()[0]
+                        print(f"  {policy:<12} {f'Zipf, {value_size}-byte values':<19} {server.name:<9} "
+                              f"{results[server.name][0]:>9.4f} {results[server.name][1]:>11,.0f} {evicted:>9}")
+                    print(f"  {'':<12} {'':<19} ratio     hit ratio {results['swiftlet'][0] - results['redis'][0]:+.4f}   "
+                          f"ops/cpu-s x{results['swiftlet'][1] / results['redis'][1]:.2f}")
+                for pipeline in [1, 16]:
+                    requests_set = (50_000 if pipeline == 1 else 300_000) if args.quick else (200_000 if pipeline == 1 else 2_000_000)
+                    runs = {server.name: [] for server in servers + [floor]}
+                    for _ in range(args.rounds):
+                        for server in servers + [floor]:
+                            runs[server.name].append(run_benchmark(server, "set", pipeline, requests_set,
+                                                                   keyspace=10_000_000, value_size=100)["per_cpu"])
+                    median = {name: sorted(values)[len(values) // 2] for name, values in runs.items()}
+                    for server in servers:
+                        evicted = server.cli("INFO", "stats").split("evicted_keys:")[1].split()[0]
+                        print(f"  {policy:<12} {f'SET -P {pipeline}, 100 bytes':<19} {server.name:<9} {'':>9} "
+                              f"{median[server.name]:>11,.0f} {evicted:>9}")
+                    print(f"  {'':<12} {'':<19} ratio     ops/cpu-s x{median['swiftlet'] / median['redis']:.2f}   "
+                          f"ceiling (floor / redis) x{median['floor'] / median['redis']:.2f}")
+            finally:
                 for server in servers:
-                    evicted = server.cli("INFO", "stats").split("evicted_keys:")[1].split()[0]
-                    print(f"  {policy:<12} {f'SET -P {pipeline}, 100 bytes':<19} {server.name:<9} {'':>9} "
-                          f"{median[server.name]:>11,.0f} {evicted:>9}")
-                print(f"  {'':<12} {'':<19} ratio     ops/cpu-s x{median['swiftlet'] / median['redis']:.2f}")
-        finally:
-            for server in servers:
-                server.stop()
+                    server.stop()
+    finally:
+        floor.stop()
 
 
 def pubsub_fanout(server, messages, subscribers=50, payload=b"x" * 64, batch=200):
@@ -387,6 +411,7 @@ def main():
             shutil.rmtree(workdir, ignore_errors=True)
     servers = [Server("swiftlet", [args.swiftlet, "--server-threads", str(args.threads)], workdir),
                Server("redis", [redis_binary], workdir)]
+    floor = None
     try:
         print(f"median of {args.rounds} alternating runs; swiftlet-server (server-threads {args.threads}) vs redis-server {servers[1].cli('INFO', 'server').split('redis_version:')[1].split()[0]}, "
               f"redis-benchmark -c 50 -r 100000, loopback, {os.cpu_count()} cores\n")
@@ -400,29 +425,35 @@ def main():
             args.skip_memory = args.skip_cache = True
             args.skip_pubsub = not args.only_pubsub
             args.skip_scripting = not args.only_scripting
+        if not args.only_pubsub:
+            floor = LoopbackFloor(workdir)
         for test in ([] if only_one else ["set", "get", "incr", "mset"]):
             for pipeline in [1, 16]:
                 requests = (20000 if pipeline == 1 else 200000) if args.quick else (200000 if pipeline == 1 else 2000000)
-                runs = {server.name: [] for server in servers}
+                measured = servers + [floor]
+                runs = {server.name: [] for server in measured}
                 for _ in range(args.rounds):
-                    for server in servers:
+                    for server in measured:
                         runs[server.name].append(run_benchmark(server, test, pipeline, requests))
                 results = {}
-                for server in servers:
+                for server in measured:
                     # The run with the median ops per CPU-second represents the server.
                     r = results[server.name] = median_run(runs[server.name])
                     print(f"{test.upper():<6} {pipeline:>3}  {server.name:<9} {r['rps']:>11,.0f} {r['p50']:>7.3f} {r['p99']:>7.3f} "
                           f"{r['cpu']:>6.2f} {r['per_cpu']:>11,.0f}")
                 ratio = results["swiftlet"]["per_cpu"] / results["redis"]["per_cpu"]
+                ceiling = results["floor"]["per_cpu"] / results["redis"]["per_cpu"]
                 p99 = results["swiftlet"]["p99"] / results["redis"]["p99"] if results["redis"]["p99"] else 0
-                ratios.append((test, pipeline, ratio, p99))
-                print(f"{'':<6} {'':>3}  ratio     ops/cpu-s x{ratio:.2f}   p99 x{p99:.2f}\n")
+                ratios.append((test, pipeline, ratio, p99, ceiling))
+                print(f"{'':<6} {'':>3}  ratio     ops/cpu-s x{ratio:.2f}   p99 x{p99:.2f}   "
+                      f"ceiling (floor / redis) x{ceiling:.2f}\n")
         if ratios:
-            print("Summary (swiftlet / redis): ops per server CPU-second, p99 latency")
-        for test, pipeline, ratio, p99 in ratios:
-            print(f"  {test.upper():<5} -P {pipeline:<3} ops/cpu-s x{ratio:.2f}   p99 x{p99:.2f}")
+            print("Summary (swiftlet / redis): ops per server CPU-second, p99 latency; the ceiling is the "
+                  "ratio of a responder doing no work (loopback_floor.c)")
+        for test, pipeline, ratio, p99, ceiling in ratios:
+            print(f"  {test.upper():<5} -P {pipeline:<3} ops/cpu-s x{ratio:.2f}   p99 x{p99:.2f}   ceiling x{ceiling:.2f}")
         if not args.skip_scripting:
-            scripting(args, servers)
+            scripting(args, servers, floor)
         if not args.skip_pubsub:
             messages = 20000 if args.quick else 200000
             print(f"\nPUBLISH fan-out: 1 pipelined publisher, 50 subscribers, 64-byte messages, {messages:,} published")
@@ -449,7 +480,7 @@ def main():
         if not (args.skip_snapshot or only_one):
             snapshot(args)
     finally:
-        for server in servers:
+        for server in servers + ([floor] if floor else []):
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
