@@ -51,6 +51,11 @@ let transactionScripts: [Script] = [
     hset s f
     exec
     get s
+    multi
+    zunionstore d 9223372036854775807 a
+    sintercard -1 a
+    eval "return 1" 4611686018427387904 a
+    exec
     """),
     script("discard and watch errors", """
     multi

@@ -246,8 +246,7 @@ enum CommandIntrospection {
     /// Argument positions (relative to the command name) of the keys of a call of `spec`.
     static func keyPositions(of spec: CommandSpec, argumentCount count: Int,
                              argument: (Int) -> UnsafeRawBufferPointer) -> [Int] {
-        if let finder = spec.keyFinder { return finder(count, argument).map(\.position) }
-        return spec.keySpecs.flatMap { keyPositions($0, argumentCount: count, argument: argument) }
+        keyReferences(of: spec, argumentCount: count, argument: argument).map(\.position)
     }
 
     /// The keys of a call of `spec` with the flags that describe each, as Redis's
@@ -256,14 +255,20 @@ enum CommandIntrospection {
                               argument: (Int) -> UnsafeRawBufferPointer) -> [KeyReference] {
         if let finder = spec.keyFinder { return finder(count, argument) }
         let variableFlags = spec.keyFlagsFinder.map { $0(count, argument) }
-        return spec.keySpecs.flatMap { keySpec in
-            keyPositions(keySpec, argumentCount: count, argument: argument).map { ($0, variableFlags ?? keySpec.flags) }
+        var references: [KeyReference] = []
+        for keySpec in spec.keySpecs {
+            // An invalid key count leaves the whole call without keys, as Redis's fallback key
+            // finders (genericGetKeys) have it: ZUNIONSTORE's destination is not a key then.
+            guard let positions = keyPositions(keySpec, argumentCount: count, argument: argument) else { return [] }
+            references += positions.map { ($0, variableFlags ?? keySpec.flags) }
         }
+        return references
     }
 
-    /// Argument positions (relative to the command name) that `spec` designates as keys.
+    /// Argument positions (relative to the command name) that `spec` designates as keys; nil
+    /// when its key count is not a number of keys the arguments hold.
     static func keyPositions(_ spec: KeySpec, argumentCount count: Int,
-                             argument: (Int) -> UnsafeRawBufferPointer) -> [Int] {
+                             argument: (Int) -> UnsafeRawBufferPointer) -> [Int]? {
         var start: Int
         switch spec.begin {
         case .index(let position):
@@ -292,10 +297,12 @@ enum CommandIntrospection {
             guard start <= last else { return [] }
             return Array(stride(from: start, through: last, by: max(step, 1)))
         case .keyNum(let index, let firstKey, let step):
-            guard start + index < count, let keys = Numbers.parseInt64(argument(start + index)), keys >= 0 else { return [] }
+            // A count beyond the arguments (up to Int64.max) is compared before any arithmetic.
+            guard start + index < count, let keys = Numbers.parseInt64(argument(start + index)),
+                  keys > 0, keys <= Int64(count) else { return nil }
             let first = start + firstKey
             let last = first + (Int(keys) - 1) * step
-            guard keys > 0, last < count else { return [] }
+            guard last < count else { return nil }
             return Array(stride(from: first, through: last, by: step))
         case .unknown:
             return []
