@@ -145,6 +145,17 @@ public final class CommandContext {
         return nil
     }
 
+    /// Argument `index` as an integer within `range`, replying as Redis does when it names no
+    /// message of its own: not an integer, or out of range with the bounds.
+    public func integer(_ index: Int, in range: ClosedRange<Int64>) -> Int64? {
+        guard let value = integer(index) else { return nil }
+        guard range.contains(value) else {
+            error("ERR value is out of range, value must between \(range.lowerBound) and \(range.upperBound)")
+            return nil
+        }
+        return value
+    }
+
     /// Argument `index` as an integer within `range`, or replies `message`.
     public func integer(_ index: Int, in range: ClosedRange<Int64>, orReply message: String) -> Int64? {
         guard let value = Numbers.parseInt64(args[index]), range.contains(value) else {

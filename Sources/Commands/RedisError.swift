@@ -35,7 +35,6 @@ public enum RedisError {
     public static let timeoutNegative = "ERR timeout is negative"
     public static let unblocked = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
     public static let outOfRange = "ERR value is out of range"
-    public static let outOfLongRange = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
     public static let mustBePositive = "ERR value is out of range, must be positive"
     public static let invalidCursor = "ERR invalid cursor"
     public static let numkeysPositive = "ERR numkeys should be greater than 0"

@@ -120,6 +120,16 @@ let scripts: [Script] = [
     ttl k
     getex k ex 10 persist
     getex missing ex 10
+    set k v ex 10 ex 200
+    ttl k
+    set k v px 5000 ex 10
+    set k v exat 9999999999 exat 9999999998
+    getex k px 100000 px 300000
+    ttl k
+    getex k ex 5 pxat 9999999999999
+    getex missing pxat x pxat ex
+    getex k persist persist
+    ttl k
     setnx k other
     setnx fresh v
     setex sx 100 v
@@ -222,6 +232,10 @@ let scripts: [Script] = [
     incrbyfloat fl ""
     set huge 1e4932
     incrbyfloat huge 1e4932
+    rpush list a
+    incrbyfloat list abc
+    incrby list abc
+    incrbyfloat str abc
     """),
     script("keys", """
     mset foo 1 fob 2 bar 3 {t}a 4
@@ -248,12 +262,14 @@ let scripts: [Script] = [
     copy fresh other db 1
     copy fresh other db 99
     copy fresh other db x
+    copy fresh other db 3000000000
     copy fresh other bogus
     move copied 1
     move copied 1
     move fresh 99
     move fresh 0
     move fresh x
+    move fresh -9223372036854775808
     select 1
     get copied
     get other
@@ -261,6 +277,8 @@ let scripts: [Script] = [
     select 16
     select -1
     select abc
+    select 3000000000
+    swapdb 3000000000 0
     swapdb 0 1
     get copied
     swapdb 0 1
@@ -371,6 +389,11 @@ let scripts: [Script] = [
     command getkeys ping x
     command getkeys time x
     command getkeys eval x 0
+    command getkeys eval x 9223372036854775807 a
+    command getkeys zunionstore d 9223372036854775807 a
+    command getkeys zunionstore d -1 a
+    command getkeys zunionstore d 3 a b
+    command getkeys lmpop 9223372036854775807 a left
     command getkeys sort k by w limit 0 1 get x store d
     command getkeysandflags set k1 v1
     command getkeysandflags set k1 v1 ex 10 get

@@ -211,7 +211,7 @@ public enum ConnectionFamily {
     }
 
     static func select(_ c: CommandContext) {
-        guard let index = c.integer(1, in: Int64(Int32.min)...Int64(Int32.max), orReply: RedisError.notInteger) else { return }
+        guard let index = c.integer(1, in: Int64(Int32.min)...Int64(Int32.max)) else { return }
         guard index >= 0 && index < Int64(c.keyspace.databaseCount) else { return c.error(RedisError.dbIndexOutOfRange) }
         c.session.db = Int(index)
         c.reply.ok()

@@ -327,7 +327,7 @@ public enum GenericFamily {
 
     /// Parses a database index argument, replying Redis's errors.
     static func databaseIndex(_ c: CommandContext, _ argument: Int) -> Int? {
-        guard let value = c.integer(argument, in: Int64(Int32.min)...Int64(Int32.max), orReply: RedisError.notInteger) else {
+        guard let value = c.integer(argument, in: Int64(Int32.min)...Int64(Int32.max)) else {
             return nil
         }
         guard value >= 0 && value < Int64(c.keyspace.databaseCount) else {

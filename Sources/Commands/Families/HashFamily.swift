@@ -249,10 +249,7 @@ public enum HashFamily {
         guard c.args.count >= 3 else {
             return c.readCollection(keyAt: 1, HashValue.self, missing: { c.reply.nullBulk() }) { c.reply.bulk($0.randomPair().field) }
         }
-        guard let requested = c.integer(2) else { return }
-        if requested == Int64.min {
-            return c.error(RedisError.outOfLongRange)
-        }
+        guard let requested = c.integer(2, in: -Int64.max...Int64.max) else { return }
         let withValues = c.args.count == 4
         if c.args.count > 4 || (withValues && !c.args.equals(3, "withvalues")) { return c.error(RedisError.syntax) }
         if withValues && (requested < -Int64.max / 2 || requested > Int64.max / 2) {

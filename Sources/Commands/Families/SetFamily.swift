@@ -182,8 +182,7 @@ public enum SetFamily {
         guard c.args.count == 3 else {
             return c.readCollection(keyAt: 1, SetValue.self, missing: { c.reply.nullBulk() }) { c.reply.bulk($0.randomMember()) }
         }
-        guard let requested = c.integer(2) else { return }
-        if requested == Int64.min { return c.error(RedisError.outOfLongRange) }
+        guard let requested = c.integer(2, in: -Int64.max...Int64.max) else { return }
         c.readCollection(keyAt: 1, SetValue.self, missing: { c.reply.arrayHeader(0) }) { set in
             if requested < 0 || requested == 1 {
                 // Repeats allowed: each pick is independent.

@@ -194,8 +194,9 @@ public enum StringFamily {
                 options.keepTTL = true
             } else if forGetEx && args.equals(j, "persist") && !options.hasExpire {
                 options.persist = true
-            } else if hasNext && !options.keepTTL && !options.persist && !options.hasExpire,
-                      let (seconds, absolute) = expireKeyword(args, j) {
+            } else if hasNext && !options.keepTTL && !options.persist, let (seconds, absolute) = expireKeyword(args, j),
+                      // The same expire option may repeat (the last one counts), as in Redis.
+                      !options.hasExpire || (options.unitIsSeconds == seconds && options.absolute == absolute) {
                 options.expireArgument = j + 1
                 options.unitIsSeconds = seconds
                 options.absolute = absolute
@@ -597,11 +598,11 @@ public enum StringFamily {
     }
 
     static func incrbyfloat(_ c: CommandContext) {
-        guard let increment = Numbers.parseLongDouble(c.args[2]) else { return c.error(RedisError.notFloat) }
         c.withKey(1) { shard, key, hash in
             let link = c.lookupWrite(shard, key, hash)
             var current: Float80 = 0
             var expireAt: Int64?
+            // Unlike INCRBY, Redis checks the key's type and value before the increment.
             if let link {
                 let entry = Entry(link.pointee!)
                 if c.rejectNonString(entry) { return }
@@ -611,6 +612,7 @@ public enum StringFamily {
                 current = value
                 expireAt = entry.expireAt
             }
+            guard let increment = Numbers.parseLongDouble(c.args[2]) else { return c.error(RedisError.notFloat) }
             let result = current + increment
             if result.isNaN || result.isInfinite { return c.error(RedisError.nanOrInfinity) }
             let text = Numbers.humanLongDouble(result)

@@ -15,8 +15,7 @@ extension ZSetFamily {
                 c.reply.bulk(zset.element(atRank: Int.random(in: 0..<zset.count)).member)
             }
         }
-        guard let requested = c.integer(2) else { return }
-        if requested == Int64.min { return c.error(RedisError.outOfLongRange) }
+        guard let requested = c.integer(2, in: -Int64.max...Int64.max) else { return }
         if c.args.count > 4 || (c.args.count == 4 && !c.args.equals(3, "withscores")) { return c.error(RedisError.syntax) }
         let withScores = c.args.count == 4
         if withScores && requested.magnitude > UInt64(Int64.max / 2) { return c.error(RedisError.outOfRange) }
