@@ -3,6 +3,9 @@
 // raw bytes) or a back-reference (top three bits: match length minus two, 7 meaning one
 // more length byte follows; low five bits and the next byte: distance minus one, up to
 // 8 KB back). Compression finds repeats through a hash table of 3-byte prefixes.
+// DIVERGENCE: the compressed bytes can differ from liblzf's (which Redis uses) for the same
+// input, so DUMP payloads and RDB files of compressible strings are not byte-identical to
+// Redis's; each decodes to the same value in either server and in Redis's tools.
 
 public enum LZF {
     private static let maxLiteral = 32

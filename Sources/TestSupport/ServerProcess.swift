@@ -129,19 +129,26 @@ public final class ServerProcess {
 
     private func waitForPing() throws {
         let deadline = Date().addingTimeInterval(15)
+        var lastProbe = "none"
         while Date() < deadline {
             if !process.isRunning { throw Failure.didNotStart(log) }
-            // The answer must come from this process: a server of someone else's on the port
-            // means ours could not bind it (and will exit).
-            if let client = try? RespClient(port: port), (try? client.call("PING")) == .simple("PONG"),
-               case .bulk(let info?) = try? client.call("INFO", "server"),
-               String(decoding: info, as: UTF8.self).contains("process_id:\(process.pid)\r\n") {
-                return
-            }
+            lastProbe = probe()
+            if lastProbe.isEmpty { return }
             usleep(20_000)
         }
         stop()
-        throw Failure.didNotStart(log)
+        throw Failure.didNotStart("pid \(pid) on port \(port) not ready after 15 s (last probe: \(lastProbe))\n\(log)")
+    }
+
+    /// Empty when this process answers on `port`; otherwise what stood in the way. The answer
+    /// must come from this process: a server of someone else's on the port means ours could
+    /// not bind it (and will exit).
+    private func probe() -> String {
+        guard let client = try? RespClient(port: port) else { return "cannot connect" }
+        guard let pong = try? client.call("PING") else { return "no answer to PING" }
+        guard pong == .simple("PONG") else { return "PING answered \(pong)" }
+        guard case .bulk(let info?) = try? client.call("INFO", "server") else { return "no INFO" }
+        return String(decoding: info, as: UTF8.self).contains("process_id:\(process.pid)\r\n") ? "" : "another process answers"
     }
 
     /// Everything the server printed so far.

@@ -183,7 +183,7 @@ struct EvictionTests {
         let hot = 200
         try pipeline(client, (0..<hot).map { ["SET", "hot:\($0)", EvictionTests.value] })
         // LFU counters grow with reads; LRU only needs the reads between rounds.
-        for _ in 0..<(policy.hasSuffix("lfu") ? 20 : 1) { try readHotSet(client, count: hot) }
+        for _ in 0..<(policy.hasSuffix("lfu") ? 20 : 1) { _ = try readHotSet(client, count: hot) }
         try fill(server, prefix: "cold", ttl: false) {
             _ = try readHotSet(client, count: hot)
             // The LRU clock counts seconds (as Redis's): spread the fill over several, so the
