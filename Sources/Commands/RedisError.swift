@@ -93,8 +93,10 @@ public enum RedisError {
         var quoted: [UInt8] = []
         var index = 1
         while index < args.count && quoted.count < 128 {
+            // The room left is measured before the opening quote, as Redis's format does.
+            let room = 128 - quoted.count
             quoted.append(39)
-            quoted += args[index].prefix(128 - quoted.count)
+            quoted += args[index].prefix(room)
             quoted += [39, 32]
             index += 1
         }

@@ -354,6 +354,8 @@ let scripts: [Script] = [
     auth a b c
     auth default x
     nosuchcommand a b
+    nosuchcommand a st 9223372036854775807 9223372036854775807 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx f1 more
+    nosuchcommand xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx y
     NOSUCH
     get
     get a b
