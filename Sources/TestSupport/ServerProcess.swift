@@ -131,7 +131,10 @@ public final class ServerProcess {
         let deadline = Date().addingTimeInterval(15)
         var lastProbe = "none"
         while Date() < deadline {
-            if !process.isRunning { throw Failure.didNotStart(log) }
+            if !process.isRunning {
+                usleep(100_000)  // what it printed may still be in the pipe
+                throw Failure.didNotStart("pid \(pid) exited (status \(process.status.map(String.init) ?? "?"))\n\(log)")
+            }
             lastProbe = probe()
             if lastProbe.isEmpty { return }
             usleep(20_000)
