@@ -396,6 +396,11 @@ let scripts: [Script] = [
     command getkeys zunionstore d -1 a
     command getkeys zunionstore d 3 a b
     command getkeys lmpop 9223372036854775807 a left
+    command getkeys spublish channel message
+    command getkeysandflags ssubscribe a b
+    command getkeys script nope x
+    command getkeys config
+    command getkeys config get maxmemory
     command getkeys sort k by w limit 0 1 get x store d
     command getkeysandflags set k1 v1
     command getkeysandflags set k1 v1 ex 10 get

@@ -221,8 +221,14 @@ enum CommandIntrospection {
     /// for the latter.
     private static func replyKeys(_ c: CommandContext, withFlags: Bool) {
         guard var spec = c.server.table.lookup(c.args[2]) else { return c.error("ERR Invalid command specified") }
-        if !spec.subcommands.isEmpty && c.args.count > 3, let sub = spec.subcommand(named: c.args[3]) { spec = sub }
-        guard !spec.keySpecs.isEmpty else { return c.error("ERR The command has no key arguments") }
+        if !spec.subcommands.isEmpty && c.args.count > 3 {
+            guard let sub = spec.subcommand(named: c.args[3]) else { return c.error("ERR Invalid command specified") }
+            spec = sub
+        }
+        // Shard channels (SPUBLISH's) have key specs marked not_key: those are no keys.
+        guard spec.keyFinder != nil || spec.keySpecs.contains(where: { !$0.flags.contains(.notKey) }) else {
+            return c.error("ERR The command has no key arguments")
+        }
         let count = c.args.count - 2
         guard spec.accepts(argumentCount: count) else {
             return c.error("ERR Invalid number of arguments specified for command")
@@ -256,7 +262,7 @@ enum CommandIntrospection {
         if let finder = spec.keyFinder { return finder(count, argument) }
         let variableFlags = spec.keyFlagsFinder.map { $0(count, argument) }
         var references: [KeyReference] = []
-        for keySpec in spec.keySpecs {
+        for keySpec in spec.keySpecs where !keySpec.flags.contains(.notKey) {
             // An invalid key count leaves the whole call without keys, as Redis's fallback key
             // finders (genericGetKeys) have it: ZUNIONSTORE's destination is not a key then.
             guard let positions = keyPositions(keySpec, argumentCount: count, argument: argument) else { return [] }
