@@ -76,6 +76,56 @@ struct Directive {
                   })
     }
 
+    /// How an unimplemented feature's directive validates its value, as Redis does.
+    enum InertKind {
+        case bool, integer(ClosedRange<Int>), memory, choice([String]), integers(count: Int, ClosedRange<Int>)
+    }
+
+    /// A Redis directive for a feature Swiftlet leaves out (replication, streams, HyperLogLog,
+    /// jemalloc): checked as Redis checks it and kept for CONFIG GET/REWRITE, so a stock
+    /// redis.conf (Debian's sets each of these to its default) loads. A value other than
+    /// Redis's default is listed among the inert settings the server warns about at start.
+    static func inert(_ name: String, _ defaultValue: String, _ kind: InertKind, aliases: [String] = [],
+                      feature: String) -> Directive {
+        let multiArgument: Bool
+        if case .integers = kind { multiArgument = true } else { multiArgument = false }
+        return Directive(name: name, aliases: aliases, immutable: false, multiArgument: multiArgument,
+                         format: { $0.inertValues[name] ?? defaultValue },
+                         apply: { config, args in
+                             let value: String
+                             switch kind {
+                             case .bool:
+                                 guard let flag = MemoryUnits.parseBool(args[0]) else { return "argument must be 'yes' or 'no'" }
+                                 value = flag ? "yes" : "no"
+                             case .integer(let range):
+                                 guard let number = Numbers.parseInt64(args[0]) else { return "argument couldn't be parsed into an integer" }
+                                 guard range.contains(Int(number)) else {
+                                     return "argument must be between \(range.lowerBound) and \(range.upperBound) inclusive"
+                                 }
+                                 value = String(number)
+                             case .memory:
+                                 guard let bytes = MemoryUnits.parse(args[0]) else { return "argument must be a memory value" }
+                                 value = String(bytes)
+                             case .choice(let options):
+                                 guard options.contains(args[0].lowercased()) else {
+                                     return "argument(s) must be one of the following: " + options.joined(separator: ", ")
+                                 }
+                                 value = args[0].lowercased()
+                             case .integers(let count, let range):
+                                 let words = args.count == 1 ? args[0].split(separator: " ").map(String.init) : args
+                                 guard words.count == count else { return "wrong number of arguments" }
+                                 let numbers = words.compactMap { Numbers.parseInt64($0).map(Int.init) }
+                                 guard numbers.count == count, numbers.allSatisfy(range.contains) else {
+                                     return "Invalid \(name), elements must be between \(range.lowerBound) and \(range.upperBound)."
+                                 }
+                                 value = numbers.map(String.init).joined(separator: " ")
+                             }
+                             config.inertValues[name] = value
+                             config.inertFeatures[name] = value == defaultValue ? nil : feature
+                             return nil
+                         })
+    }
+
     // MARK: The table
 
     static let intMax = Int(Int32.max)
@@ -274,5 +324,22 @@ struct Directive {
         integer("slowlog-log-slower-than", \.slowlogLogSlowerThan, -1...Int.max),
         integer("slowlog-max-len", \.slowlogMaxLen, 0...Int.max),
         integer("busy-reply-threshold", \.busyReplyThreshold, 0...Int.max, aliases: ["lua-time-limit"]),
+        inert("acllog-max-len", "128", .integer(0...Int(Int64.max)), feature: "ACL users are not implemented"),
+        inert("aof-timestamp-enabled", "no", .bool, feature: "AOF timestamps are not implemented"),
+        // Redis turns THP off for its fork's sake; Swiftlet does not fork and wants huge pages.
+        inert("disable-thp", "yes", .bool, feature: "Swiftlet does not fork, so huge pages cost no copy-on-write"),
+        inert("hll-sparse-max-bytes", "3000", .memory, feature: "HyperLogLog is not implemented"),
+        inert("jemalloc-bg-thread", "yes", .bool, feature: "Swiftlet uses glibc's malloc"),
+        inert("oom-score-adj-values", "0 200 800", .integers(count: 3, -2000...2000), feature: "oom-score-adj is not applied"),
+        inert("rdb-del-sync-files", "no", .bool, feature: "replication is not implemented"),
+        inert("rdb-save-incremental-fsync", "yes", .bool, feature: "snapshots are synced once, at the end"),
+        inert("repl-disable-tcp-nodelay", "no", .bool, feature: "replication is not implemented"),
+        inert("repl-diskless-load", "disabled", .choice(["disabled", "on-empty-db", "swapdb"]),
+              feature: "replication is not implemented"),
+        inert("repl-diskless-sync", "yes", .bool, feature: "replication is not implemented"),
+        inert("repl-diskless-sync-max-replicas", "0", .integer(0...Int(Int32.max)), feature: "replication is not implemented"),
+        inert("replica-lazy-flush", "no", .bool, aliases: ["slave-lazy-flush"], feature: "replication is not implemented"),
+        inert("stream-node-max-bytes", "4096", .memory, feature: "streams are not implemented"),
+        inert("stream-node-max-entries", "100", .integer(0...Int(Int64.max)), feature: "streams are not implemented"),
     ]
 }

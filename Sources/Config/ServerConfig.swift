@@ -47,6 +47,10 @@ public final class ServerConfig: @unchecked Sendable {
     @Guarded public var enableModuleCommand = "no"
     public var crashLogEnabled = true
     @Guarded public var oomScoreAdj = "no"
+    /// Values of directives for features Swiftlet leaves out (Directive.inert), by name, and
+    /// why each one set away from Redis's default has no effect.
+    @Guarded var inertValues: [String: String] = [:]
+    @Guarded var inertFeatures: [String: String] = [:]
     @Guarded public var ignoreWarnings = ""
 
     // MARK: Limits and protocol
@@ -168,6 +172,7 @@ public final class ServerConfig: @unchecked Sendable {
         if propagationErrorBehavior != "ignore" {
             names.append("propagation-error-behavior (replication is not implemented yet)")
         }
+        names += inertFeatures.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value))" }
         return names
     }
 

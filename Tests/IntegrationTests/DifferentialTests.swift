@@ -360,7 +360,7 @@ let scripts: [Script] = [
     get
     get a b
     """),
-    script("server", """
+    script("server", unorderedPairs: ["config"], """
     config get maxmemory
     config get maxmemory-policy
     config get save
@@ -376,6 +376,24 @@ let scripts: [Script] = [
     config set hz 1000000
     config get hz
     config set hz 10
+    config get repl-diskless-*
+    config get stream-node-max-*
+    config get oom-score-adj-values
+    config get slave-lazy-flush
+    config set repl-diskless-sync maybe
+    config set repl-diskless-load bogus
+    config set repl-diskless-load SWAPDB
+    config get repl-diskless-load
+    config set repl-diskless-load disabled
+    config set oom-score-adj-values "1 2"
+    config set oom-score-adj-values "0 200 3000"
+    config set oom-score-adj-values "0 x 10"
+    config set hll-sparse-max-bytes 1zb
+    config set hll-sparse-max-bytes 4kb
+    config get hll-sparse-max-bytes
+    config set hll-sparse-max-bytes 3000
+    config set stream-node-max-entries -1
+    config set repl-diskless-sync-max-replicas 3000000000
     config set maxmemory 1gb
     config get maxmemory
     config set maxmemory 0

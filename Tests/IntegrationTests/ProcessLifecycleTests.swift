@@ -109,6 +109,33 @@ struct ProcessLifecycleTests {
         #expect(rewritten.contains("include \(directory.path)/conf.d/*.conf"))
     }
 
+    /// Debian's stock /etc/redis/redis.conf (installed with redis-server) loads unchanged,
+    /// directives for features Swiftlet leaves out included (repl-diskless-sync,
+    /// stream-node-max-entries, ...), with only what a test must own overridden.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/etc/redis/redis.conf"), "needs Debian's redis.conf"))
+    func debiansStockRedisConfLoads() throws {
+        let binary = try #require(ServerProcess.swiftletBinary)
+        let pidfile = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlet-\(UUID().uuidString).pid").path
+        defer { unlink(pidfile) }
+        let server = try ServerProcess(binary: binary, arguments: ["/etc/redis/redis.conf", "--daemonize", "no", "--logfile", "",
+                                                                   "--pidfile", pidfile])
+        defer { server.stop() }
+        let client = try RespClient(port: server.port)
+        #expect(try client.call("CONFIG", "GET", "repl-diskless-sync") == .array([.bulk(Array("repl-diskless-sync".utf8)), .bulk(Array("yes".utf8))]))
+        #expect(!server.log.contains("has no effect"), "\(server.log)")
+    }
+
+    /// A directive for a left-out feature set away from Redis's default is accepted and
+    /// named in a start-up warning.
+    @Test func inertDirectivesAwayFromTheirDefaultAreWarnedAbout() throws {
+        let server = try ServerProcess.swiftlet(["--repl-diskless-sync", "no", "--stream-node-max-entries", "100"])
+        defer { server.stop() }
+        #expect(server.logs("WARNING: repl-diskless-sync (replication is not implemented); the setting is accepted but has no effect."))
+        #expect(!server.log.contains("stream-node-max-entries ("))
+        #expect(try RespClient(port: server.port).call("CONFIG", "GET", "repl-diskless-sync")
+                == .array([.bulk(Array("repl-diskless-sync".utf8)), .bulk(Array("no".utf8))]))
+    }
+
     @Test func sigtermStopsCleanlyAndSystemdIsNotified() throws {
         let socketPath = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString).sock").path
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
