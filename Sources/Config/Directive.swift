@@ -78,7 +78,7 @@ struct Directive {
 
     /// How an unimplemented feature's directive validates its value, as Redis does.
     enum InertKind {
-        case bool, integer(ClosedRange<Int>), memory, choice([String]), integers(count: Int, ClosedRange<Int>)
+        case bool, integer(ClosedRange<Int>), memory, choice([String])
     }
 
     /// A Redis directive for a feature Swiftlet leaves out (replication, streams, HyperLogLog,
@@ -87,43 +87,33 @@ struct Directive {
     /// Redis's default is listed among the inert settings the server warns about at start.
     static func inert(_ name: String, _ defaultValue: String, _ kind: InertKind, aliases: [String] = [],
                       feature: String) -> Directive {
-        let multiArgument: Bool
-        if case .integers = kind { multiArgument = true } else { multiArgument = false }
-        return Directive(name: name, aliases: aliases, immutable: false, multiArgument: multiArgument,
-                         format: { $0.inertValues[name] ?? defaultValue },
-                         apply: { config, args in
-                             let value: String
-                             switch kind {
-                             case .bool:
-                                 guard let flag = MemoryUnits.parseBool(args[0]) else { return "argument must be 'yes' or 'no'" }
-                                 value = flag ? "yes" : "no"
-                             case .integer(let range):
-                                 guard let number = Numbers.parseInt64(args[0]) else { return "argument couldn't be parsed into an integer" }
-                                 guard range.contains(Int(number)) else {
-                                     return "argument must be between \(range.lowerBound) and \(range.upperBound) inclusive"
-                                 }
-                                 value = String(number)
-                             case .memory:
-                                 guard let bytes = MemoryUnits.parse(args[0]) else { return "argument must be a memory value" }
-                                 value = String(bytes)
-                             case .choice(let options):
-                                 guard options.contains(args[0].lowercased()) else {
-                                     return "argument(s) must be one of the following: " + options.joined(separator: ", ")
-                                 }
-                                 value = args[0].lowercased()
-                             case .integers(let count, let range):
-                                 let words = args.count == 1 ? args[0].split(separator: " ").map(String.init) : args
-                                 guard words.count == count else { return "wrong number of arguments" }
-                                 let numbers = words.compactMap { Numbers.parseInt64($0).map(Int.init) }
-                                 guard numbers.count == count, numbers.allSatisfy(range.contains) else {
-                                     return "Invalid \(name), elements must be between \(range.lowerBound) and \(range.upperBound)."
-                                 }
-                                 value = numbers.map(String.init).joined(separator: " ")
-                             }
-                             config.inertValues[name] = value
-                             config.inertFeatures[name] = value == defaultValue ? nil : feature
-                             return nil
-                         })
+        Directive(name: name, aliases: aliases, immutable: false, multiArgument: false,
+                  format: { $0.inertValues[name] ?? defaultValue },
+                  apply: { config, args in
+                      let value: String
+                      switch kind {
+                      case .bool:
+                          guard let flag = MemoryUnits.parseBool(args[0]) else { return "argument must be 'yes' or 'no'" }
+                          value = flag ? "yes" : "no"
+                      case .integer(let range):
+                          guard let number = Numbers.parseInt64(args[0]) else { return "argument couldn't be parsed into an integer" }
+                          guard range.contains(Int(number)) else {
+                              return "argument must be between \(range.lowerBound) and \(range.upperBound) inclusive"
+                          }
+                          value = String(number)
+                      case .memory:
+                          guard let bytes = MemoryUnits.parse(args[0]) else { return "argument must be a memory value" }
+                          value = String(bytes)
+                      case .choice(let options):
+                          guard options.contains(args[0].lowercased()) else {
+                              return "argument(s) must be one of the following: " + options.joined(separator: ", ")
+                          }
+                          value = args[0].lowercased()
+                      }
+                      config.inertValues[name] = value
+                      config.inertFeatures[name] = value == defaultValue ? nil : feature
+                      return nil
+                  })
     }
 
     // MARK: The table
@@ -173,7 +163,29 @@ struct Directive {
         choice("enable-protected-configs", \.enableProtectedConfigs, ["no", "yes", "local"], immutable: true),
         choice("enable-module-command", \.enableModuleCommand, ["no", "yes", "local"], immutable: true),
         bool("crash-log-enabled", \.crashLogEnabled),
-        choice("oom-score-adj", \.oomScoreAdj, ["no", "yes", "relative", "absolute"]),
+        Directive(name: "oom-score-adj", aliases: [], immutable: false, multiArgument: false,
+                  format: { $0.oomScoreAdj },
+                  apply: { config, args in
+                      let options = ["no", "yes", "relative", "absolute"]
+                      let lower = args[0].lowercased()
+                      guard options.contains(lower) else {
+                          return "argument(s) must be one of the following: " + options.joined(separator: ", ")
+                      }
+                      // Redis names a value by its first spelling: relative reads back as yes.
+                      config.oomScoreAdj = lower == "relative" ? "yes" : lower
+                      return nil
+                  }),
+        Directive(name: "oom-score-adj-values", aliases: [], immutable: false, multiArgument: true,
+                  format: { $0.oomScoreAdjValues.map(String.init).joined(separator: " ") },
+                  apply: { config, args in
+                      guard args.count == 3 else { return "wrong number of arguments" }
+                      let values = args.compactMap { Numbers.parseInt64($0).map(Int.init) }
+                      guard values.count == 3, values.allSatisfy((-2000...2000).contains) else {
+                          return "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+                      }
+                      config.oomScoreAdjValues = values
+                      return nil
+                  }),
         string("ignore-warnings", \.ignoreWarnings),
         integer("proto-max-bulk-len", \.protoMaxBulkLen, 1024 * 1024...Int.max, memory: true),
         integer("client-query-buffer-limit", \.clientQueryBufferLimit, 1024 * 1024...Int.max, memory: true),
@@ -330,7 +342,6 @@ struct Directive {
         inert("disable-thp", "yes", .bool, feature: "Swiftlet does not fork, so huge pages cost no copy-on-write"),
         inert("hll-sparse-max-bytes", "3000", .memory, feature: "HyperLogLog is not implemented"),
         inert("jemalloc-bg-thread", "yes", .bool, feature: "Swiftlet uses glibc's malloc"),
-        inert("oom-score-adj-values", "0 200 800", .integers(count: 3, -2000...2000), feature: "oom-score-adj is not applied"),
         inert("rdb-del-sync-files", "no", .bool, feature: "replication is not implemented"),
         inert("rdb-save-incremental-fsync", "yes", .bool, feature: "snapshots are synced once, at the end"),
         inert("repl-disable-tcp-nodelay", "no", .bool, feature: "replication is not implemented"),

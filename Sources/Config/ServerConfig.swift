@@ -46,7 +46,10 @@ public final class ServerConfig: @unchecked Sendable {
     @Guarded public var enableProtectedConfigs = "no"
     @Guarded public var enableModuleCommand = "no"
     public var crashLogEnabled = true
+    /// no, yes (relative to the score the process started with) or absolute.
     @Guarded public var oomScoreAdj = "no"
+    /// The scores for a master, a replica and a background child (Swiftlet uses the first).
+    @Guarded public var oomScoreAdjValues = [0, 200, 800]
     /// Values of directives for features Swiftlet leaves out (Directive.inert), by name, and
     /// why each one set away from Redis's default has no effect.
     @Guarded var inertValues: [String: String] = [:]
@@ -145,6 +148,9 @@ public final class ServerConfig: @unchecked Sendable {
     /// Listens on `port` and `bind` as they now are, in place of the previous listeners; false
     /// when that failed, having changed nothing (set by the server).
     public var rebindListeners: (() -> Bool)?
+    /// Writes the process's oom_score_adj as `oom-score-adj` and its values now say; false when
+    /// that failed (set by the server).
+    public var adjustOOMScore: (() -> Bool)?
 
     public init() {}
 
@@ -226,15 +232,26 @@ public final class ServerConfig: @unchecked Sendable {
                 return "ERR CONFIG SET failed (possibly related to argument '\(directive.name)') - \(failure)"
             }
         }
-        // A new port or bind list takes effect at once; if it cannot, every value goes back,
+        // A new port or bind list, or OOM score, takes effect at once; if it cannot, every
+        // value goes back (and effects already applied are applied again to the old values),
         // as Redis rolls back a failed apply.
-        let listening = directives.indices.filter { ["port", "bind"].contains(directives[$0].name) }
-        if let first = listening.first, let rebind = rebindListeners,
-           listening.contains(where: { directives[$0].format(self) != previous[$0] }), !rebind() {
-            undo(through: directives.count - 1)
-            let reason = directives[first].name == "port" ? "Unable to listen on this port. Check server logs."
-                : "Failed to bind to specified addresses."
-            return "ERR CONFIG SET failed (possibly related to argument '\(directives[first].name)') - \(reason)"
+        let effects: [(names: Set<String>, apply: (() -> Bool)?, reason: (String) -> String)] = [
+            (["port", "bind"], rebindListeners,
+             { $0 == "port" ? "Unable to listen on this port. Check server logs." : "Failed to bind to specified addresses." }),
+            (["oom-score-adj", "oom-score-adj-values"], adjustOOMScore,
+             { _ in "Failed to set current oom_score_adj. Check server logs." }),
+        ]
+        var applied: [() -> Bool] = []
+        for effect in effects {
+            let named = directives.indices.filter { effect.names.contains(directives[$0].name) }
+            guard let first = named.first, let apply = effect.apply,
+                  named.contains(where: { directives[$0].format(self) != previous[$0] }) else { continue }
+            guard apply() else {
+                undo(through: directives.count - 1)
+                for reapply in applied { _ = reapply() }
+                return "ERR CONFIG SET failed (possibly related to argument '\(directives[first].name)') - \(effect.reason(directives[first].name))"
+            }
+            applied.append(apply)
         }
         for directive in directives { onChange?(directive.name) }
         return nil

@@ -27,6 +27,8 @@ public final class Server: ServerControl {
         var event: OpaquePointer? = nil
     }
     private var nextWorker = 0
+    /// Applies oom-score-adj at start-up and on CONFIG SET (which runs one at a time).
+    private let oomScore = OOMScoreAdjuster()
     private var sessionsLock = pthread_mutex_t()
     private var liveSessions: [Int: Session] = [:]
     private var totalConnections = 0
@@ -106,6 +108,8 @@ public final class Server: ServerControl {
         for worker in workers { worker.startCron(hz: config.hz) }
         config.onChange = { [unowned self] name in self.configurationChanged(name) }
         config.rebindListeners = { [unowned self] in self.rebindListeners() }
+        config.adjustOOMScore = { [unowned self] in self.oomScore.apply(self.context.config, log: self.log) }
+        _ = oomScore.apply(config, log: log)
         for worker in workers.dropFirst() { startThread(for: worker) }
         log(.notice, "Ready to accept connections tcp")
         if shouldNotifySystemd {

@@ -376,6 +376,10 @@ let scripts: [Script] = [
     config set hz 1000000
     config get hz
     config set hz 10
+    config set oom-score-adj relative
+    config get oom-score-adj
+    config set oom-score-adj bogus
+    config set oom-score-adj no
     config get repl-diskless-*
     config get stream-node-max-*
     config get oom-score-adj-values

@@ -136,6 +136,29 @@ struct ProcessLifecycleTests {
                 == .array([.bulk(Array("repl-diskless-sync".utf8)), .bulk(Array("no".utf8))]))
     }
 
+    /// oom-score-adj writes /proc/PID/oom_score_adj as Redis does: relative to the score the
+    /// process started with, absolute, and back to that score when turned off.
+    @Test func oomScoreAdjustsTheProcess() throws {
+        let server = try ServerProcess.swiftlet()
+        defer { server.stop() }
+        func score() throws -> Int {
+            let text = try String(contentsOfFile: "/proc/\(server.pid)/oom_score_adj", encoding: .utf8)
+            return try #require(Int(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
+        let client = try RespClient(port: server.port)
+        let base = try score()
+        #expect(try client.call("CONFIG", "SET", "oom-score-adj-values", "10 20 30") == .simple("OK"))
+        #expect(try score() == base)
+        #expect(try client.call("CONFIG", "SET", "oom-score-adj", "yes") == .simple("OK"))
+        #expect(try score() == min(base + 10, 1000))
+        #expect(try client.call("CONFIG", "SET", "oom-score-adj-values", "15 20 30") == .simple("OK"))
+        #expect(try score() == min(base + 15, 1000))
+        #expect(try client.call("CONFIG", "SET", "oom-score-adj", "absolute") == .simple("OK"))
+        #expect(try score() == 15)
+        #expect(try client.call("CONFIG", "SET", "oom-score-adj", "no") == .simple("OK"))
+        #expect(try score() == base)
+    }
+
     @Test func sigtermStopsCleanlyAndSystemdIsNotified() throws {
         let socketPath = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString).sock").path
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
