@@ -4,6 +4,8 @@
 // same shard lock, so no wake-up is lost between the two. Only the first waiter of a key is
 // woken (Redis serves blocked clients first come, first served); its own worker re-runs the
 // blocked command, and a waiter that leaves the queue for any reason wakes the next ones.
+// DIVERGENCE: until that worker has re-run the command, a client on another worker may take
+// the data without blocking (Redis serves blocked clients before running any other command).
 // CACHE.GET ... WAIT waits for a string value instead: string writes wake only such waiters,
 // so list and sorted-set waiters ignore strings as Redis's do.
 // Lock order: shard locks, then the registry lock, then a worker's inbox lock.
