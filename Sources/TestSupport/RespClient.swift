@@ -49,8 +49,18 @@ public final class RespClient {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        let connected = withUnsafePointer(to: &address) {
+        var connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if connected != 0 && errno == EINTR {
+            // Interrupted by a signal, the connection goes on: wait for it and take its outcome.
+            var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            var failure: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            if poll(&descriptor, 1, Int32(timeoutSeconds * 1000)) == 1,
+               getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &length) == 0, failure == 0 {
+                connected = 0
+            }
         }
         guard connected == 0 else {
             close(fd)
@@ -74,6 +84,7 @@ public final class RespClient {
         while offset < bytes.count {
             // MSG_NOSIGNAL: a server that closed the connection must not kill the test with SIGPIPE.
             let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent < 0 && errno == EINTR { continue }
             if sent <= 0 { throw ClosedError() }
             offset += sent
         }
@@ -92,7 +103,9 @@ public final class RespClient {
 
     private func fill() throws {
         var chunk = [UInt8](repeating: 0, count: 65536)
-        let count = read(fd, &chunk, chunk.count)
+        var count = read(fd, &chunk, chunk.count)
+        // A signal (a child process exiting) must not read as a closed connection.
+        while count < 0 && errno == EINTR { count = read(fd, &chunk, chunk.count) }
         if count == 0 { throw ClosedError() }
         if count < 0 { throw errno == EAGAIN || errno == EWOULDBLOCK ? TimeoutError() as Error : ClosedError() }
         buffer += chunk.prefix(count)

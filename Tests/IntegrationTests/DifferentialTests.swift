@@ -60,10 +60,18 @@ func expectMatchesRedis(_ scripts: [Script], threads: Int, swiftletArguments: [S
         _ = try ours.call("FLUSHALL")
         _ = try theirs.call("FLUSHALL")
         for command in script.commands {
-            try ours.send(command)
-            try theirs.send(command)
-            let mine = try ours.readReply()
-            let reference = try theirs.readReply()
+            let mine: (value: RespValue, raw: [UInt8]), reference: (value: RespValue, raw: [UInt8])
+            do {
+                try ours.send(command)
+                try theirs.send(command)
+                mine = try ours.readReply()
+                reference = try theirs.readReply()
+            } catch {
+                // Say which server stopped answering, and what ours printed.
+                let running = "swiftlet running: \(swiftlet.process.isRunning), redis running: \(redis.process.isRunning)"
+                Issue.record("[\(script.name), \(threads) threads] \(command.joined(separator: " ")): \(error); \(running)\n\(swiftlet.log.suffix(3000))")
+                throw error
+            }
             let got = DifferentialTests.normalized(command, mine.value, mine.raw, script)
             let expected = DifferentialTests.normalized(command, reference.value, reference.raw, script)
             #expect(got == expected, "[\(script.name), \(threads) threads] \(command.joined(separator: " "))")
