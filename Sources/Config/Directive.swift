@@ -15,6 +15,9 @@ struct Directive {
     let format: (ServerConfig) -> String
     /// Returns nil on success, else the reason (as Redis words it).
     let apply: (ServerConfig, [String]) -> String?
+    /// CONFIG REWRITE's lines for the running value where Redis writes them otherwise than
+    /// `ConfigRewriter.render` does (memory units, quoted strings, a line per rule or class).
+    var rewriteLines: ((ServerConfig) -> [String])? = nil
 
     static func named(_ name: String) -> Directive? {
         let lower = name.lowercased()
@@ -48,8 +51,20 @@ struct Directive {
                       }
                       config[keyPath: key] = value
                       return nil
-                  })
+                  },
+                  rewriteLines: memory ? { [name + " " + formatMemory($0[keyPath: key])] } : nil)
     }
+
+    /// A byte count as Redis's CONFIG REWRITE writes it: in gb, mb or kb when it divides.
+    static func formatMemory(_ bytes: Int) -> String {
+        for (unit, size) in [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10)] where bytes != 0 && bytes % size == 0 {
+            return "\(bytes / size)\(unit)"
+        }
+        return String(bytes)
+    }
+
+    /// "name "value"", quoted and escaped as Redis writes string settings back.
+    static func quotedLine(_ name: String, _ value: String) -> [String] { [name + " " + QuotedSplitter.quote(value)] }
 
     static func string(_ name: String, _ key: ReferenceWritableKeyPath<ServerConfig, String>, immutable: Bool = false,
                        validate: ((ServerConfig, String) -> String?)? = nil) -> Directive {
@@ -59,7 +74,8 @@ struct Directive {
                       if let failure = validate?(config, args[0]) { return failure }
                       config[keyPath: key] = args[0]
                       return nil
-                  })
+                  },
+                  rewriteLines: { quotedLine(name, $0[keyPath: key]) })
     }
 
     static func choice(_ name: String, _ key: ReferenceWritableKeyPath<ServerConfig, String>, _ options: [String],
@@ -113,7 +129,11 @@ struct Directive {
                       config.inertValues[name] = value
                       config.inertFeatures[name] = value == defaultValue ? nil : feature
                       return nil
-                  })
+                  },
+                  rewriteLines: {
+                      guard case .memory = kind else { return nil }
+                      return { [name + " " + formatMemory(Int($0.inertValues[name] ?? defaultValue) ?? 0)] }
+                  }())
     }
 
     // MARK: The table
@@ -214,6 +234,9 @@ struct Directive {
                           return "argument must be a memory or percent value"
                       }
                       return nil
+                  },
+                  rewriteLines: { config in
+                      ["maxmemory-clients " + (config.maxmemoryClients < 0 ? "\(-config.maxmemoryClients)%" : formatMemory(config.maxmemoryClients))]
                   }),
         integer("maxmemory-samples", \.maxmemorySamples, 1...intMax),
         integer("tracking-table-max-keys", \.trackingTableMaxKeys, 0...Int.max),
@@ -242,7 +265,8 @@ struct Directive {
                       guard chdir(args[0]) == 0 else { return String(cString: strerror(errno)) }
                       config.dir = ServerConfig.currentDirectory()
                       return nil
-                  }),
+                  },
+                  rewriteLines: { _ in quotedLine("dir", ServerConfig.currentDirectory()) }),
         string("dbfilename", \.dbfilename, validate: { $1.contains("/") ? "dbfilename can't be a path, just a filename" : nil }),
         Directive(name: "save", aliases: [], immutable: false, multiArgument: true,
                   format: { $0.save.map { "\($0.seconds) \($0.changes)" }.joined(separator: " ") },
@@ -258,6 +282,9 @@ struct Directive {
                       }
                       config.save = rules
                       return nil
+                  },
+                  rewriteLines: { config in
+                      config.save.isEmpty ? ["save \"\""] : config.save.map { "save \($0.seconds) \($0.changes)" }
                   }),
         bool("rdbcompression", \.rdbCompression),
         bool("rdbchecksum", \.rdbChecksum, immutable: true),
@@ -302,6 +329,11 @@ struct Directive {
                       }
                       config.clientOutputBufferLimits = limits
                       return nil
+                  },
+                  rewriteLines: { config in
+                      zip(["normal", "replica", "pubsub"], config.clientOutputBufferLimits).map { name, limit in
+                          "client-output-buffer-limit \(name) \(formatMemory(limit.hard)) \(formatMemory(limit.soft)) \(limit.seconds)"
+                      }
                   }),
         Directive(name: "notify-keyspace-events", aliases: [], immutable: false, multiArgument: false,
                   format: { KeyspaceEventFlags.format($0.keyspaceEventFlags) },
@@ -311,7 +343,8 @@ struct Directive {
                       }
                       config.keyspaceEventFlags = flags
                       return nil
-                  }),
+                  },
+                  rewriteLines: { quotedLine("notify-keyspace-events", KeyspaceEventFlags.format($0.keyspaceEventFlags)) }),
         bool("latency-tracking", \.latencyTracking),
         Directive(name: "latency-tracking-info-percentiles", aliases: [], immutable: false, multiArgument: true,
                   format: { $0.latencyTrackingInfoPercentiles.map(Numbers.trimmedDecimal).joined(separator: " ") },
