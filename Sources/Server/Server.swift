@@ -404,8 +404,9 @@ public final class Server: ServerControl {
         for worker in workers { worker.post(.stop) }
     }
 
-    private func warnAboutInertSettings() {
-        for setting in context.config.inertSettings {
+    /// Logs each setting that has no effect (at start-up), or only `name`'s (after CONFIG SET).
+    private func warnAboutInertSettings(only name: String? = nil) {
+        for setting in context.config.inertSettings where name.map({ setting.hasPrefix($0 + " ") }) ?? true {
             log(.warning, "WARNING: \(setting); the setting is accepted but has no effect.")
         }
     }
@@ -420,7 +421,7 @@ public final class Server: ServerControl {
 
     /// Applies CONFIG SET changes that need more than a new stored value.
     private func configurationChanged(_ name: String) {
-        warnAboutInertSettings()
+        warnAboutInertSettings(only: name)
         switch name {
         case "hz": for worker in workers { worker.post(.restartCron) }
         case "proc-title-template": showProcessTitle()
