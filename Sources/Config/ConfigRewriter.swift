@@ -22,14 +22,16 @@ enum ConfigRewriter {
         // the old file.
         var lines = original.split(separator: "\n", omittingEmptySubsequences: false)
             .map { String($0).trimmingCharacters(in: " \t\r\n") }
+        // The directive name each line starts with (nil for comments and blank lines), split
+        // once rather than once per directive.
+        let lineNames = lines.map { line in
+            line.hasPrefix("#") ? nil : ArgSplitter.split(line)?.first?.lowercased()
+        }
         let defaults = ServerConfig()
         var appended: [String] = []
         for directive in Directive.all {
             let names = [directive.name] + directive.aliases
-            let positions = lines.indices.filter { index in
-                guard let words = ArgSplitter.split(lines[index]), let first = words.first else { return false }
-                return !lines[index].hasPrefix("#") && names.contains(first.lowercased())
-            }
+            let positions = lines.indices.filter { lineNames[$0].map(names.contains) ?? false }
             let rendered = directive.rewriteLines?(config) ?? [render(directive, config)]
             for (position, line) in zip(positions, rendered) { lines[position] = line }
             // Lines left over become empty lines, as Redis blanks orphaned ones.

@@ -24,17 +24,52 @@ struct Directive {
         return all.first { $0.name == lower || $0.aliases.contains(lower) }
     }
 
+    // MARK: Parsing values (Redis's reasons for refusing them)
+
+    struct Refusal: Error { let reason: String }
+
+    static func parseBool(_ text: String) -> Result<Bool, Refusal> {
+        MemoryUnits.parseBool(text).map { .success($0) } ?? .failure(Refusal(reason: "argument must be 'yes' or 'no'"))
+    }
+
+    /// A number within `range`, with units (1mb) when `memory`.
+    static func parseInteger(_ text: String, in range: ClosedRange<Int>, memory: Bool) -> Result<Int, Refusal> {
+        guard let value = memory ? MemoryUnits.parse(text) : Numbers.parseInt64(text).map({ Int($0) }) else {
+            return .failure(Refusal(reason: memory ? "argument must be a memory value" : "argument couldn't be parsed into an integer"))
+        }
+        guard range.contains(value) else {
+            return .failure(Refusal(reason: "argument must be between \(range.lowerBound) and \(range.upperBound) inclusive"))
+        }
+        return .success(value)
+    }
+
+    /// One of `options`, lowercased.
+    static func parseChoice(_ text: String, _ options: [String]) -> Result<String, Refusal> {
+        let lower = text.lowercased()
+        guard options.contains(lower) else {
+            return .failure(Refusal(reason: "argument(s) must be one of the following: " + options.joined(separator: ", ")))
+        }
+        return .success(lower)
+    }
+
+    /// Hands a parsed value to `store` and returns nil, or returns why it was refused.
+    static func stored<Value>(_ parsed: Result<Value, Refusal>, _ store: (Value) -> Void) -> String? {
+        switch parsed {
+        case .success(let value):
+            store(value)
+            return nil
+        case .failure(let refusal):
+            return refusal.reason
+        }
+    }
+
     // MARK: Builders
 
     static func bool(_ name: String, _ key: ReferenceWritableKeyPath<ServerConfig, Bool>, aliases: [String] = [],
                      immutable: Bool = false) -> Directive {
         Directive(name: name, aliases: aliases, immutable: immutable, multiArgument: false,
                   format: { $0[keyPath: key] ? "yes" : "no" },
-                  apply: { config, args in
-                      guard let value = MemoryUnits.parseBool(args[0]) else { return "argument must be 'yes' or 'no'" }
-                      config[keyPath: key] = value
-                      return nil
-                  })
+                  apply: { config, args in stored(parseBool(args[0])) { config[keyPath: key] = $0 } })
     }
 
     static func integer(_ name: String, _ key: ReferenceWritableKeyPath<ServerConfig, Int>, _ range: ClosedRange<Int>,
@@ -42,15 +77,7 @@ struct Directive {
         Directive(name: name, aliases: aliases, immutable: immutable, multiArgument: false,
                   format: { String($0[keyPath: key]) },
                   apply: { config, args in
-                      let parsed = memory ? MemoryUnits.parse(args[0]) : Numbers.parseInt64(args[0]).map { Int($0) }
-                      guard let value = parsed else {
-                          return memory ? "argument must be a memory value" : "argument couldn't be parsed into an integer"
-                      }
-                      guard range.contains(value) else {
-                          return "argument must be between \(range.lowerBound) and \(range.upperBound) inclusive"
-                      }
-                      config[keyPath: key] = value
-                      return nil
+                      stored(parseInteger(args[0], in: range, memory: memory)) { config[keyPath: key] = $0 }
                   },
                   rewriteLines: memory ? { [name + " " + formatMemory($0[keyPath: key])] } : nil)
     }
@@ -78,17 +105,14 @@ struct Directive {
                   rewriteLines: { quotedLine(name, $0[keyPath: key]) })
     }
 
+    /// One of `options`; a spelling in `readsBackAs` is stored (and read back) as its value,
+    /// as Redis names an enum value by its first spelling.
     static func choice(_ name: String, _ key: ReferenceWritableKeyPath<ServerConfig, String>, _ options: [String],
-                       immutable: Bool = false) -> Directive {
+                       immutable: Bool = false, readsBackAs spellings: [String: String] = [:]) -> Directive {
         Directive(name: name, aliases: [], immutable: immutable, multiArgument: false,
                   format: { $0[keyPath: key] },
                   apply: { config, args in
-                      let lower = args[0].lowercased()
-                      guard options.contains(lower) else {
-                          return "argument(s) must be one of the following: " + options.joined(separator: ", ")
-                      }
-                      config[keyPath: key] = lower
-                      return nil
+                      stored(parseChoice(args[0], options)) { config[keyPath: key] = spellings[$0] ?? $0 }
                   })
     }
 
@@ -106,29 +130,17 @@ struct Directive {
         Directive(name: name, aliases: aliases, immutable: false, multiArgument: false,
                   format: { $0.inertValues[name] ?? defaultValue },
                   apply: { config, args in
-                      let value: String
+                      let parsed: Result<String, Refusal>
                       switch kind {
-                      case .bool:
-                          guard let flag = MemoryUnits.parseBool(args[0]) else { return "argument must be 'yes' or 'no'" }
-                          value = flag ? "yes" : "no"
-                      case .integer(let range):
-                          guard let number = Numbers.parseInt64(args[0]) else { return "argument couldn't be parsed into an integer" }
-                          guard range.contains(Int(number)) else {
-                              return "argument must be between \(range.lowerBound) and \(range.upperBound) inclusive"
-                          }
-                          value = String(number)
-                      case .memory:
-                          guard let bytes = MemoryUnits.parse(args[0]) else { return "argument must be a memory value" }
-                          value = String(bytes)
-                      case .choice(let options):
-                          guard options.contains(args[0].lowercased()) else {
-                              return "argument(s) must be one of the following: " + options.joined(separator: ", ")
-                          }
-                          value = args[0].lowercased()
+                      case .bool: parsed = parseBool(args[0]).map { $0 ? "yes" : "no" }
+                      case .integer(let range): parsed = parseInteger(args[0], in: range, memory: false).map(String.init)
+                      case .memory: parsed = parseInteger(args[0], in: 0...Int.max, memory: true).map(String.init)
+                      case .choice(let options): parsed = parseChoice(args[0], options)
                       }
-                      config.inertValues[name] = value
-                      config.inertFeatures[name] = value == defaultValue ? nil : feature
-                      return nil
+                      return stored(parsed) { value in
+                          config.inertValues[name] = value
+                          config.inertFeatures[name] = value == defaultValue ? nil : feature
+                      }
                   },
                   rewriteLines: {
                       guard case .memory = kind else { return nil }
@@ -183,18 +195,7 @@ struct Directive {
         choice("enable-protected-configs", \.enableProtectedConfigs, ["no", "yes", "local"], immutable: true),
         choice("enable-module-command", \.enableModuleCommand, ["no", "yes", "local"], immutable: true),
         bool("crash-log-enabled", \.crashLogEnabled),
-        Directive(name: "oom-score-adj", aliases: [], immutable: false, multiArgument: false,
-                  format: { $0.oomScoreAdj },
-                  apply: { config, args in
-                      let options = ["no", "yes", "relative", "absolute"]
-                      let lower = args[0].lowercased()
-                      guard options.contains(lower) else {
-                          return "argument(s) must be one of the following: " + options.joined(separator: ", ")
-                      }
-                      // Redis names a value by its first spelling: relative reads back as yes.
-                      config.oomScoreAdj = lower == "relative" ? "yes" : lower
-                      return nil
-                  }),
+        choice("oom-score-adj", \.oomScoreAdj, ["no", "yes", "relative", "absolute"], readsBackAs: ["relative": "yes"]),
         Directive(name: "oom-score-adj-values", aliases: [], immutable: false, multiArgument: true,
                   format: { $0.oomScoreAdjValues.map(String.init).joined(separator: " ") },
                   apply: { config, args in

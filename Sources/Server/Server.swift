@@ -27,7 +27,7 @@ public final class Server: ServerControl {
         var event: OpaquePointer? = nil
     }
     private var nextWorker = 0
-    /// Applies oom-score-adj at start-up and on CONFIG SET (which runs one at a time).
+    /// Applies oom-score-adj at start-up and on CONFIG SET (from any worker: it has its own lock).
     private let oomScore = OOMScoreAdjuster()
     private var sessionsLock = pthread_mutex_t()
     private var liveSessions: [Int: Session] = [:]
