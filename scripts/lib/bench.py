@@ -243,7 +243,7 @@ def cache_aside(server, keys, value, batch=256):
     return hits / (hits + misses), operations / cpu if cpu > 0 else float("inf")
 
 
-def hit_ratio_simulation(args, redis_binary, workdir):
+def hit_ratio_simulation(args, redis_binary, workdir, floor):
     """Both servers at the same maxmemory under allkeys-lru and allkeys-lfu: Zipf-distributed
     cache-aside traffic over a keyspace 10x larger than fits (hit ratio, ops per CPU-second),
     for small and 100-byte values, then redis-benchmark SET over 10M random keys (every
@@ -256,44 +256,40 @@ def hit_ratio_simulation(args, redis_binary, workdir):
           f"then redis-benchmark SET -r 10000000 -d 100 -c 50 (every write evicts)")
     print(f"  {'policy':<12} {'workload':<19} {'server':<9} {'hit ratio':>9} {'ops/cpu-s':>11} {'evicted':>9}")
     argv = {"swiftlet": [args.swiftlet, "--server-threads", str(args.threads)], "redis": [redis_binary]}
-    floor = LoopbackFloor(workdir)
-    try:
-        for policy in ["allkeys-lru", "allkeys-lfu"]:
-            servers = [Server(name, command + ["--maxmemory", str(maxmemory), "--maxmemory-policy", policy], workdir)
-                       for name, command in argv.items()]
-            try:
-                for value_size in [16, 100]:
-                    keyspace = 10 * maxmemory // value_size
-                    keys = zipf_keys(requests, keyspace, 0.99, seed=value_size)
-                    results = {}
-                    for server in servers:
-                        server.cli("FLUSHALL")
-                        server.cli("CONFIG", "RESETSTAT")
-                        results[server.name] = cache_aside(server, keys, b"x" * value_size)
-                        evicted = server.cli("INFO", "stats").split("evicted_keys:")[1].split()[0]
-                        print(f"  {policy:<12} {f'Zipf, {value_size}-byte values':<19} {server.name:<9} "
-                              f"{results[server.name][0]:>9.4f} {results[server.name][1]:>11,.0f} {evicted:>9}")
-                    print(f"  {'':<12} {'':<19} ratio     hit ratio {results['swiftlet'][0] - results['redis'][0]:+.4f}   "
-                          f"ops/cpu-s x{results['swiftlet'][1] / results['redis'][1]:.2f}")
-                for pipeline in [1, 16]:
-                    requests_set = (50_000 if pipeline == 1 else 300_000) if args.quick else (200_000 if pipeline == 1 else 2_000_000)
-                    runs = {server.name: [] for server in servers + [floor]}
-                    for _ in range(args.rounds):
-                        for server in servers + [floor]:
-                            runs[server.name].append(run_benchmark(server, "set", pipeline, requests_set,
-                                                                   keyspace=10_000_000, value_size=100)["per_cpu"])
-                    median = {name: sorted(values)[len(values) // 2] for name, values in runs.items()}
-                    for server in servers:
-                        evicted = server.cli("INFO", "stats").split("evicted_keys:")[1].split()[0]
-                        print(f"  {policy:<12} {f'SET -P {pipeline}, 100 bytes':<19} {server.name:<9} {'':>9} "
-                              f"{median[server.name]:>11,.0f} {evicted:>9}")
-                    print(f"  {'':<12} {'':<19} ratio     ops/cpu-s x{median['swiftlet'] / median['redis']:.2f}   "
-                          f"ceiling (floor / redis) x{median['floor'] / median['redis']:.2f}")
-            finally:
+    for policy in ["allkeys-lru", "allkeys-lfu"]:
+        servers = [Server(name, command + ["--maxmemory", str(maxmemory), "--maxmemory-policy", policy], workdir)
+                   for name, command in argv.items()]
+        try:
+            for value_size in [16, 100]:
+                keyspace = 10 * maxmemory // value_size
+                keys = zipf_keys(requests, keyspace, 0.99, seed=value_size)
+                results = {}
                 for server in servers:
-                    server.stop()
-    finally:
-        floor.stop()
+                    server.cli("FLUSHALL")
+                    server.cli("CONFIG", "RESETSTAT")
+                    results[server.name] = cache_aside(server, keys, b"x" * value_size)
+                    evicted = server.cli("INFO", "stats").split("evicted_keys:")[1].split()[0]
+                    print(f"  {policy:<12} {f'Zipf, {value_size}-byte values':<19} {server.name:<9} "
+                          f"{results[server.name][0]:>9.4f} {results[server.name][1]:>11,.0f} {evicted:>9}")
+                print(f"  {'':<12} {'':<19} ratio     hit ratio {results['swiftlet'][0] - results['redis'][0]:+.4f}   "
+                      f"ops/cpu-s x{results['swiftlet'][1] / results['redis'][1]:.2f}")
+            for pipeline in [1, 16]:
+                requests_set = (50_000 if pipeline == 1 else 300_000) if args.quick else (200_000 if pipeline == 1 else 2_000_000)
+                runs = {server.name: [] for server in servers + [floor]}
+                for _ in range(args.rounds):
+                    for server in servers + [floor]:
+                        runs[server.name].append(run_benchmark(server, "set", pipeline, requests_set,
+                                                               keyspace=10_000_000, value_size=100)["per_cpu"])
+                median = {name: sorted(values)[len(values) // 2] for name, values in runs.items()}
+                for server in servers:
+                    evicted = server.cli("INFO", "stats").split("evicted_keys:")[1].split()[0]
+                    print(f"  {policy:<12} {f'SET -P {pipeline}, 100 bytes':<19} {server.name:<9} {'':>9} "
+                          f"{median[server.name]:>11,.0f} {evicted:>9}")
+                print(f"  {'':<12} {'':<19} ratio     ops/cpu-s x{median['swiftlet'] / median['redis']:.2f}   "
+                      f"ceiling (floor / redis) x{median['floor'] / median['redis']:.2f}")
+        finally:
+            for server in servers:
+                server.stop()
 
 
 def pubsub_fanout(server, messages, subscribers=50, payload=b"x" * 64, batch=200):
@@ -404,15 +400,18 @@ def main():
     if args.only_snapshot:
         return snapshot(args)
     workdir = tempfile.mkdtemp(prefix="swiftlet-bench-")
+    # One floor responder serves every comparison of the run (PUBLISH fan-out has none).
+    floor = None if args.only_pubsub else LoopbackFloor(workdir)
     if args.only_cache:
         try:
-            return hit_ratio_simulation(args, redis_binary, workdir)
+            return hit_ratio_simulation(args, redis_binary, workdir, floor)
         finally:
+            floor.stop()
             shutil.rmtree(workdir, ignore_errors=True)
-    servers = [Server("swiftlet", [args.swiftlet, "--server-threads", str(args.threads)], workdir),
-               Server("redis", [redis_binary], workdir)]
-    floor = None
+    servers = []
     try:
+        servers = [Server("swiftlet", [args.swiftlet, "--server-threads", str(args.threads)], workdir),
+                   Server("redis", [redis_binary], workdir)]
         print(f"median of {args.rounds} alternating runs; swiftlet-server (server-threads {args.threads}) vs redis-server {servers[1].cli('INFO', 'server').split('redis_version:')[1].split()[0]}, "
               f"redis-benchmark -c 50 -r 100000, loopback, {os.cpu_count()} cores\n")
         header = f"{'test':<6} {'-P':>3}  {'server':<9} {'ops/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'cpu s':>6} {'ops/cpu-s':>11}"
@@ -425,8 +424,6 @@ def main():
             args.skip_memory = args.skip_cache = True
             args.skip_pubsub = not args.only_pubsub
             args.skip_scripting = not args.only_scripting
-        if not args.only_pubsub:
-            floor = LoopbackFloor(workdir)
         for test in ([] if only_one else ["set", "get", "incr", "mset"]):
             for pipeline in [1, 16]:
                 requests = (20000 if pipeline == 1 else 200000) if args.quick else (200000 if pipeline == 1 else 2000000)
@@ -476,7 +473,7 @@ def main():
                 print(f"  {server.name:<9} {keys:>8,} keys  {per_key:6.1f} bytes of RSS per key"
                       f"  {per_connection / 1024:5.1f} KB of RSS per idle connection (1,000 clients)")
         if not args.skip_cache:
-            hit_ratio_simulation(args, redis_binary, workdir)
+            hit_ratio_simulation(args, redis_binary, workdir, floor)
         if not (args.skip_snapshot or only_one):
             snapshot(args)
     finally:
