@@ -4,8 +4,17 @@
 // same shard lock, so no wake-up is lost between the two. Only the first waiter of a key is
 // woken (Redis serves blocked clients first come, first served); its own worker re-runs the
 // blocked command, and a waiter that leaves the queue for any reason wakes the next ones.
-// DIVERGENCE: until that worker has re-run the command, a client on another worker may take
-// the data without blocking (Redis serves blocked clients before running any other command).
+// Redis serves a woken client before it runs any other command. Here the key stays reserved
+// for the woken client until its retry is done: another client's command that names the key
+// is postponed (not run, its connection waiting like a blocked one) and runs once the
+// reservation ends, so it cannot take the data first. When the woken client leaves the queue
+// (served, or failed as with WRONGTYPE), the next waiter inherits the reservation.
+// The dispatcher checks before a command runs; a command that passed that check just before
+// the write finds the reservation once it holds its locks, and gives them up until the retry
+// is done.
+// DIVERGENCE: a command cannot wait for a retry that its own worker thread must run, nor
+// (beyond 100 ms) for one stuck behind a long command, and commands inside MULTI/EXEC and
+// scripts are never postponed: these may still take the data first.
 // CACHE.GET ... WAIT waits for a string value instead: string writes wake only such waiters,
 // so list and sorted-set waiters ignore strings as Redis's do.
 // Lock order: shard locks, then the registry lock, then a worker's inbox lock.
@@ -24,6 +33,8 @@ public protocol BlockingHost: AnyObject {
     func wakeBlocked(by waker: BlockingHost?)
     /// CLIENT UNBLOCK: stop waiting, replying the timeout reply or an UNBLOCKED error.
     func cancelBlocking(withError: Bool)
+    /// Whether the calling thread is the one that runs this connection's commands.
+    var isOnCurrentThread: Bool { get }
 }
 
 /// One blocked command: who waits, on which keys, until when.
@@ -36,15 +47,20 @@ public final class BlockedClient {
     /// Woken by string writes too (CACHE.GET waits for a string value; list and sorted-set
     /// waiters, like Redis's, ignore strings).
     public let wakesOnStrings: Bool
+    /// Not a blocking command but one postponed behind a woken client's retry: woken to run
+    /// afresh once the reservation of its key ends.
+    public let isPostponement: Bool
     let host: BlockingHost
 
-    init(sessionID: Int, db: Int, keys: [[UInt8]], deadline: Int64, wakesOnStrings: Bool, host: BlockingHost) {
+    init(sessionID: Int, db: Int, keys: [[UInt8]], deadline: Int64, wakesOnStrings: Bool, host: BlockingHost,
+         isPostponement: Bool = false) {
         self.sessionID = sessionID
         self.db = db
         self.keys = keys
         self.deadline = deadline
         self.wakesOnStrings = wakesOnStrings
         self.host = host
+        self.isPostponement = isPostponement
     }
 }
 
@@ -57,6 +73,13 @@ public final class BlockingRegistry {
     private var lock = pthread_mutex_t()
     private var queues: [WaitKey: [BlockedClient]] = [:]
     private var bySession: [Int: BlockedClient] = [:]
+    /// Keys made ready for a woken client (its session id) whose retry has not run yet.
+    private var reservations: [WaitKey: Int] = [:]
+    /// Commands postponed behind a reservation, per reserved key, in arrival order.
+    private var postponed: [WaitKey: [BlockedClient]] = [:]
+    /// Number of reserved keys; read without the lock before each command with keys, so that
+    /// one load is all a command costs while nothing is reserved.
+    public private(set) var reservationCount = 0
     /// Number of blocked clients; read without the lock by writers under a shard lock (a
     /// waiter registers under that same shard lock, so a writer that could serve it sees it).
     public private(set) var count = 0
@@ -85,9 +108,14 @@ public final class BlockingRegistry {
     }
 
     /// Takes `client` out of every queue, then wakes the new first waiters of its keys (the
-    /// client may have been woken for data it no longer takes).
+    /// client may have been woken for data it no longer takes); a key it held reserved passes
+    /// to the next waiter, or, with none, the commands postponed behind it run.
     public func remove(_ client: BlockedClient) {
         locked {
+            if client.isPostponement {
+                for key in Set(client.keys) { postponed[WaitKey(db: client.db, key: key)]?.removeAll { $0 === client } }
+                return
+            }
             guard bySession[client.sessionID] === client else { return }
             bySession[client.sessionID] = nil
             count = bySession.count
@@ -97,15 +125,76 @@ public final class BlockingRegistry {
                 let waitKey = WaitKey(db: client.db, key: key)
                 queues[waitKey]?.removeAll { $0 === client }
                 if queues[waitKey]?.isEmpty == true { queues[waitKey] = nil }
-                queues[waitKey]?.first?.host.wakeBlocked(by: nil)
+                let heldReservation = reservations[waitKey] == client.sessionID
+                if heldReservation { reservations[waitKey] = nil }
+                if let next = queues[waitKey]?.first {
+                    if heldReservation { reservations[waitKey] = next.sessionID }
+                    next.host.wakeBlocked(by: nil)
+                }
+                if heldReservation && reservations[waitKey] == nil { releasePostponed(waitKey) }
             }
+            reservationCount = reservations.count
         }
     }
 
-    /// Wakes the first client waiting on `key` in `db`.
+    /// A woken client's retry found nothing and it keeps waiting: the keys it held reserved
+    /// are free again.
+    public func endReservations(of client: BlockedClient) {
+        guard reservationCount > 0 else { return }
+        locked {
+            for key in Set(client.keys) {
+                let waitKey = WaitKey(db: client.db, key: key)
+                guard reservations[waitKey] == client.sessionID else { continue }
+                reservations[waitKey] = nil
+                releasePostponed(waitKey)
+            }
+            reservationCount = reservations.count
+        }
+    }
+
+    /// Wakes the commands postponed behind `waitKey`'s reservation (registry lock held).
+    private func releasePostponed(_ waitKey: WaitKey) {
+        guard let waiting = postponed.removeValue(forKey: waitKey) else { return }
+        for client in waiting { client.host.wakeBlocked(by: nil) }
+    }
+
+    /// Whether `key` is reserved for the woken client of a session other than `sessionID`
+    /// whose retry runs on another thread (this thread cannot wait for its own).
+    func isReservedElsewhere(db: Int, key: UnsafeRawBufferPointer, for sessionID: Int) -> Bool {
+        locked {
+            guard let holder = reservations[WaitKey(db: db, key: Array(key))], holder != sessionID,
+                  let client = bySession[holder] else { return false }
+            return !client.host.isOnCurrentThread
+        }
+    }
+
+    /// Queues `client`, a postponement, behind the first of its keys that is reserved for
+    /// another session; false when none is (the command runs now).
+    func postpone(_ client: BlockedClient) -> Bool {
+        locked {
+            for key in client.keys {
+                let waitKey = WaitKey(db: client.db, key: key)
+                guard let holder = reservations[waitKey], holder != client.sessionID else { continue }
+                postponed[waitKey, default: []].append(client)
+                return true
+            }
+            return false
+        }
+    }
+
+    /// Wakes the first client waiting on `key` in `db`, and reserves the key for it until its
+    /// retry is done.
     func signal(db: Int, key: UnsafeRawBufferPointer, waker: @autoclosure () -> BlockingHost?) {
         guard count > 0 else { return }
-        locked { queues[WaitKey(db: db, key: Array(key))]?.first?.host.wakeBlocked(by: waker()) }
+        locked {
+            let waitKey = WaitKey(db: db, key: Array(key))
+            guard let first = queues[waitKey]?.first else { return }
+            if reservations[waitKey] == nil {
+                reservations[waitKey] = first.sessionID
+                reservationCount = reservations.count
+            }
+            first.host.wakeBlocked(by: waker())
+        }
     }
 
     /// Wakes the first client waiting on `key` in `db` that string writes wake.
@@ -191,6 +280,43 @@ extension CommandContext {
                 nothing()
             }
         }
+    }
+
+    /// Postpones this command when a key it names is reserved for a woken blocked client of
+    /// another session: the connection waits as if blocked and runs it afresh once the
+    /// reservation ends. Retries of blocked commands, transactions and scripts are not
+    /// postponed.
+    func postponedBehindReservation(_ spec: CommandSpec) -> Bool {
+        guard canBlock, blockedClient == nil, let host = blockingHost else { return false }
+        let positions = CommandIntrospection.keyPositions(of: spec, argumentCount: args.count) { args[$0] }
+        guard !positions.isEmpty else { return false }
+        let client = BlockedClient(sessionID: session.id, db: session.db, keys: positions.map { Array(args[$0]) },
+                                   deadline: 0, wakesOnStrings: false, host: host, isPostponement: true)
+        guard server.blocking.postpone(client) else { return false }
+        blockedClient = client
+        blockedThisRun = true
+        return true
+    }
+
+    /// Called with a command's shards locked while some key is reserved: when a key it holds
+    /// (`isReserved`) was reserved for another session's woken client after the dispatcher's
+    /// check (a write made it ready in between), gives the locks up until that client's retry
+    /// is done, so that this command cannot take what the client was woken for. Waits at most
+    /// 100 ms, then goes on.
+    @inline(never)
+    func waitOutReservations(_ isReserved: () -> Bool, unlock: () -> Void, lock: () -> Void) {
+        guard canBlock, blockedClient == nil else { return }
+        let deadline = Clock.milliseconds() + 100
+        while isReserved() && Clock.milliseconds() < deadline {
+            unlock()
+            sched_yield()
+            lock()
+        }
+    }
+
+    /// Whether `key` (in the current database) is reserved for another session's woken client.
+    func isReservedElsewhere(_ key: UnsafeRawBufferPointer) -> Bool {
+        server.blocking.isReservedElsewhere(db: session.db, key: key, for: session.id)
     }
 
     /// True while re-running a blocked command after a wake-up.

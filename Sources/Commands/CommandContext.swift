@@ -176,6 +176,9 @@ public final class CommandContext {
         let (shardIndex, hash) = locate(key)
         return unmanagedShard(at: shardIndex)._withUnsafeGuaranteedRef { shard in
             shard.lock()
+            if server.blocking.reservationCount > 0 {
+                waitOutReservations({ isReservedElsewhere(key) }, unlock: shard.unlock, lock: shard.lock)
+            }
             defer { shard.unlock() }
             defer { commitEffects() }
             return body(shard, key, hash)
@@ -253,7 +256,7 @@ public final class CommandContext {
     public func withKeys<Positions: Sequence<Int>, T>(_ positions: Positions, _ body: () -> T) -> T {
         shardScratch.removeAll(keepingCapacity: true)
         for position in positions { shardScratch.append(locate(args[position]).shardIndex) }
-        return withShards(body)
+        return withShards({ positions.contains { isReservedElsewhere(args[$0]) } }, body)
     }
 
     /// Locks the shards of the keys at `positions`, then calls `body` for each such key with
@@ -267,7 +270,7 @@ public final class CommandContext {
             shardScratch.append(location.shardIndex)
         }
         let shards = unownedKeyspace.unownedShards
-        withShards {
+        withShards({ positions.contains { isReservedElsewhere(args[$0]) } }) {
             for (offset, position) in positions.enumerated() {
                 let location = locationScratch[offset]
                 shards[location.shardIndex]._withUnsafeGuaranteedRef { body($0, args[position], location.hash) }
@@ -275,23 +278,37 @@ public final class CommandContext {
         }
     }
 
-    private func withShards<T>(_ body: () -> T) -> T {
+    /// Runs `body` with the shards in `shardScratch` locked in ascending order (`isReserved`:
+    /// whether one of the command's keys is reserved for another session's woken client).
+    private func withShards<T>(_ isReserved: () -> Bool, _ body: () -> T) -> T {
         shardScratch.sort()
+        lockScratchShards()
+        if server.blocking.reservationCount > 0 {
+            waitOutReservations(isReserved, unlock: unlockScratchShards, lock: lockScratchShards)
+        }
+        defer {
+            commitEffects()
+            unlockScratchShards()
+        }
+        return body()
+    }
+
+    private func lockScratchShards() {
         let shards = unownedKeyspace.unownedShards
         var previous = -1
         for index in shardScratch where index != previous {
             shards[index]._withUnsafeGuaranteedRef { $0.lock() }
             previous = index
         }
-        defer {
-            commitEffects()
-            previous = -1
-            for index in shardScratch.reversed() where index != previous {
-                shards[index]._withUnsafeGuaranteedRef { $0.unlock() }
-                previous = index
-            }
+    }
+
+    private func unlockScratchShards() {
+        let shards = unownedKeyspace.unownedShards
+        var previous = -1
+        for index in shardScratch.reversed() where index != previous {
+            shards[index]._withUnsafeGuaranteedRef { $0.unlock() }
+            previous = index
         }
-        return body()
     }
 
     /// Records a read or write of `entry` for the LRU/LFU clock (shard locked).

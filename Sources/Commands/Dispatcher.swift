@@ -6,6 +6,7 @@
 // subscriptions may run only the subscription commands, PING, QUIT and RESET. While a
 // transaction is open, commands are queued instead of run (refusals mark it failed); EXEC
 // runs the queue. While a script is busy, only allow-busy commands run (others get BUSY).
+// A command naming a key reserved for a woken blocked client waits for that client's retry.
 // Later stages (ACL, READONLY) slot in here.
 import RESP
 #if canImport(Glibc)
@@ -90,6 +91,7 @@ public enum Dispatcher {
                 return
             }
         }
+        if context.server.blocking.reservationCount > 0 && context.postponedBehindReservation(spec) { return }
         let elapsed = invoke(spec, context, args, started: started)
         if context.blockedThisRun {
             // Counted when the wait ends, with the time of every run it took (as Redis does).

@@ -317,15 +317,22 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         worker.server.context.blocking.remove(client)
     }
 
-    /// Re-runs the blocked command after a wake-up; if it still finds nothing it keeps waiting.
+    /// Re-runs the blocked command after a wake-up; if it still finds nothing it keeps waiting
+    /// (and frees the keys reserved for it). A postponed command runs afresh instead: it may
+    /// be postponed again, block, or complete.
     func retryBlocked() {
-        guard isBlocked else { return }
+        guard isBlocked, let client = context.blockedClient else { return }
         let start = UnsafeRawPointer(input.base + readOffset)
         guard case .command = parser.parse(start, available: input.count - readOffset) else { return }
         context.args = parser.args(over: start)
+        if client.isPostponement { leaveBlocked() }
         Dispatcher.execute(context)
         parser.reset()
+        if client.isPostponement {
+            return context.blockedThisRun ? enterBlocked(commandLength: blockedCommandLength) : resumeAfterBlocking()
+        }
         if context.blockedThisRun {
+            worker.server.context.blocking.endReservations(of: client)
             if unfinishedRetries == 0 { releaseRetryWaiters() }
             return
         }
@@ -395,6 +402,7 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         worker.wake(self, by: waker)
     }
     func cancelBlocking(withError: Bool) { worker.post(.cancelBlocking(self, withError: withError)) }
+    var isOnCurrentThread: Bool { worker.isCurrentThread }
 
     // MARK: Pushed messages
 

@@ -118,6 +118,49 @@ struct BlockingListTests {
         #expect(try clients[3].call("EXISTS", "queue") == .integer(0))
     }
 
+    /// A client woken by a push is served before another client's command on the key runs,
+    /// whichever worker that command arrives on: a pop sent right after the push finds the
+    /// list already served (empty), never the element the woken client waits for.
+    @Test(arguments: [1, 4])
+    func wokenClientIsServedBeforeAnotherClientTakesTheData(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        let clients = try (0..<4).map { _ in try RespClient(port: server.port, timeoutSeconds: 3) }
+        let blocked = clients[1], pusher = clients[2], taker = clients[3]
+        for round in 0..<300 {
+            try blocked.send(["BLPOP", "list", "0"])
+            #expect(try server.waitForBlockedClients(1))
+            try pusher.send(["LPUSH", "list", "v\(round)"])
+            try taker.send(["LPOP", "list"])
+            try #require(try taker.readReply().value == .bulk(nil), "round \(round): the pop took the element")
+            #expect(try pusher.readReply().value == .integer(1))
+            #expect(try blocked.readReply().value == bulks("list", "v\(round)"))
+        }
+    }
+
+    /// Redis's "BRPOPLPUSH with multiple blocked clients": the first waiter, whose destination
+    /// has the wrong type, gets WRONGTYPE and leaves the element to the client behind it, even
+    /// when that client's command reaches another worker only after the push.
+    @Test(arguments: [1, 4])
+    func failedWokenClientLeavesTheElementToTheNextClient(threads: Int) throws {
+        let server = try ServerProcess.swiftlet(["--server-threads", String(threads)])
+        defer { server.stop() }
+        let clients = try (0..<4).map { _ in try RespClient(port: server.port, timeoutSeconds: 3) }
+        let first = clients[1], pusher = clients[2], second = clients[3]
+        #expect(try pusher.call("SET", "wrong", "string") == .simple("OK"))
+        for round in 0..<100 {
+            try first.send(["BRPOPLPUSH", "list", "wrong", "0"])
+            #expect(try server.waitForBlockedClients(1))
+            try pusher.send(["LPUSH", "list", "v\(round)"])
+            try second.send(["BRPOPLPUSH", "list", "target", "0"])
+            let reply = try first.readReply().value
+            try #require(reply.description.contains("WRONGTYPE"), "round \(round): \(reply)")
+            #expect(try second.readReply().value == .bulk(Array("v\(round)".utf8)))
+            #expect(try pusher.readReply().value == .integer(1))
+        }
+        #expect(try pusher.call("LLEN", "target") == .integer(100))
+    }
+
     /// Redis serves blocked clients before the writer's next command; across workers the
     /// writer waits for the retries it caused, chains included (Redis's "Circular BRPOPLPUSH").
     @Test(arguments: [1, 4])
