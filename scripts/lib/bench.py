@@ -73,18 +73,34 @@ class Server:
                 self.proc.kill()
 
 
-class LoopbackFloor(Server):
-    """scripts/lib/loopback_floor.c, built here: a responder that answers "+OK" without doing
-    any work. Its ops per CPU-second are what the kernel's loopback TCP path alone allows, so
-    its ratio to redis-server is the ceiling of any server's ratio at that pipeline depth."""
+class BuiltReference(Server):
+    """A reference server from a C file beside this one, built here with cc."""
+
+    def __init__(self, name, source, workdir, answer):
+        self.name = name
+        self.port = free_port()
+        binary = os.path.join(workdir, source.removesuffix(".c"))
+        subprocess.run(["cc", "-O2", "-o", binary, os.path.join(os.path.dirname(os.path.abspath(__file__)), source)],
+                       check=True)
+        self.start([binary, str(self.port)], answer=answer)
+
+
+class LoopbackFloor(BuiltReference):
+    """loopback_floor.c: a responder that answers "+OK" without doing any work. Its ops per
+    CPU-second are what the kernel's loopback TCP path alone allows, so its ratio to
+    redis-server is the ceiling of any server's ratio at that pipeline depth."""
 
     def __init__(self, workdir):
-        self.name = "floor"
-        self.port = free_port()
-        binary = os.path.join(workdir, "loopback_floor")
-        source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "loopback_floor.c")
-        subprocess.run(["cc", "-O2", "-o", binary, source], check=True)
-        self.start([binary, str(self.port)], answer="OK")
+        super().__init__("floor", "loopback_floor.c", workdir, answer="OK")
+
+
+class MinimalKeyValue(BuiltReference):
+    """minimal_kv.c: GET, SET, INCR and MSET on a hash table with nothing else (no expiry,
+    statistics, eviction or locks). Its ratio to redis-server bounds what a server that parses
+    and looks up every request can reach, before any of the bookkeeping Redis does."""
+
+    def __init__(self, workdir):
+        super().__init__("minimal", "minimal_kv.c", workdir, answer="PONG")
 
 
 def measure(server, requests, options, pick=lambda rows: rows[0]):
@@ -408,7 +424,7 @@ def main():
         finally:
             floor.stop()
             shutil.rmtree(workdir, ignore_errors=True)
-    servers = []
+    servers, minimal = [], None
     try:
         servers = [Server("swiftlet", [args.swiftlet, "--server-threads", str(args.threads)], workdir),
                    Server("redis", [redis_binary], workdir)]
@@ -417,6 +433,7 @@ def main():
         header = f"{'test':<6} {'-P':>3}  {'server':<9} {'ops/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'cpu s':>6} {'ops/cpu-s':>11}"
         only_one = args.only_pubsub or args.only_scripting
         if not only_one:
+            minimal = MinimalKeyValue(workdir)
             print(header)
             print("-" * len(header))
         ratios = []
@@ -427,7 +444,7 @@ def main():
         for test in ([] if only_one else ["set", "get", "incr", "mset"]):
             for pipeline in [1, 16]:
                 requests = (20000 if pipeline == 1 else 200000) if args.quick else (200000 if pipeline == 1 else 2000000)
-                measured = servers + [floor]
+                measured = servers + [minimal, floor]
                 runs = {server.name: [] for server in measured}
                 for _ in range(args.rounds):
                     for server in measured:
@@ -439,16 +456,19 @@ def main():
                     print(f"{test.upper():<6} {pipeline:>3}  {server.name:<9} {r['rps']:>11,.0f} {r['p50']:>7.3f} {r['p99']:>7.3f} "
                           f"{r['cpu']:>6.2f} {r['per_cpu']:>11,.0f}")
                 ratio = results["swiftlet"]["per_cpu"] / results["redis"]["per_cpu"]
+                bound = results["minimal"]["per_cpu"] / results["redis"]["per_cpu"]
                 ceiling = results["floor"]["per_cpu"] / results["redis"]["per_cpu"]
                 p99 = results["swiftlet"]["p99"] / results["redis"]["p99"] if results["redis"]["p99"] else 0
-                ratios.append((test, pipeline, ratio, p99, ceiling))
+                ratios.append((test, pipeline, ratio, p99, bound, ceiling))
                 print(f"{'':<6} {'':>3}  ratio     ops/cpu-s x{ratio:.2f}   p99 x{p99:.2f}   "
-                      f"ceiling (floor / redis) x{ceiling:.2f}\n")
+                      f"minimal / redis x{bound:.2f}   ceiling (floor / redis) x{ceiling:.2f}\n")
         if ratios:
-            print("Summary (swiftlet / redis): ops per server CPU-second, p99 latency; the ceiling is the "
-                  "ratio of a responder doing no work (loopback_floor.c)")
-        for test, pipeline, ratio, p99, ceiling in ratios:
-            print(f"  {test.upper():<5} -P {pipeline:<3} ops/cpu-s x{ratio:.2f}   p99 x{p99:.2f}   ceiling x{ceiling:.2f}")
+            print("Summary (swiftlet / redis): ops per server CPU-second, p99 latency; 'minimal' is a server doing "
+                  "only the parse, lookup and reply (minimal_kv.c), the ceiling a responder doing no work "
+                  "(loopback_floor.c)")
+        for test, pipeline, ratio, p99, bound, ceiling in ratios:
+            print(f"  {test.upper():<5} -P {pipeline:<3} ops/cpu-s x{ratio:.2f}   p99 x{p99:.2f}   minimal x{bound:.2f}   "
+                  f"ceiling x{ceiling:.2f}")
         if not args.skip_scripting:
             scripting(args, servers, floor)
         if not args.skip_pubsub:
@@ -477,7 +497,7 @@ def main():
         if not (args.skip_snapshot or only_one):
             snapshot(args)
     finally:
-        for server in servers + ([floor] if floor else []):
+        for server in servers + [reference for reference in (minimal, floor) if reference]:
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
