@@ -15,6 +15,8 @@
 // DIVERGENCE: a command cannot wait for a retry that its own worker thread must run, nor
 // (beyond 100 ms) for one stuck behind a long command, and commands inside MULTI/EXEC and
 // scripts are never postponed: these may still take the data first.
+// CLIENT PAUSE postpones commands the same way: every command (ALL), or those that may
+// write or replicate (WRITE), wait until CLIENT UNPAUSE or the pause's end time.
 // CACHE.GET ... WAIT waits for a string value instead: string writes wake only such waiters,
 // so list and sorted-set waiters ignore strings as Redis's do.
 // Lock order: shard locks, then the registry lock, then a worker's inbox lock.
@@ -64,6 +66,12 @@ public final class BlockedClient {
     }
 }
 
+/// What CLIENT PAUSE holds back, from least to most restrictive.
+public enum PauseMode: Int, Comparable {
+    case off, write, all
+    public static func < (a: PauseMode, b: PauseMode) -> Bool { a.rawValue < b.rawValue }
+}
+
 public final class BlockingRegistry {
     private struct WaitKey: Hashable {
         let db: Int
@@ -80,6 +88,15 @@ public final class BlockingRegistry {
     /// Number of reserved keys; read without the lock before each command with keys, so that
     /// one load is all a command costs while nothing is reserved.
     public private(set) var reservationCount = 0
+    /// The CLIENT PAUSE in force; read without the lock before each command.
+    public private(set) var pauseMode = PauseMode.off
+    /// Wall-clock milliseconds when the pause ends.
+    private var pauseEnd: Int64 = 0
+    /// Commands postponed by the pause, in arrival order.
+    private var paused: [BlockedClient] = []
+    /// Commands postponed, behind a reservation or by a pause (counted in INFO's
+    /// blocked_clients, as Redis counts its postponed clients).
+    public private(set) var postponedCount = 0
     /// Number of blocked clients; read without the lock by writers under a shard lock (a
     /// waiter registers under that same shard lock, so a writer that could serve it sees it).
     public private(set) var count = 0
@@ -114,6 +131,8 @@ public final class BlockingRegistry {
         locked {
             if client.isPostponement {
                 for key in Set(client.keys) { postponed[WaitKey(db: client.db, key: key)]?.removeAll { $0 === client } }
+                paused.removeAll { $0 === client }
+                countPostponed()
                 return
             }
             guard bySession[client.sessionID] === client else { return }
@@ -156,6 +175,12 @@ public final class BlockingRegistry {
     private func releasePostponed(_ waitKey: WaitKey) {
         guard let waiting = postponed.removeValue(forKey: waitKey) else { return }
         for client in waiting { client.host.wakeBlocked(by: nil) }
+        countPostponed()
+    }
+
+    /// Recounts the postponed commands (registry lock held).
+    private func countPostponed() {
+        postponedCount = postponed.values.reduce(paused.count) { $0 + $1.count }
     }
 
     /// Whether `key` is reserved for the woken client of a session other than `sessionID`
@@ -176,9 +201,52 @@ public final class BlockingRegistry {
                 let waitKey = WaitKey(db: client.db, key: key)
                 guard let holder = reservations[waitKey], holder != client.sessionID else { continue }
                 postponed[waitKey, default: []].append(client)
+                countPostponed()
                 return true
             }
             return false
+        }
+    }
+
+    // MARK: CLIENT PAUSE
+
+    /// CLIENT PAUSE: holds back `mode`'s commands until `end` (wall-clock milliseconds). A
+    /// pause already in force keeps the more restrictive mode and the later end, as Redis's.
+    public func pause(_ mode: PauseMode, until end: Int64) {
+        locked {
+            pauseEnd = pauseMode == .off ? end : max(pauseEnd, end)
+            pauseMode = max(pauseMode, mode)
+        }
+    }
+
+    /// CLIENT UNPAUSE: ends the pause; the commands it held back run.
+    public func unpause() { locked { endPause() } }
+
+    /// Ends a pause whose end time has passed (the server's cron).
+    public func endPauseIfElapsed(now: Int64) {
+        guard pauseMode != .off else { return }
+        locked { if pauseEnd < now { endPause() } }
+    }
+
+    /// Registry lock held.
+    private func endPause() {
+        pauseMode = .off
+        pauseEnd = 0
+        let waiting = paused
+        paused = []
+        countPostponed()
+        for client in waiting { client.host.wakeBlocked(by: nil) }
+    }
+
+    /// Queues `client`, a postponement, while a pause holds back its command (`writes`:
+    /// whether the command may write or replicate); false when none does.
+    func postponeWhilePaused(_ client: BlockedClient, writes: Bool, now: Int64) -> Bool {
+        locked {
+            if pauseMode != .off && pauseEnd < now { endPause() }
+            guard pauseMode == .all || (pauseMode == .write && writes) else { return false }
+            paused.append(client)
+            countPostponed()
+            return true
         }
     }
 
@@ -293,6 +361,21 @@ extension CommandContext {
         let client = BlockedClient(sessionID: session.id, db: session.db, keys: positions.map { Array(args[$0]) },
                                    deadline: 0, wakesOnStrings: false, host: host, isPostponement: true)
         guard server.blocking.postpone(client) else { return false }
+        blockedClient = client
+        blockedThisRun = true
+        return true
+    }
+
+    /// Postpones this command while CLIENT PAUSE holds it back: every command under ALL,
+    /// under WRITE those that may write or replicate (for EXEC, its queued commands; for a
+    /// script, what its shebang declares). Retries of blocked commands are not held back.
+    func postponedWhilePaused(_ spec: CommandSpec) -> Bool {
+        guard canBlock, blockedClient == nil, let host = blockingHost else { return false }
+        let flags = spec.name == "exec" ? transaction?.queuedFlags ?? spec.flags : callFlags(spec)
+        let client = BlockedClient(sessionID: session.id, db: session.db, keys: [], deadline: 0,
+                                   wakesOnStrings: false, host: host, isPostponement: true)
+        guard server.blocking.postponeWhilePaused(client, writes: !flags.isDisjoint(with: [.write, .mayReplicate]),
+                                                  now: Clock.milliseconds()) else { return false }
         blockedClient = client
         blockedThisRun = true
         return true

@@ -315,8 +315,8 @@ public final class CommandContext {
     @inline(__always)
     public func recordAccess(_ entry: Entry) { server.recordAccess(entry, random: &accessRandom) }
 
-    /// Replicas keep expired keys until the master deletes them.
-    public var expiresKeys: Bool { !server.isReplica }
+    /// Replicas keep expired keys until the master deletes them, and so does a paused server.
+    public var expiresKeys: Bool { server.deletesKeysOnItsOwn }
 
     /// Looks up a live key for reading, counting a keyspace hit or miss. `touch: false` leaves
     /// its LRU/LFU clock alone, and `notifyMiss: false` raises no keymiss event (Redis's

@@ -6,7 +6,8 @@
 // subscriptions may run only the subscription commands, PING, QUIT and RESET. While a
 // transaction is open, commands are queued instead of run (refusals mark it failed); EXEC
 // runs the queue. While a script is busy, only allow-busy commands run (others get BUSY).
-// A command naming a key reserved for a woken blocked client waits for that client's retry.
+// A command naming a key reserved for a woken blocked client waits for that client's retry;
+// CLIENT PAUSE holds commands back (before they are queued in a transaction, as in Redis).
 // Later stages (ACL, READONLY) slot in here.
 import RESP
 #if canImport(Glibc)
@@ -81,12 +82,13 @@ public enum Dispatcher {
         if context.server.scripts.busy && !spec.flags.contains(.allowBusy) {
             return reject(spec, context, context.server.scripts.busyIsEval ? RedisError.busyScript : RedisError.busyFunction)
         }
+        if context.server.blocking.pauseMode != .off && context.postponedWhilePaused(spec) { return }
         if let transaction = context.transaction {
             if spec.flags.contains(.noMulti) {
                 return reject(spec, context, "ERR Command not allowed inside a transaction")
             }
             if !TransactionFamily.controlsTransaction(spec) {
-                transaction.append(QueuedCommand(args, spec: spec))
+                transaction.append(QueuedCommand(args, spec: spec), flags: context.callFlags(spec))
                 context.reply.simple("QUEUED")
                 return
             }

@@ -76,8 +76,9 @@ public final class Evictor {
     public func makeRoom(_ server: ServerContext) -> EvictionResult {
         let config = server.config
         let limit = config.maxmemory
-        // Like Redis's default replica-ignore-maxmemory: a replica leaves that to its master.
-        guard limit > 0, !server.isReplica else { return .ok }
+        // Like Redis's default replica-ignore-maxmemory: a replica leaves that to its master;
+        // and nothing is evicted while CLIENT PAUSE holds clients back.
+        guard limit > 0, server.deletesKeysOnItsOwn else { return .ok }
         if server.usedMemoryForEviction <= limit {
             if overLimitSince != 0 { noteWithinLimit() }
             return .ok

@@ -166,6 +166,10 @@ public final class ServerContext {
     public private(set) var lfuMinutes: UInt32 = 0
     public var statResetAt: Int64
     public var isReplica = false
+    /// Whether expiry and eviction delete keys on their own: not on a replica (its master
+    /// does), nor while CLIENT PAUSE holds clients back (Redis keeps the dataset still then;
+    /// expired keys read as missing meanwhile).
+    public var deletesKeysOnItsOwn: Bool { !isReplica && blocking.pauseMode == .off }
     /// Replication id reported by INFO/ROLE (random per process until replication lands).
     public let replicationID: String
     /// Heap in use right after start-up (tables, buffers), reported as used_memory_startup.

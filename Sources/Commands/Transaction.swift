@@ -49,10 +49,11 @@ public final class Transaction {
     /// The flags some queued command lacks (EXEC is refused while loading if one lacks `loading`).
     public private(set) var flagsSomeQueuedLacks: CommandFlags = []
 
-    func append(_ command: QueuedCommand) {
+    /// Queues `command`, whose call has `flags` (a script's declared flags count, as in Redis).
+    func append(_ command: QueuedCommand, flags: CommandFlags) {
         queue.append(command)
-        queuedFlags.formUnion(command.spec.flags)
-        flagsSomeQueuedLacks.formUnion(CommandFlags(rawValue: ~command.spec.flags.rawValue))
+        queuedFlags.formUnion(flags)
+        flagsSomeQueuedLacks.formUnion(CommandFlags(rawValue: ~flags.rawValue))
     }
 }
 

@@ -448,6 +448,7 @@ public final class Server: ServerControl {
 
     func serverCron(now: Int64) {
         context.refreshClocks()
+        context.blocking.endPauseIfElapsed(now: now)
         let processed = context.workerStats.reduce(0) { $0 + $1.commandsProcessed }
         if lastOpsSample.time > 0 && now > lastOpsSample.time {
             context.instantaneousOps = max(0, (processed - lastOpsSample.count) * 1000 / Int(now - lastOpsSample.time))
@@ -455,7 +456,7 @@ public final class Server: ServerControl {
         lastOpsSample = (now, processed)
         // Go on evicting between commands too, so an idle server comes back under its limit.
         if context.config.maxmemory > 0 { _ = context.evictor.makeRoom(context) }
-        if context.config.activeExpireEnabled && !context.isReplica { runExpiryCycle(.slow, now: now) }
+        if context.config.activeExpireEnabled && context.deletesKeysOnItsOwn { runExpiryCycle(.slow, now: now) }
         context.sweepFillLocks(now: now)
         context.snapshots.cron(now: now)
         context.aof.cron()
@@ -477,7 +478,7 @@ public final class Server: ServerControl {
     private var fastExpiryArmed = false
 
     func fastExpiryTick() {
-        guard context.config.activeExpireEnabled && !context.isReplica else { return updateFastExpiryTimer() }
+        guard context.config.activeExpireEnabled && context.deletesKeysOnItsOwn else { return updateFastExpiryTimer() }
         runExpiryCycle(.fast, now: Clock.milliseconds())
     }
 
@@ -495,7 +496,7 @@ public final class Server: ServerControl {
     /// only while the last cycle hit its time limit, so an idle server wakes up no more than
     /// `hz` times a second.
     private func updateFastExpiryTimer() {
-        let wanted = context.activeExpiry.wantsFastCycles && context.config.activeExpireEnabled && !context.isReplica
+        let wanted = context.activeExpiry.wantsFastCycles && context.config.activeExpireEnabled && context.deletesKeysOnItsOwn
         if wanted == fastExpiryArmed { return }
         fastExpiryArmed = wanted
         guard wanted else {

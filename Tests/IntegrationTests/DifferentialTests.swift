@@ -344,6 +344,15 @@ let scripts: [Script] = [
     client getname
     client no-evict on
     client no-evict maybe
+    client pause abc
+    client pause -1
+    client pause 10 bogus
+    client pause abc bogus
+    client pause 10 all extra
+    client pause 10 write
+    client unpause
+    client unpause extra
+    client pause
     client reply bogus
     client bogus
     client

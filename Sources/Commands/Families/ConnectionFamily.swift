@@ -87,6 +87,15 @@ public enum ConnectionFamily {
                         clientSub("reply", arity: 3, since: "3.2.0", summary: "Turn replies to this connection on, off, or skip the next one.",
                                   arguments: [CommandArgument("on_off_skip", .oneof, [.token("ON"), .token("OFF"), .token("SKIP")])],
                                   handler: replyMode),
+                        clientSub("pause", arity: -3, since: "2.9.50", summary: "Hold back commands from every client for a while.",
+                                  admin: true, history: [("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option.")],
+                                  arguments: [CommandArgument("timeout", .integer),
+                                              CommandArgument("mode", .oneof, flags: .optional, since: "6.2.0",
+                                                              [.token("WRITE"), .token("ALL")])],
+                                  handler: pause),
+                        clientSub("unpause", arity: 2, since: "6.2.0", summary: "Let the commands CLIENT PAUSE held back run.",
+                                  admin: true, complexity: "O(N) Where N is the number of paused clients",
+                                  handler: { $0.server.blocking.unpause(); $0.reply.ok() }),
                         clientSub("no-evict", arity: 3, since: "7.0.0", summary: "Exempt this connection from client eviction, or not.",
                                   admin: true,
                                   arguments: [CommandArgument("enabled", .oneof, [.token("ON"), .token("OFF")])],
@@ -98,11 +107,31 @@ public enum ConnectionFamily {
     ]
 
     static func clientSub(_ name: String, arity: Int, since: String, summary: String, admin: Bool = false,
-                                  tips: [String] = [], arguments: [CommandArgument] = [],
-                                  handler: @escaping CommandHandler) -> CommandSpec {
+                          complexity: String = "O(1)", history: [(String, String)] = [], tips: [String] = [],
+                          arguments: [CommandArgument] = [], handler: @escaping CommandHandler) -> CommandSpec {
         let flags: CommandFlags = admin ? [.admin, .noscript, .loading, .stale] : [.noscript, .loading, .stale]
         return CommandSpec(name, arity: arity, flags: flags, acl: [.connection], tips: tips, group: .connection,
-                           since: since, summary: summary, complexity: "O(1)", arguments: arguments, handler: handler)
+                           since: since, summary: summary, complexity: complexity, history: history,
+                           arguments: arguments, handler: handler)
+    }
+
+    /// CLIENT PAUSE timeout [WRITE|ALL]: the mode is checked before the timeout, as in Redis.
+    static func pause(_ c: CommandContext) {
+        guard c.args.count <= 4 else { return c.error(bytes: RedisError.subcommandSyntax(c.args)) }
+        var mode = PauseMode.all
+        if c.args.count == 4 {
+            if c.args.equals(3, "write") {
+                mode = .write
+            } else if !c.args.equals(3, "all") {
+                return c.error("ERR CLIENT PAUSE mode must be WRITE or ALL")
+            }
+        }
+        guard let timeout = Numbers.parseInt64(c.args[2]) else {
+            return c.error("ERR timeout is not an integer or out of range")
+        }
+        guard timeout >= 0 else { return c.error(RedisError.timeoutNegative) }
+        c.server.blocking.pause(mode, until: timeout > 0 ? c.now &+ timeout : 0)
+        c.reply.ok()
     }
 
     static func ping(_ c: CommandContext) {
@@ -252,6 +281,11 @@ public enum ConnectionFamily {
         "    UNBLOCKED error.",
         "NO-EVICT (ON|OFF)",
         "    Exempt this connection from client eviction, or not.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Hold back the commands of every client (with WRITE, only those that may write)",
+        "    for <timeout> milliseconds.",
+        "UNPAUSE",
+        "    End CLIENT PAUSE: the commands it held back run.",
     ] + trackingHelp
 
     /// Names may not contain spaces, newlines or bytes outside printable ASCII.

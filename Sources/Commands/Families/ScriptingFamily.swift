@@ -133,6 +133,23 @@ enum ScriptingFamily {
         if restarted { source.needsAllShards = true }
     }
 
+    /// The flags a script called by EVAL, EVALSHA or FCALL (or their _RO forms) declares in
+    /// its shebang or registration; nil for other commands, unknown scripts and scripts
+    /// without a shebang.
+    static func declaredFlags(of spec: CommandSpec, _ c: CommandContext) -> ScriptFlags? {
+        // NO_MANDATORY_KEYS marks exactly these six commands.
+        guard spec.flags.contains(.noMandatoryKeys), c.args.count >= 2 else { return nil }
+        let flags: ScriptFlags?
+        switch spec.name {
+        case "eval", "eval_ro": flags = try? ScriptSource.shebang(of: Array(c.args[1])).get().0
+        case "evalsha", "evalsha_ro": flags = ScriptDigest(hex: c.args[1]).flatMap(c.server.scripts.lookup)?.flags
+        case "fcall", "fcall_ro": flags = c.server.functions.function(named: c.string(1))?.function.flags
+        default: return nil
+        }
+        guard let flags, !flags.contains(.evalCompatible) else { return nil }
+        return flags
+    }
+
     /// Refusals before a run for scripts that declare flags (processCommand's OOM and MISCONF
     /// checks with the script's flags, then scriptPrepareForRun's *_RO check). FCALL shares them.
     static func refusal(flags: ScriptFlags, _ c: CommandContext, readOnly: Bool) -> String? {
@@ -173,5 +190,19 @@ enum ScriptingFamily {
     static func kill(_ c: CommandContext) {
         if let refusal = c.server.scripts.kill(eval: true) { return c.error(refusal) }
         c.reply.ok()
+    }
+}
+
+extension CommandContext {
+    /// The flags of this call of `spec`, as Redis's getCommandFlags: a script that declares
+    /// flags has its own write, deny-oom and allow-stale flags in place of its command's, and
+    /// no may-replicate flag (what it does is known).
+    func callFlags(_ spec: CommandSpec) -> CommandFlags {
+        guard let declared = ScriptingFamily.declaredFlags(of: spec, self) else { return spec.flags }
+        var flags = spec.flags.subtracting([.stale, .denyoom, .write, .mayReplicate])
+        if declared.isDisjoint(with: [.allowOOM, .noWrites]) { flags.insert(.denyoom) }
+        if !declared.contains(.noWrites) { flags.insert(.write) }
+        if declared.contains(.allowStale) { flags.insert(.stale) }
+        return flags
     }
 }

@@ -120,7 +120,7 @@ enum InfoReport {
             return lines("Clients", [
                 ("connected_clients", String(network.connectedClients)), ("cluster_connections", "0"),
                 ("maxclients", String(config.maxclients)), ("client_recent_max_input_buffer", "0"),
-                ("client_recent_max_output_buffer", "0"), ("blocked_clients", String(server.blocking.count)),
+                ("client_recent_max_output_buffer", "0"), ("blocked_clients", String(server.blocking.count + server.blocking.postponedCount)),
                 ("tracking_clients", String(server.tracking.trackingClients)), ("clients_in_timeout_table", String(server.blocking.countWithTimeout)),
             ])
         case "memory":
