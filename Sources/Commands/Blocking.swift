@@ -12,9 +12,9 @@
 // The dispatcher checks before a command runs; a command that passed that check just before
 // the write finds the reservation once it holds its locks, and gives them up until the retry
 // is done.
-// DIVERGENCE: a command cannot wait for a retry that its own worker thread must run, nor
-// (beyond 100 ms) for one stuck behind a long command, and commands inside MULTI/EXEC and
-// scripts are never postponed: these may still take the data first.
+// DIVERGENCE: a command that got past the check cannot wait for a retry that its own worker
+// thread must run, nor (beyond 100 ms) for one stuck behind a long command, and commands
+// inside MULTI/EXEC and scripts are never postponed: these may still take the data first.
 // CLIENT PAUSE postpones commands the same way: every command (ALL), or those that may
 // write or replicate (WRITE), wait until CLIENT UNPAUSE or the pause's end time.
 // CACHE.GET ... WAIT waits for a string value instead: string writes wake only such waiters,
@@ -49,8 +49,8 @@ public final class BlockedClient {
     /// Woken by string writes too (CACHE.GET waits for a string value; list and sorted-set
     /// waiters, like Redis's, ignore strings).
     public let wakesOnStrings: Bool
-    /// Not a blocking command but one postponed behind a woken client's retry: woken to run
-    /// afresh once the reservation of its key ends.
+    /// Not a blocking command but one postponed, behind a woken client's retry or by CLIENT
+    /// PAUSE: woken to run afresh once the reservation of its key or the pause ends.
     public let isPostponement: Bool
     let host: BlockingHost
 
@@ -355,27 +355,30 @@ extension CommandContext {
     /// reservation ends. Retries of blocked commands, transactions and scripts are not
     /// postponed.
     func postponedBehindReservation(_ spec: CommandSpec) -> Bool {
-        guard canBlock, blockedClient == nil, let host = blockingHost else { return false }
-        let positions = CommandIntrospection.keyPositions(of: spec, argumentCount: args.count) { args[$0] }
-        guard !positions.isEmpty else { return false }
-        let client = BlockedClient(sessionID: session.id, db: session.db, keys: positions.map { Array(args[$0]) },
-                                   deadline: 0, wakesOnStrings: false, host: host, isPostponement: true)
-        guard server.blocking.postpone(client) else { return false }
-        blockedClient = client
-        blockedThisRun = true
-        return true
+        postponed(keys: { CommandIntrospection.keyPositions(of: spec, argumentCount: args.count) { args[$0] } }) {
+            !$0.keys.isEmpty && server.blocking.postpone($0)
+        }
     }
 
     /// Postpones this command while CLIENT PAUSE holds it back: every command under ALL,
     /// under WRITE those that may write or replicate (for EXEC, its queued commands; for a
     /// script, what its shebang declares). Retries of blocked commands are not held back.
     func postponedWhilePaused(_ spec: CommandSpec) -> Bool {
-        guard canBlock, blockedClient == nil, let host = blockingHost else { return false }
         let flags = spec.name == "exec" ? transaction?.queuedFlags ?? spec.flags : callFlags(spec)
-        let client = BlockedClient(sessionID: session.id, db: session.db, keys: [], deadline: 0,
-                                   wakesOnStrings: false, host: host, isPostponement: true)
-        guard server.blocking.postponeWhilePaused(client, writes: !flags.isDisjoint(with: [.write, .mayReplicate]),
-                                                  now: Clock.milliseconds()) else { return false }
+        return postponed(keys: { [] }) {
+            server.blocking.postponeWhilePaused($0, writes: !flags.isDisjoint(with: [.write, .mayReplicate]),
+                                                now: Clock.milliseconds())
+        }
+    }
+
+    /// Makes this command a postponement waiting on the keys at the positions `keyPositions`
+    /// gives, if `register` queues it; false when this command may not wait (no connection,
+    /// a transaction or script, a blocked command's retry) or was not queued.
+    private func postponed(keys keyPositions: () -> [Int], _ register: (BlockedClient) -> Bool) -> Bool {
+        guard canBlock, blockedClient == nil, let host = blockingHost else { return false }
+        let client = BlockedClient(sessionID: session.id, db: session.db, keys: keyPositions().map { Array(args[$0]) },
+                                   deadline: 0, wakesOnStrings: false, host: host, isPostponement: true)
+        guard register(client) else { return false }
         blockedClient = client
         blockedThisRun = true
         return true

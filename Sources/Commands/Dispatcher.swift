@@ -82,16 +82,14 @@ public enum Dispatcher {
         if context.server.scripts.busy && !spec.flags.contains(.allowBusy) {
             return reject(spec, context, context.server.scripts.busyIsEval ? RedisError.busyScript : RedisError.busyFunction)
         }
+        if context.transaction != nil && spec.flags.contains(.noMulti) {
+            return reject(spec, context, "ERR Command not allowed inside a transaction")
+        }
         if context.server.blocking.pauseMode != .off && context.postponedWhilePaused(spec) { return }
-        if let transaction = context.transaction {
-            if spec.flags.contains(.noMulti) {
-                return reject(spec, context, "ERR Command not allowed inside a transaction")
-            }
-            if !TransactionFamily.controlsTransaction(spec) {
-                transaction.append(QueuedCommand(args, spec: spec), flags: context.callFlags(spec))
-                context.reply.simple("QUEUED")
-                return
-            }
+        if let transaction = context.transaction, !TransactionFamily.controlsTransaction(spec) {
+            transaction.append(QueuedCommand(args, spec: spec), flags: context.callFlags(spec))
+            context.reply.simple("QUEUED")
+            return
         }
         if context.server.blocking.reservationCount > 0 && context.postponedBehindReservation(spec) { return }
         let elapsed = invoke(spec, context, args, started: started)

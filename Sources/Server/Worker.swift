@@ -413,7 +413,8 @@ final class Worker {
         if index == 0 {
             server.serverCron(now: now)
             server.context.tracking.enforceLimit(server.context.config)
-            // The cron's sweep of lapsed fill tokens may have woken waiters of this worker.
+            // The cron's sweep of lapsed fill tokens, or the end of a CLIENT PAUSE, may have
+            // woken waiters of this worker.
             serveReadyConnections()
         }
         flushPushed()
