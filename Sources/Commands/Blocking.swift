@@ -286,8 +286,14 @@ public final class BlockingRegistry {
         }
     }
 
+    /// Whether the session waits in a blocking command or a postponed one (CLIENT LIST's flag
+    /// `b`, which Redis also shows for clients CLIENT PAUSE holds back).
     public func isBlocked(sessionID: Int) -> Bool {
-        count > 0 && locked { bySession[sessionID] != nil }
+        guard count > 0 || postponedCount > 0 else { return false }
+        return locked {
+            bySession[sessionID] != nil || paused.contains { $0.sessionID == sessionID }
+                || postponed.values.contains { $0.contains { $0.sessionID == sessionID } }
+        }
     }
 
     /// CLIENT UNBLOCK: asks the blocked client's connection to stop waiting; false when the
@@ -355,7 +361,7 @@ extension CommandContext {
     /// reservation ends. Retries of blocked commands, transactions and scripts are not
     /// postponed.
     func postponedBehindReservation(_ spec: CommandSpec) -> Bool {
-        postponed(keys: { CommandIntrospection.keyPositions(of: spec, argumentCount: args.count) { args[$0] } }) {
+        postponed(spec, keys: { CommandIntrospection.keyPositions(of: spec, argumentCount: args.count) { args[$0] } }) {
             !$0.keys.isEmpty && server.blocking.postpone($0)
         }
     }
@@ -365,22 +371,25 @@ extension CommandContext {
     /// script, what its shebang declares). Retries of blocked commands are not held back.
     func postponedWhilePaused(_ spec: CommandSpec) -> Bool {
         let flags = spec.name == "exec" ? transaction?.queuedFlags ?? spec.flags : callFlags(spec)
-        return postponed(keys: { [] }) {
+        return postponed(spec, keys: { [] }) {
             server.blocking.postponeWhilePaused($0, writes: !flags.isDisjoint(with: [.write, .mayReplicate]),
                                                 now: Clock.milliseconds())
         }
     }
 
-    /// Makes this command a postponement waiting on the keys at the positions `keyPositions`
-    /// gives, if `register` queues it; false when this command may not wait (no connection,
-    /// a transaction or script, a blocked command's retry) or was not queued.
-    private func postponed(keys keyPositions: () -> [Int], _ register: (BlockedClient) -> Bool) -> Bool {
+    /// Makes this call of `spec` a postponement waiting on the keys at the positions
+    /// `keyPositions` gives, if `register` queues it; false when this command may not wait (no
+    /// connection, a transaction or script, a blocked command's retry) or was not queued.
+    /// CLIENT LIST shows it as the connection's command meanwhile, as Redis does.
+    private func postponed(_ spec: CommandSpec, keys keyPositions: () -> [Int],
+                           _ register: (BlockedClient) -> Bool) -> Bool {
         guard canBlock, blockedClient == nil, let host = blockingHost else { return false }
         let client = BlockedClient(sessionID: session.id, db: session.db, keys: keyPositions().map { Array(args[$0]) },
                                    deadline: 0, wakesOnStrings: false, host: host, isPostponement: true)
         guard register(client) else { return false }
         blockedClient = client
         blockedThisRun = true
+        session.lastCommandIndex = spec.statsIndex
         return true
     }
 

@@ -21,11 +21,15 @@ struct ClientPauseTests {
         defer { server.stop() }
         let clients = try (0..<5).map { _ in try RespClient(port: server.port) }
         let admin = clients[0], writer = clients[1], publisher = clients[2], scripter = clients[3], reader = clients[4]
+        #expect(try writer.call("CLIENT", "SETNAME", "writer") == ok())
         #expect(try admin.call("CLIENT", "PAUSE", "60000", "WRITE") == ok())
         try writer.send(["SET", "k", "v"])
         try publisher.send(["PUBLISH", "channel", "message"])
         try scripter.send(["EVAL", "return redis.call('GET', 'k')", "0"])
         #expect(try server.waitForBlockedClients(3))
+        let writerLine = try admin.call("CLIENT", "LIST").text?.split(separator: "\n").first { $0.contains(" name=writer ") }
+        #expect(writerLine?.contains(" flags=b ") == true && writerLine?.contains(" cmd=set ") == true,
+                "held back: flag b and its command, as in Redis (\(writerLine ?? "no line"))")
         #expect(try reader.call("GET", "k") == .bulk(nil))
         #expect(try reader.call("EVAL", "#!lua flags=no-writes\nreturn 1", "0") == .integer(1))
         #expect(try reader.call("EVAL_RO", "return 2", "0") == .integer(2))
