@@ -323,7 +323,10 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     func retryBlocked() {
         guard isBlocked, let client = context.blockedClient else { return }
         let start = UnsafeRawPointer(input.base + readOffset)
-        guard case .command = parser.parse(start, available: input.count - readOffset) else { return }
+        guard case .command = parser.parse(start, available: input.count - readOffset) else {
+            // Cannot happen (the command parsed before it blocked); never leave keys reserved.
+            return worker.server.context.blocking.endReservations(of: client)
+        }
         context.args = parser.args(over: start)
         if client.isPostponement { leaveBlocked() }
         Dispatcher.execute(context)
