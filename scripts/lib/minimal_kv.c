@@ -4,25 +4,20 @@
  * so its ops per CPU-second are the best any real server can reach on this machine; its ratio
  * to redis-server bounds what a server that also does that bookkeeping can reach.
  *
- * Same epoll loop as loopback_floor.c (read each ready connection, write its replies after
- * the pass). Commands: GET, SET key value, INCR, MSET and PING, the ones scripts/bench sends;
- * anything else gets an error. Values are byte strings; INCR keeps its result as decimal
- * text. The table is chained, keys and values stored inline in one allocation per entry,
- * and doubles in one step when it holds as many keys as buckets.
+ * The epoll loop is loopback_floor.c's (loopback_server.h). Commands: GET, SET key value,
+ * INCR, MSET and PING, the ones scripts/bench sends; anything else gets an error. Values are
+ * byte strings; INCR keeps its result as decimal text. The table is chained, keys and values
+ * stored inline in one allocation per entry, and doubles in one step when it holds as many
+ * keys as buckets.
  *
  * Usage: minimal_kv PORT */
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-enum { MAX_EVENTS = 1024, MAX_ARGUMENTS = 64, MAX_DESCRIPTORS = 65536, INPUT_SIZE = 1 << 20 };
+#include "loopback_server.h"
+
+enum { MAX_ARGUMENTS = 64, INPUT_SIZE = 1 << 20 };
 
 typedef struct Entry {
     struct Entry *next;
@@ -174,72 +169,42 @@ static size_t run_requests(Connection *connection) {
     return at - connection->input;
 }
 
-int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PORT\n", argv[0]);
-        return 2;
+static void accepted(int client) {
+    connections[client] = calloc(1, sizeof(Connection));
+    connections[client]->input = malloc(INPUT_SIZE);
+}
+
+static int readable(int client) {
+    Connection *connection = connections[client];
+    ssize_t length = read(client, connection->input + connection->input_length, INPUT_SIZE - connection->input_length);
+    if (length <= 0) {
+        close(client);
+        free(connection->input);
+        free(connection->output);
+        free(connection);
+        connections[client] = NULL;
+        return 0;
     }
+    connection->input_length += length;
+    size_t used = run_requests(connection);
+    memmove(connection->input, connection->input + used, connection->input_length - used);
+    connection->input_length -= used;
+    return connection->output_length > 0;
+}
+
+static void write_replies(int client) {
+    Connection *connection = connections[client];
+    size_t written = 0;
+    while (written < connection->output_length) {
+        ssize_t sent = write(client, connection->output + written, connection->output_length - written);
+        if (sent <= 0) break;
+        written += sent;
+    }
+    connection->output_length = 0;
+}
+
+int main(int argc, char **argv) {
     bucket_mask = 1023;
     buckets = calloc(bucket_mask + 1, sizeof *buckets);
-    int one = 1;
-    int listener = socket(AF_INET, SOCK_STREAM, 0);
-    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1])),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (bind(listener, (struct sockaddr *)&address, sizeof address) < 0 || listen(listener, 511) < 0) {
-        perror("minimal_kv");
-        return 1;
-    }
-    int poller = epoll_create1(0);
-    struct epoll_event event = {.events = EPOLLIN, .data.fd = listener};
-    epoll_ctl(poller, EPOLL_CTL_ADD, listener, &event);
-    struct epoll_event ready[MAX_EVENTS];
-    int answered[MAX_EVENTS];
-
-    for (;;) {
-        int count = epoll_wait(poller, ready, MAX_EVENTS, -1);
-        int answering = 0;
-        for (int i = 0; i < count; i++) {
-            int fd = ready[i].data.fd;
-            if (fd == listener) {
-                int client = accept(listener, NULL, NULL);
-                if (client < 0 || client >= MAX_DESCRIPTORS) {
-                    if (client >= 0) close(client);
-                    continue;
-                }
-                setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-                connections[client] = calloc(1, sizeof(Connection));
-                connections[client]->input = malloc(INPUT_SIZE);
-                struct epoll_event readable = {.events = EPOLLIN, .data.fd = client};
-                epoll_ctl(poller, EPOLL_CTL_ADD, client, &readable);
-                continue;
-            }
-            Connection *connection = connections[fd];
-            ssize_t length = read(fd, connection->input + connection->input_length,
-                                  INPUT_SIZE - connection->input_length);
-            if (length <= 0) {
-                close(fd);
-                free(connection->input);
-                free(connection->output);
-                free(connection);
-                connections[fd] = NULL;
-                continue;
-            }
-            connection->input_length += length;
-            size_t used = run_requests(connection);
-            memmove(connection->input, connection->input + used, connection->input_length - used);
-            connection->input_length -= used;
-            if (connection->output_length > 0) answered[answering++] = fd;
-        }
-        for (int i = 0; i < answering; i++) {
-            Connection *connection = connections[answered[i]];
-            size_t written = 0;
-            while (written < connection->output_length) {
-                ssize_t sent = write(answered[i], connection->output + written, connection->output_length - written);
-                if (sent <= 0) break;
-                written += sent;
-            }
-            connection->output_length = 0;
-        }
-    }
+    return serve(argc, argv, "minimal_kv", accepted, readable, write_replies);
 }
