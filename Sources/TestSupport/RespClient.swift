@@ -36,7 +36,7 @@ public indirect enum RespValue: Equatable, CustomStringConvertible {
 }
 
 public final class RespClient {
-    public let fd: Int32
+    public private(set) var fd: Int32
     private var buffer: [UInt8] = []
     private var position = 0
 
@@ -63,7 +63,11 @@ public final class RespClient {
             }
         }
         guard connected == 0 else {
+            // Marked closed: deinit runs for this instance too, and a second close could shut
+            // a descriptor another thread has opened since (a child's output pipe, whose
+            // server then dies of SIGPIPE, or another client's socket).
             close(fd)
+            fd = -1
             throw ClosedError()
         }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
@@ -71,7 +75,7 @@ public final class RespClient {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     public static func encode(_ args: [[UInt8]]) -> [UInt8] {
         var out = Array("*\(args.count)\r\n".utf8)
