@@ -13,10 +13,12 @@
 // the write finds the reservation once it holds its locks, and gives them up until the retry
 // is done.
 // DIVERGENCE: a command that got past the check cannot wait for a retry that its own worker
-// thread must run, nor (beyond 100 ms) for one stuck behind a long command, and commands
+// thread must run, nor (beyond a second) for one stuck behind a long command, and commands
 // inside MULTI/EXEC and scripts are never postponed: these may still take the data first.
 // CLIENT PAUSE postpones commands the same way: every command (ALL), or those that may
 // write or replicate (WRITE), wait until CLIENT UNPAUSE or the pause's end time.
+// DIVERGENCE: Redis then runs them in the order they arrived; here the commands of clients on
+// different workers run in parallel, in no set order.
 // CACHE.GET ... WAIT waits for a string value instead: string writes wake only such waiters,
 // so list and sorted-set waiters ignore strings as Redis's do.
 // Lock order: shard locks, then the registry lock, then a worker's inbox lock.
@@ -397,14 +399,15 @@ extension CommandContext {
     /// (`isReserved`) was reserved for another session's woken client after the dispatcher's
     /// check (a write made it ready in between), gives the locks up until that client's retry
     /// is done, so that this command cannot take what the client was woken for. Waits at most
-    /// 100 ms, then goes on.
+    /// a second (a retry stuck behind a long command on its worker), then goes on.
     @inline(never)
     func waitOutReservations(_ isReserved: () -> Bool, unlock: () -> Void, lock: () -> Void) {
         guard canBlock, blockedClient == nil else { return }
-        let deadline = Clock.milliseconds() + 100
+        let deadline = Clock.milliseconds() + 1000
         while isReserved() && Clock.milliseconds() < deadline {
             unlock()
-            sched_yield()
+            var pause = timespec(tv_sec: 0, tv_nsec: 20_000)
+            nanosleep(&pause, nil)
             lock()
         }
     }
