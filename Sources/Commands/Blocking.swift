@@ -11,10 +11,10 @@
 // (served, or failed as with WRONGTYPE), the next waiter inherits the reservation.
 // The dispatcher checks before a command runs; a command that passed that check just before
 // the write finds the reservation once it holds its locks, and gives them up until the retry
-// is done.
-// DIVERGENCE: a command that got past the check cannot wait for a retry that its own worker
-// thread must run, nor (beyond a second) for one stuck behind a long command, and commands
-// inside MULTI/EXEC and scripts are never postponed: these may still take the data first.
+// is done (running it itself when the woken client belongs to its own worker thread).
+// DIVERGENCE: a command that got past the check waits at most a second for a retry stuck
+// behind a long command, and commands inside MULTI/EXEC and scripts are never postponed:
+// these may still take the data first.
 // CLIENT PAUSE postpones commands the same way: every command (ALL), or those that may
 // write or replicate (WRITE), wait until CLIENT UNPAUSE or the pause's end time.
 // DIVERGENCE: Redis then runs them in the order they arrived; here the commands of clients on
@@ -39,6 +39,19 @@ public protocol BlockingHost: AnyObject {
     func cancelBlocking(withError: Bool)
     /// Whether the calling thread is the one that runs this connection's commands.
     var isOnCurrentThread: Bool { get }
+    /// Re-runs the blocked command now, on the calling thread (this connection's own), from
+    /// inside another connection's command that holds no shard; the rest of this
+    /// connection's input runs after that command.
+    func retryHere()
+}
+
+/// Who holds a reservation that keeps a command from a key.
+enum ReservationHolder {
+    /// A woken client whose retry runs on another thread: wait for it.
+    case elsewhere
+    /// A woken client of this very thread: its retry cannot run while this thread waits, so
+    /// the waiting command runs it.
+    case here(BlockingHost)
 }
 
 /// One blocked command: who waits, on which keys, until when.
@@ -185,13 +198,12 @@ public final class BlockingRegistry {
         postponedCount = postponed.values.reduce(paused.count) { $0 + $1.count }
     }
 
-    /// Whether `key` is reserved for the woken client of a session other than `sessionID`
-    /// whose retry runs on another thread (this thread cannot wait for its own).
-    func isReservedElsewhere(db: Int, key: UnsafeRawBufferPointer, for sessionID: Int) -> Bool {
+    /// Who holds `key` reserved, when it is a woken client of a session other than `sessionID`.
+    func reservationHolder(db: Int, key: UnsafeRawBufferPointer, for sessionID: Int) -> ReservationHolder? {
         locked {
             guard let holder = reservations[WaitKey(db: db, key: Array(key))], holder != sessionID,
-                  let client = bySession[holder] else { return false }
-            return !client.host.isOnCurrentThread
+                  let client = bySession[holder] else { return nil }
+            return client.host.isOnCurrentThread ? .here(client.host) : .elsewhere
         }
     }
 
@@ -396,25 +408,33 @@ extension CommandContext {
     }
 
     /// Called with a command's shards locked while some key is reserved: when a key it holds
-    /// (`isReserved`) was reserved for another session's woken client after the dispatcher's
-    /// check (a write made it ready in between), gives the locks up until that client's retry
-    /// is done, so that this command cannot take what the client was woken for. Waits at most
-    /// a second (a retry stuck behind a long command on its worker), then goes on.
+    /// (`holder` says who reserved it) was reserved for another session's woken client after
+    /// the dispatcher's check (a write made it ready in between), gives the locks up until
+    /// that client's retry is done, so that this command cannot take what the client was
+    /// woken for. A retry of this thread's own runs here; one on another thread is waited
+    /// for, at most a second (a retry stuck behind a long command), then this goes on.
     @inline(never)
-    func waitOutReservations(_ isReserved: () -> Bool, unlock: () -> Void, lock: () -> Void) {
+    func waitOutReservations(_ holder: () -> ReservationHolder?, unlock: () -> Void, lock: () -> Void) {
         guard canBlock, blockedClient == nil else { return }
         let deadline = Clock.milliseconds() + 1000
-        while isReserved() && Clock.milliseconds() < deadline {
+        while let found = holder(), Clock.milliseconds() < deadline {
             unlock()
-            var pause = timespec(tv_sec: 0, tv_nsec: 20_000)
-            nanosleep(&pause, nil)
+            switch found {
+            case .here(let host):
+                host.retryHere()
+            case .elsewhere:
+                var pause = timespec(tv_sec: 0, tv_nsec: 20_000)
+                nanosleep(&pause, nil)
+            }
             lock()
+            // A retry run here ends its reservation; if one is still there, do not spin on it.
+            if case .here = found, case .here? = holder() { return }
         }
     }
 
-    /// Whether `key` (in the current database) is reserved for another session's woken client.
-    func isReservedElsewhere(_ key: UnsafeRawBufferPointer) -> Bool {
-        server.blocking.isReservedElsewhere(db: session.db, key: key, for: session.id)
+    /// Who holds `key` (in the current database) reserved, if another session's woken client.
+    func reservationHolder(of key: UnsafeRawBufferPointer) -> ReservationHolder? {
+        server.blocking.reservationHolder(db: session.db, key: key, for: session.id)
     }
 
     /// True while re-running a blocked command after a wake-up.

@@ -177,7 +177,7 @@ public final class CommandContext {
         return unmanagedShard(at: shardIndex)._withUnsafeGuaranteedRef { shard in
             shard.lock()
             if server.blocking.reservationCount > 0 {
-                waitOutReservations({ isReservedElsewhere(key) }, unlock: shard.unlock, lock: shard.lock)
+                waitOutReservations({ reservationHolder(of: key) }, unlock: shard.unlock, lock: shard.lock)
             }
             defer { shard.unlock() }
             defer { commitEffects() }
@@ -256,7 +256,7 @@ public final class CommandContext {
     public func withKeys<Positions: Sequence<Int>, T>(_ positions: Positions, _ body: () -> T) -> T {
         shardScratch.removeAll(keepingCapacity: true)
         for position in positions { shardScratch.append(locate(args[position]).shardIndex) }
-        return withShards({ positions.contains { isReservedElsewhere(args[$0]) } }, body)
+        return withShards({ positions.lazy.compactMap { self.reservationHolder(of: self.args[$0]) }.first }, body)
     }
 
     /// Locks the shards of the keys at `positions`, then calls `body` for each such key with
@@ -270,7 +270,7 @@ public final class CommandContext {
             shardScratch.append(location.shardIndex)
         }
         let shards = unownedKeyspace.unownedShards
-        withShards({ positions.contains { isReservedElsewhere(args[$0]) } }) {
+        withShards({ positions.lazy.compactMap { self.reservationHolder(of: self.args[$0]) }.first }) {
             for (offset, position) in positions.enumerated() {
                 let location = locationScratch[offset]
                 shards[location.shardIndex]._withUnsafeGuaranteedRef { body($0, args[position], location.hash) }
@@ -278,13 +278,13 @@ public final class CommandContext {
         }
     }
 
-    /// Runs `body` with the shards in `shardScratch` locked in ascending order (`isReserved`:
-    /// whether one of the command's keys is reserved for another session's woken client).
-    private func withShards<T>(_ isReserved: () -> Bool, _ body: () -> T) -> T {
+    /// Runs `body` with the shards in `shardScratch` locked in ascending order (`holder`: who
+    /// holds one of the command's keys reserved, if another session's woken client).
+    private func withShards<T>(_ holder: () -> ReservationHolder?, _ body: () -> T) -> T {
         shardScratch.sort()
         lockScratchShards()
         if server.blocking.reservationCount > 0 {
-            waitOutReservations(isReserved, unlock: unlockScratchShards, lock: lockScratchShards)
+            waitOutReservations(holder, unlock: unlockScratchShards, lock: lockScratchShards)
         }
         defer {
             commitEffects()

@@ -319,8 +319,9 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
 
     /// Re-runs the blocked command after a wake-up; if it still finds nothing it keeps waiting
     /// (and frees the keys reserved for it). A postponed command runs afresh instead: it may
-    /// be postponed again, block, or complete.
-    func retryBlocked() {
+    /// be postponed again, block, or complete. `resumingInput: false` (a retry run from inside
+    /// another connection's command) leaves the input behind the command for later.
+    func retryBlocked(resumingInput: Bool = true) {
         guard isBlocked, let client = context.blockedClient else { return }
         let start = UnsafeRawPointer(input.base + readOffset)
         guard case .command = parser.parse(start, available: input.count - readOffset) else {
@@ -341,7 +342,26 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         }
         leaveBlocked()
         if unfinishedRetries == 0 { releaseRetryWaiters() }
+        guard resumingInput else {
+            readOffset += blockedCommandLength
+            blockedCommandLength = 0
+            awaitsResume = true
+            worker.wake(self, by: nil)
+            worker.flushSoon(self)
+            return
+        }
         resumeAfterBlocking()
+    }
+
+    /// Set when a retry ran inside another connection's command: the input behind it runs
+    /// when the worker serves its woken connections.
+    private(set) var awaitsResume = false
+
+    /// Runs the input a retry inside another command left for later.
+    func resumeInput() {
+        awaitsResume = false
+        processInput()
+        if !closing { flush() }
     }
 
     /// Tells the connections waiting on this one's retry that it is done.
@@ -406,6 +426,10 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     }
     func cancelBlocking(withError: Bool) { worker.post(.cancelBlocking(self, withError: withError)) }
     var isOnCurrentThread: Bool { worker.isCurrentThread }
+    func retryHere() {
+        guard let client = context.blockedClient, !client.isPostponement else { return }
+        retryBlocked(resumingInput: false)
+    }
 
     // MARK: Pushed messages
 

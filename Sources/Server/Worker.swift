@@ -121,6 +121,8 @@ final class Worker {
         thread = pthread_self()
         pthread_setspecific(Worker.currentKey, Unmanaged.passUnretained(self).toOpaque())
         while event_base_loop(base, EVLOOP_ONCE) == 0 && event_base_got_break(base) == 0 {
+            // Wake-ups queued by a command that then blocked (nothing ran after it to serve them).
+            serveReadyConnections()
             flushPushed()
         }
         for connection in Array(connections.values) { close(connection) }
@@ -305,14 +307,17 @@ final class Worker {
         servingReady = true
         while !readyConnections.isEmpty {
             let (connection, waker) = readyConnections.removeFirst()
-            if connections[connection.fd] === connection && connection.isBlocked {
+            let current = connections[connection.fd] === connection
+            if current && connection.isBlocked {
                 if let waker { connection.retryWaiters.append(waker) }
                 connection.retryBlocked()
-            } else if let waker {
-                // Served or gone already (a stale queue entry woke it): nothing to wait for.
-                // Waiting here could make two connections wait on each other.
-                waker.worker.retryFinished(for: waker)
+                continue
             }
+            // Served already (a retry run inside another command left its input for now).
+            if current && connection.awaitsResume { connection.resumeInput() }
+            // Served or gone already (a stale queue entry woke it): nothing to wait for.
+            // Waiting here could make two connections wait on each other.
+            if let waker { waker.worker.retryFinished(for: waker) }
         }
         servingReady = false
     }
