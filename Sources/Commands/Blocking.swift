@@ -14,7 +14,9 @@
 // is done (running it itself when the woken client belongs to its own worker thread).
 // DIVERGENCE: a command that got past the check waits at most a second for a retry stuck
 // behind a long command, and commands inside MULTI/EXEC and scripts are never postponed:
-// these may still take the data first.
+// these may still take the data first. Waiters are queued in the order their commands ran;
+// two clients on different workers that send at the same moment may block in either order
+// (Redis queues them in arrival order).
 // CLIENT PAUSE postpones commands the same way: every command (ALL), or those that may
 // write or replicate (WRITE), wait until CLIENT UNPAUSE or the pause's end time.
 // DIVERGENCE: Redis then runs them in the order they arrived; here the commands of clients on

@@ -73,6 +73,9 @@ public final class CommandContext {
     let pendingEffects = PendingEffects()
     /// Reused storage for the shard indexes a multi-key command locks.
     var shardScratch: [Int] = []
+    /// Lock sections (withKey, withKeys, withEachKey) open on this context: only the outermost
+    /// may give its locks up for a reservation (an inner one's locks stay held by the outer).
+    private var keyLockDepth = 0
     /// The shards and hashes of withEachKey's keys, in argument order.
     private var locationScratch: [(shardIndex: Int, hash: UInt64)] = []
     /// Shards and hashes of the pipelined batch's keys, found while prefetching.
@@ -176,10 +179,14 @@ public final class CommandContext {
         let (shardIndex, hash) = locate(key)
         return unmanagedShard(at: shardIndex)._withUnsafeGuaranteedRef { shard in
             shard.lock()
-            if server.blocking.reservationCount > 0 {
+            keyLockDepth += 1
+            if server.blocking.reservationCount > 0 && keyLockDepth == 1 {
                 waitOutReservations({ reservationHolder(of: key) }, unlock: shard.unlock, lock: shard.lock)
             }
-            defer { shard.unlock() }
+            defer {
+                keyLockDepth -= 1
+                shard.unlock()
+            }
             defer { commitEffects() }
             return body(shard, key, hash)
         }
@@ -283,11 +290,13 @@ public final class CommandContext {
     private func withShards<T>(_ holder: () -> ReservationHolder?, _ body: () -> T) -> T {
         shardScratch.sort()
         lockScratchShards()
-        if server.blocking.reservationCount > 0 {
+        keyLockDepth += 1
+        if server.blocking.reservationCount > 0 && keyLockDepth == 1 {
             waitOutReservations(holder, unlock: unlockScratchShards, lock: lockScratchShards)
         }
         defer {
             commitEffects()
+            keyLockDepth -= 1
             unlockScratchShards()
         }
         return body()
