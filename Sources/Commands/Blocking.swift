@@ -1,5 +1,5 @@
 // Clients blocked in BLPOP-style commands. A blocking handler that finds nothing to take
-// registers its connection here, per (db, key), in arrival order, while it still holds the
+// registers its connection here, per (db, key), in the order the commands ran, holding the
 // shard locks of its keys; a write that makes a key ready calls `signalKeyReady` under the
 // same shard lock, so no wake-up is lost between the two. Only the first waiter of a key is
 // woken (Redis serves blocked clients first come, first served); its own worker re-runs the
