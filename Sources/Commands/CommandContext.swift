@@ -263,7 +263,7 @@ public final class CommandContext {
     public func withKeys<Positions: Sequence<Int>, T>(_ positions: Positions, _ body: () -> T) -> T {
         shardScratch.removeAll(keepingCapacity: true)
         for position in positions { shardScratch.append(locate(args[position]).shardIndex) }
-        return withShards({ positions.lazy.compactMap { self.reservationHolder(of: self.args[$0]) }.first }, body)
+        return withShards(keysAt: positions, body)
     }
 
     /// Locks the shards of the keys at `positions`, then calls `body` for each such key with
@@ -277,7 +277,7 @@ public final class CommandContext {
             shardScratch.append(location.shardIndex)
         }
         let shards = unownedKeyspace.unownedShards
-        withShards({ positions.lazy.compactMap { self.reservationHolder(of: self.args[$0]) }.first }) {
+        withShards(keysAt: positions) {
             for (offset, position) in positions.enumerated() {
                 let location = locationScratch[offset]
                 shards[location.shardIndex]._withUnsafeGuaranteedRef { body($0, args[position], location.hash) }
@@ -285,14 +285,15 @@ public final class CommandContext {
         }
     }
 
-    /// Runs `body` with the shards in `shardScratch` locked in ascending order (`holder`: who
-    /// holds one of the command's keys reserved, if another session's woken client).
-    private func withShards<T>(_ holder: () -> ReservationHolder?, _ body: () -> T) -> T {
+    /// Runs `body` with the shards in `shardScratch`, those of the keys at `positions`, locked
+    /// in ascending order.
+    private func withShards<Positions: Sequence<Int>, T>(keysAt positions: Positions, _ body: () -> T) -> T {
         shardScratch.sort()
         lockScratchShards()
         keyLockDepth += 1
         if server.blocking.reservationCount > 0 && keyLockDepth == 1 {
-            waitOutReservations(holder, unlock: unlockScratchShards, lock: lockScratchShards)
+            waitOutReservations({ positions.lazy.compactMap { self.reservationHolder(of: self.args[$0]) }.first },
+                                unlock: unlockScratchShards, lock: lockScratchShards)
         }
         defer {
             commitEffects()

@@ -343,8 +343,7 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
         leaveBlocked()
         if unfinishedRetries == 0 { releaseRetryWaiters() }
         guard resumingInput else {
-            readOffset += blockedCommandLength
-            blockedCommandLength = 0
+            passBlockedCommand()
             awaitsResume = true
             worker.wake(self, by: nil)
             worker.flushSoon(self)
@@ -357,7 +356,8 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     /// when the worker serves its woken connections.
     private(set) var awaitsResume = false
 
-    /// Runs the input a retry inside another command left for later.
+    /// Runs the input behind a command that blocked (also what a retry run inside another
+    /// command left for later).
     func resumeInput() {
         awaitsResume = false
         processInput()
@@ -411,10 +411,14 @@ final class Connection: BlockingHost, PushTarget, ScriptHost {
     }
 
     private func resumeAfterBlocking() {
+        passBlockedCommand()
+        resumeInput()
+    }
+
+    /// Moves the input past the command that blocked.
+    private func passBlockedCommand() {
         readOffset += blockedCommandLength
         blockedCommandLength = 0
-        processInput()
-        if !closing { flush() }
     }
 
     // BlockingHost: called from any thread.
