@@ -30,10 +30,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def cpu_seconds(pid):
+def cpu_times(pid):
+    """The process's user and kernel CPU seconds so far."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS
+
+
+def cpu_seconds(pid):
+    return sum(cpu_times(pid))
 
 
 def rss_bytes(pid):
@@ -106,14 +111,17 @@ class MinimalKeyValue(BuiltReference):
 def measure(server, requests, options, pick=lambda rows: rows[0]):
     """One redis-benchmark run (-c 50) with `options`; the CSV row `pick` chooses, with the
     server's CPU time over the run."""
-    before = cpu_seconds(server.proc.pid)
+    user_before, kernel_before = cpu_times(server.proc.pid)
     out = subprocess.run(
         ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port), "-n", str(requests), "-c", "50", "--csv",
          *options], capture_output=True, text=True, check=True).stdout
-    cpu = cpu_seconds(server.proc.pid) - before
+    user_after, kernel_after = cpu_times(server.proc.pid)
+    user, kernel = user_after - user_before, kernel_after - kernel_before
+    cpu = user + kernel
     row = pick(list(csv.DictReader(io.StringIO(out))))
     return {"rps": float(row["rps"]), "p50": float(row["p50_latency_ms"]), "p99": float(row["p99_latency_ms"]),
-            "cpu": cpu, "per_cpu": requests / cpu if cpu > 0 else float("inf")}
+            "cpu": cpu, "per_cpu": requests / cpu if cpu > 0 else float("inf"),
+            "user_us": user / requests * 1e6, "kernel_us": kernel / requests * 1e6}
 
 
 def run_benchmark(server, test, pipeline, requests, keyspace=100000, value_size=3):
@@ -125,6 +133,25 @@ def median_run(runs):
     """The run with the median ops per CPU-second."""
     ordered = sorted(runs, key=lambda r: r["per_cpu"])
     return ordered[len(ordered) // 2]
+
+
+def median(values):
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def kernel_neutral_ratios(runs, names, reference="redis"):
+    """Each server's ratio to `reference` with the kernel's share of a request set equal for
+    all: the median kernel time per request over every run of the comparison, plus each
+    server's own user time per request over all its runs (the kernel's clock ticks split CPU
+    time into user and kernel by sampling, so one run's user time is too coarse). Every server
+    here makes the same system calls per request (one read and one write, one epoll_wait per
+    pass), so the kernel's work is the same for all of them, but how long it takes swings by a
+    fifth from run to run on this shared machine; at -P 1 that swing, not the servers, decides
+    a ratio measured from one run each."""
+    kernel = median([run["kernel_us"] for name in names for run in runs[name]])
+    user = {name: sum(run["user_us"] for run in runs[name]) / len(runs[name]) for name in names}
+    return kernel, user, {name: (kernel + user[reference]) / (kernel + user[name]) for name in names}
 
 
 # A small script for EVALSHA, and the GCRA of CL.THROTTLE (redis-cell's arithmetic, in
@@ -430,7 +457,8 @@ def main():
                    Server("redis", [redis_binary], workdir)]
         print(f"median of {args.rounds} alternating runs; swiftlet-server (server-threads {args.threads}) vs redis-server {servers[1].cli('INFO', 'server').split('redis_version:')[1].split()[0]}, "
               f"redis-benchmark -c 50 -r 100000, loopback, {os.cpu_count()} cores\n")
-        header = f"{'test':<6} {'-P':>3}  {'server':<9} {'ops/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'cpu s':>6} {'ops/cpu-s':>11}"
+        header = (f"{'test':<6} {'-P':>3}  {'server':<9} {'ops/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'cpu s':>6} "
+                  f"{'user us':>7} {'kern us':>7} {'ops/cpu-s':>11}")
         only_one = args.only_pubsub or args.only_scripting
         if not only_one:
             minimal = MinimalKeyValue(workdir)
@@ -454,21 +482,31 @@ def main():
                     # The run with the median ops per CPU-second represents the server.
                     r = results[server.name] = median_run(runs[server.name])
                     print(f"{test.upper():<6} {pipeline:>3}  {server.name:<9} {r['rps']:>11,.0f} {r['p50']:>7.3f} {r['p99']:>7.3f} "
-                          f"{r['cpu']:>6.2f} {r['per_cpu']:>11,.0f}")
+                          f"{r['cpu']:>6.2f} {r['user_us']:>7.2f} {r['kernel_us']:>7.2f} {r['per_cpu']:>11,.0f}")
                 ratio = results["swiftlet"]["per_cpu"] / results["redis"]["per_cpu"]
                 bound = results["minimal"]["per_cpu"] / results["redis"]["per_cpu"]
                 ceiling = results["floor"]["per_cpu"] / results["redis"]["per_cpu"]
                 p99 = results["swiftlet"]["p99"] / results["redis"]["p99"] if results["redis"]["p99"] else 0
-                ratios.append((test, pipeline, ratio, p99, bound, ceiling))
+                kernel, user, neutral = kernel_neutral_ratios(runs, [server.name for server in measured])
+                ratios.append((test, pipeline, ratio, p99, bound, ceiling, neutral))
                 print(f"{'':<6} {'':>3}  ratio     ops/cpu-s x{ratio:.2f}   p99 x{p99:.2f}   "
-                      f"minimal / redis x{bound:.2f}   ceiling (floor / redis) x{ceiling:.2f}\n")
+                      f"minimal / redis x{bound:.2f}   ceiling (floor / redis) x{ceiling:.2f}")
+                # The user time per request at which a server would show 1.1x at that kernel time.
+                needed = (kernel + user["redis"]) / 1.1 - kernel
+                print(f"{'':<6} {'':>3}  kernel-neutral (each request's kernel time {kernel:.2f} us for all): "
+                      f"swiftlet x{neutral['swiftlet']:.2f}   minimal x{neutral['minimal']:.2f}   "
+                      f"ceiling x{neutral['floor']:.2f}")
+                print(f"{'':<6} {'':>3}  user us per request, mean: " +
+                      "   ".join(f"{name} {user[name]:.2f}" for name in user) + f"   (1.1x needs {needed:.2f})\n")
         if ratios:
             print("Summary (swiftlet / redis): ops per server CPU-second, p99 latency; 'minimal' is a server doing "
                   "only the parse, lookup and reply (minimal_kv.c), the ceiling a responder doing no work "
-                  "(loopback_floor.c)")
-        for test, pipeline, ratio, p99, bound, ceiling in ratios:
+                  "(loopback_floor.c); kernel-neutral: the same with every server's kernel time per request "
+                  "set to the comparison's median")
+        for test, pipeline, ratio, p99, bound, ceiling, neutral in ratios:
             print(f"  {test.upper():<5} -P {pipeline:<3} ops/cpu-s x{ratio:.2f}   p99 x{p99:.2f}   minimal x{bound:.2f}   "
-                  f"ceiling x{ceiling:.2f}")
+                  f"ceiling x{ceiling:.2f}   kernel-neutral: swiftlet x{neutral['swiftlet']:.2f} minimal "
+                  f"x{neutral['minimal']:.2f} ceiling x{neutral['floor']:.2f}")
         if not args.skip_scripting:
             scripting(args, servers, floor)
         if not args.skip_pubsub:
