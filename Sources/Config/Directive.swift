@@ -209,6 +209,7 @@ struct Directive {
                   }),
         string("ignore-warnings", \.ignoreWarnings),
         integer("proto-max-bulk-len", \.protoMaxBulkLen, 1024 * 1024...Int.max, memory: true),
+        integer("hll-sparse-max-bytes", \.hllSparseMaxBytes, 0...Int.max, memory: true),
         integer("client-query-buffer-limit", \.clientQueryBufferLimit, 1024 * 1024...Int.max, memory: true),
         string("requirepass", \.requirepass),
         integer("maxmemory", \.maxmemory, 0...Int.max, memory: true),
@@ -374,7 +375,6 @@ struct Directive {
         inert("aof-timestamp-enabled", "no", .bool, feature: "AOF timestamps are not implemented"),
         // Redis turns THP off for its fork's sake; Swiftlet does not fork and wants huge pages.
         inert("disable-thp", "yes", .bool, feature: "Swiftlet does not fork, so huge pages cost no copy-on-write"),
-        inert("hll-sparse-max-bytes", "3000", .memory, feature: "HyperLogLog is not implemented"),
         inert("jemalloc-bg-thread", "yes", .bool, feature: "Swiftlet uses glibc's malloc"),
         inert("rdb-del-sync-files", "no", .bool, feature: "replication is not implemented"),
         inert("rdb-save-incremental-fsync", "yes", .bool, feature: "snapshots are synced once, at the end"),

@@ -58,6 +58,8 @@ public final class ServerConfig: @unchecked Sendable {
 
     // MARK: Limits and protocol
     public var protoMaxBulkLen = 512 * 1024 * 1024
+    /// Size past which a sparse HyperLogLog sketch turns dense.
+    public var hllSparseMaxBytes = 3000
     public var clientQueryBufferLimit = 1024 * 1024 * 1024
     @Guarded public var requirepass = ""
 

@@ -23,7 +23,8 @@ private struct SeededGenerator: RandomNumberGenerator {
 
 /// Commands left out: blocking ones, connection and server state, replies that depend on time,
 /// randomness, hash-table layout or memory layout (DUMP's LZF and encodings, MEMORY, OBJECT),
-/// and cursors.
+/// cursors, and PFSELFTEST (seconds of work on a debug build; HyperLogLogDifferentialTests
+/// runs it once).
 private let excludedCommands: Set<String> = Set("""
     blpop brpop blmove brpoplpush blmpop bzpopmin bzpopmax bzmpop wait waitaof xread xreadgroup
     subscribe psubscribe ssubscribe unsubscribe punsubscribe sunsubscribe monitor sync psync
@@ -32,11 +33,11 @@ private let excludedCommands: Set<String> = Set("""
     randomkey spop srandmember hrandfield zrandmember object memory latency slowlog command hello
     reset quit auth migrate scan hscan sscan zscan multi exec watch discard unwatch readonly
     readwrite asking lolwut role replconf publish spublish pubsub ttl pttl expiretime pexpiretime
-    dump
+    dump pfselftest
     """.split(whereSeparator: \.isWhitespace).map(String.init))
 
 /// Typed keys the set-up creates (small and large encodings) and one that never exists.
-private let fuzzKeys = ["s", "n", "l", "h", "st", "z", "missing", "bits", "is", "bl", "bh", "bz", "bs", "bi"]
+private let fuzzKeys = ["s", "n", "l", "h", "st", "z", "missing", "bits", "is", "bl", "bh", "bz", "bs", "bi", "hll"]
 
 /// No small positive numbers: as a TTL they would expire a key mid-run, at a moment that
 /// differs between the two servers by the time between their calls.
@@ -54,6 +55,7 @@ private let fuzzSetUp: [[String]] = [
     ["ZADD", "bz"] + (0..<200).flatMap { [String($0 % 17), "m\($0)"] },
     ["SADD", "bs"] + (0..<200).map { "m\($0)" },
     ["SADD", "bi"] + (0..<600).map(String.init),
+    ["PFADD", "hll", "a", "b", "c"],
 ]
 
 /// Every token (keyword) among `arguments` of a COMMAND DOCS entry, nested ones included.
