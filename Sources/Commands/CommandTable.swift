@@ -8,7 +8,7 @@ public final class CommandTable {
         ConnectionFamily.specs + ServerFamily.specs + GenericFamily.specs + StringFamily.specs
         + ListFamily.specs + ZSetFamily.specs + HashFamily.specs + SetFamily.specs + BitmapFamily.specs + CacheFamily.specs + MemoryFamily.specs
         + TagFamily.specs + TransactionFamily.specs + RateLimitFamily.specs + PubSubFamily.specs
-        + PersistenceFamily.specs + ScriptingFamily.specs + FunctionFamily.specs + GeoFamily.specs + HyperLogLogFamily.specs)
+        + PersistenceFamily.specs + ScriptingFamily.specs + FunctionFamily.specs + GeoFamily.specs + HyperLogLogFamily.specs + ClusterFamily.specs)
 
     /// Top-level commands, in declaration order.
     public let commands: [CommandSpec]

@@ -166,6 +166,8 @@ public final class ServerContext {
     public private(set) var lfuMinutes: UInt32 = 0
     public var statResetAt: Int64
     public var isReplica = false
+    /// Where commands' log lines go (the server's logger): warning or notice.
+    public var log: (_ warning: Bool, _ message: String) -> Void = { _, _ in }
     /// Whether expiry and eviction delete keys on their own: not on a replica (its master
     /// does), nor while CLIENT PAUSE holds clients back (Redis keeps the dataset still then;
     /// expired keys read as missing meanwhile).
@@ -246,9 +248,10 @@ public final class ServerContext {
         if used > peakMemory { peakMemory = used }
     }
 
-    /// `enable-debug-command`: yes, or local for loopback connections only.
-    public func debugAllowed(for session: Session) -> Bool {
-        switch config.enableDebugCommand {
+    /// Whether `setting` (`enable-debug-command`, `enable-module-command`) lets `session` run
+    /// the command it guards: yes, or local for loopback connections only.
+    public func allowsProtectedCommand(_ setting: String, _ session: Session) -> Bool {
+        switch setting {
         case "yes": return true
         case "local": return session.isLocal
         default: return false

@@ -98,6 +98,7 @@ public final class Server: ServerControl {
         context.snapshots.log = { warning, message in Logger.shared.log(warning ? .warning : .notice, message) }
         context.scripts.log = { level, message in Logger.shared.log(LogLevel(rawValue: level) ?? .notice, message) }
         context.aof.log = context.snapshots.log
+        context.log = context.snapshots.log
         if context.config.appendonly {
             guard context.aof.startAtLaunch() else { return 1 }
         } else {

@@ -31,8 +31,8 @@ private let excludedCommands: Set<String> = Set("""
     shutdown debug config client acl save bgsave bgrewriteaof lastsave replicaof slaveof failover
     cluster module script function eval evalsha eval_ro evalsha_ro fcall fcall_ro info time
     randomkey spop srandmember hrandfield zrandmember object memory latency slowlog command hello
-    reset quit auth migrate scan hscan sscan zscan multi exec watch discard unwatch readonly
-    readwrite asking lolwut role replconf publish spublish pubsub ttl pttl expiretime pexpiretime
+    reset quit auth migrate scan hscan sscan zscan multi exec watch discard unwatch
+    lolwut replconf publish spublish pubsub ttl pttl expiretime pexpiretime
     dump pfselftest
     """.split(whereSeparator: \.isWhitespace).map(String.init))
 

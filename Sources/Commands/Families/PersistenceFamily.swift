@@ -8,6 +8,13 @@ import Storage
 import Support
 
 public enum PersistenceFamily {
+    static let restoreArguments = [
+        .key(), CommandArgument("ttl", .integer), CommandArgument("serialized-value", .string),
+        .token("REPLACE", flags: .optional, since: "3.0.0"), .token("ABSTTL", flags: .optional, since: "5.0.0"),
+        CommandArgument("seconds", .integer, token: "IDLETIME", flags: .optional, since: "5.0.0"),
+        CommandArgument("frequency", .integer, token: "FREQ", flags: .optional, since: "5.0.0"),
+    ]
+
     public static let specs: [CommandSpec] = [
         CommandSpec("save", arity: 1, flags: [.noAsyncLoading, .admin, .noscript, .noMulti], group: .server, since: "1.0.0",
                     summary: "Write a snapshot of the dataset to disk, blocking until it is done.",
@@ -34,12 +41,15 @@ public enum PersistenceFamily {
                     summary: "Create a key from a value serialized by DUMP.",
                     complexity: "O(1) to create the key, then O(N*M) for N elements of M bytes",
                     history: [("3.0.0", "REPLACE."), ("5.0.0", "ABSTTL."), ("5.0.0", "IDLETIME and FREQ.")],
-                    arguments: [.key(), CommandArgument("ttl", .integer), CommandArgument("serialized-value", .string),
-                                .token("REPLACE", flags: .optional, since: "3.0.0"),
-                                .token("ABSTTL", flags: .optional, since: "5.0.0"),
-                                CommandArgument("seconds", .integer, token: "IDLETIME", flags: .optional, since: "5.0.0"),
-                                CommandArgument("frequency", .integer, token: "FREQ", flags: .optional, since: "5.0.0")],
-                    handler: restore),
+                    arguments: restoreArguments, handler: restore),
+        // A cluster node's form of RESTORE (MIGRATE sends it); the same command here.
+        CommandSpec("restore-asking", arity: -4, flags: [.write, .denyoom, .asking], acl: [.keyspace, .dangerous],
+                    keys: [KeySpec.single([.OW, .update])], group: .server, since: "3.0.0",
+                    summary: "RESTORE as a cluster node receives it from MIGRATE.",
+                    complexity: "O(1) to create the key, then O(N*M) for N elements of M bytes",
+                    docFlags: ["syscmd"],
+                    history: [("3.0.0", "REPLACE."), ("5.0.0", "ABSTTL."), ("5.0.0", "IDLETIME and FREQ.")],
+                    arguments: restoreArguments, handler: restore),
     ]
 
     static func save(_ c: CommandContext) {

@@ -36,7 +36,7 @@ enum DebugCommand {
     ]
 
     static func run(_ c: CommandContext) {
-        guard c.server.debugAllowed(for: c.session) else {
+        guard c.server.allowsProtectedCommand(c.server.config.enableDebugCommand, c.session) else {
             return c.error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
         }
         let count = c.args.count

@@ -98,6 +98,8 @@ public enum ServerFamily {
         monitorSpec,
         slowlogSpec,
         latencySpec,
+        roleSpec,
+        moduleSpec,
     ]
 
     static let flushArguments = [CommandArgument("async", .oneof, flags: .optional,
