@@ -1,8 +1,11 @@
 // A compact sequence of byte strings in one contiguous buffer, the idea behind Redis's
 // listpack: small hashes, sorted sets and lists keep all their elements in a single
-// allocation (each element is its length as a LEB128 varint followed by its bytes) instead of
-// one object per element. Access is by linear scan, which is what Redis's thresholds
-// (`*-max-listpack-entries/value`) keep cheap.
+// allocation instead of one object per element. Each element is its length as a LEB128
+// varint, its bytes, then the size of those two as a varint read backwards (as Redis's
+// listpack keeps a back-length), so the buffer can be walked from either end: an element
+// near the tail (RPOP, LINDEX -1) costs as little as one near the head. Access is otherwise
+// by linear scan, which is what Redis's thresholds (`*-max-listpack-entries/value`) keep
+// cheap.
 
 public struct Listpack {
     private var storage: [UInt8] = []
@@ -34,13 +37,45 @@ public struct Listpack {
         }
     }
 
-    /// Byte offset of element `index` (`count` gives the end of the buffer).
-    private func offset(ofIndex index: Int) -> Int {
-        var offset = 0
-        for _ in 0..<index {
-            let (length, start) = header(at: offset)
-            offset = start + length
+    /// Bytes a back-length of `size` takes: one per 7 bits.
+    @inline(__always)
+    private static func backLengthBytes(_ size: Int) -> Int {
+        max(1, (Int.bitWidth - size.leadingZeroBitCount + 6) / 7)
+    }
+
+    /// Offset of the element after the one whose header starts at `offset`.
+    @inline(__always)
+    private func offset(after offset: Int) -> Int {
+        let (length, start) = header(at: offset)
+        let size = start - offset + length
+        return offset + size + Listpack.backLengthBytes(size)
+    }
+
+    /// Offset of the element that ends (back-length included) just before `end`. The
+    /// back-length's last byte holds its lowest 7 bits, flagged when more bytes precede it.
+    @inline(__always)
+    private func offset(before end: Int) -> Int {
+        var size = 0, shift = 0, position = end - 1
+        while true {
+            let byte = storage[position]
+            size |= Int(byte & 0x7F) << shift
+            if byte < 0x80 { break }
+            shift += 7
+            position -= 1
         }
+        return position - size
+    }
+
+    /// Byte offset of element `index` (`count` gives the end of the buffer), walking from the
+    /// nearer end.
+    private func offset(ofIndex index: Int) -> Int {
+        if index > count / 2 {
+            var offset = storage.count
+            for _ in index..<count { offset = self.offset(before: offset) }
+            return offset
+        }
+        var offset = 0
+        for _ in 0..<index { offset = self.offset(after: offset) }
         return offset
     }
 
@@ -51,26 +86,21 @@ public struct Listpack {
             for index in 0..<count {
                 let (length, start) = header(at: offset)
                 if !body(index, UnsafeRawBufferPointer(rebasing: buffer[start..<start + length])) { return }
-                offset = start + length
+                offset = self.offset(after: offset)
             }
         }
     }
 
     /// Calls `body` with each element's index and bytes from the last to the first, until it
-    /// returns false (element starts are found by one forward pass first).
+    /// returns false.
     public func forEachReversed(_ body: (Int, UnsafeRawBufferPointer) -> Bool) {
-        var starts: [Int] = []
-        starts.reserveCapacity(count)
-        var offset = 0
-        for _ in 0..<count {
-            starts.append(offset)
-            let (length, start) = header(at: offset)
-            offset = start + length
-        }
         storage.withUnsafeBytes { buffer in
+            var end = storage.count
             for index in stride(from: count - 1, through: 0, by: -1) {
-                let (length, start) = header(at: starts[index])
+                let offset = self.offset(before: end)
+                let (length, start) = header(at: offset)
                 if !body(index, UnsafeRawBufferPointer(rebasing: buffer[start..<start + length])) { return }
+                end = offset
             }
         }
     }
@@ -100,28 +130,38 @@ public struct Listpack {
 
     // MARK: Writing
 
-    private static func encodedHeader(_ length: Int) -> [UInt8] {
-        var header: [UInt8] = []
-        var remaining = length
+    /// Appends the encoding of `bytes` (header, bytes, back-length) to `output`.
+    private static func encode(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8]) {
+        var remaining = bytes.count, headerBytes = 0
         repeat {
             let low = UInt8(remaining & 0x7F)
             remaining >>= 7
-            header.append(remaining == 0 ? low : low | 0x80)
+            output.append(remaining == 0 ? low : low | 0x80)
+            headerBytes += 1
         } while remaining != 0
-        return header
+        output.append(contentsOf: bytes)
+        let size = headerBytes + bytes.count
+        for group in stride(from: backLengthBytes(size) - 1, through: 0, by: -1) {
+            let bits = UInt8(truncatingIfNeeded: size >> (7 * group)) & 0x7F
+            output.append(group == backLengthBytes(size) - 1 ? bits : bits | 0x80)
+        }
+    }
+
+    private static func encoded(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var output: [UInt8] = []
+        encode(bytes, into: &output)
+        return output
     }
 
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        storage.append(contentsOf: Listpack.encodedHeader(bytes.count))
-        storage.append(contentsOf: bytes)
+        Listpack.encode(bytes, into: &storage)
         count += 1
     }
 
     /// Inserts `bytes` before element `index` (`index == count` appends).
     public mutating func insert(_ bytes: UnsafeRawBufferPointer, at index: Int) {
         precondition(index >= 0 && index <= count)
-        let offset = offset(ofIndex: index)
-        storage.insert(contentsOf: Listpack.encodedHeader(bytes.count) + bytes, at: offset)
+        storage.insert(contentsOf: Listpack.encoded(bytes), at: offset(ofIndex: index))
         count += 1
     }
 
@@ -130,9 +170,10 @@ public struct Listpack {
         precondition(index >= 0 && length >= 0 && index + length <= count)
         let start = offset(ofIndex: index)
         var end = start
-        for _ in 0..<length {
-            let (elementLength, elementStart) = header(at: end)
-            end = elementStart + elementLength
+        if index + length == count {
+            end = storage.count
+        } else {
+            for _ in 0..<length { end = offset(after: end) }
         }
         storage.removeSubrange(start..<end)
         count -= length
@@ -141,8 +182,7 @@ public struct Listpack {
     /// Replaces element `index` with `bytes`.
     public mutating func replace(at index: Int, with bytes: UnsafeRawBufferPointer) {
         let start = offset(ofIndex: index)
-        let (length, elementStart) = header(at: start)
-        storage.replaceSubrange(start..<elementStart + length, with: Listpack.encodedHeader(bytes.count) + bytes)
+        storage.replaceSubrange(start..<offset(after: start), with: Listpack.encoded(bytes))
     }
 
     /// Releases spare capacity (after large deletions).

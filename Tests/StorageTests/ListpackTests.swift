@@ -1,5 +1,6 @@
 // Listpack checked against an array model under random inserts, removals and replacements,
-// including elements long enough to need multi-byte length headers.
+// including elements long enough to need multi-byte length headers and back-lengths, read
+// forwards, backwards and by index from either end.
 import Storage
 import Testing
 
@@ -32,6 +33,13 @@ struct ListpackTests {
                 var seen: [[UInt8]] = []
                 listpack.forEach { _, bytes in seen.append(Array(bytes)); return true }
                 #expect(seen == model)
+                var backwards: [[UInt8]] = []
+                listpack.forEachReversed { index, bytes in
+                    #expect(index == model.count - 1 - backwards.count)
+                    backwards.append(Array(bytes))
+                    return true
+                }
+                #expect(backwards == model.reversed())
             }
         }
         for (index, element) in model.enumerated() { #expect(listpack.element(at: index) == element) }
