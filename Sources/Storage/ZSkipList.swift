@@ -37,13 +37,13 @@ final class ZSkipNode: ManagedBuffer<ZSkipNodeHeader, ZSkipLevel> {
     /// The inline forward links, one per level; valid while the node lives.
     var levels: UnsafeMutablePointer<ZSkipLevel> { withUnsafeMutablePointerToElements { $0 } }
 
-    /// The next node on `level`, borrowed: read as the pointer it is (a `ZSkipLevel` starts
-    /// with its optional reference), so a search step counts no references. Reading the
-    /// link as a reference retained and released every node a search passed, a tenth of
-    /// ZADD's CPU time.
+    /// The next node on `level`, borrowed: the link is read as the pointer it is, so a search
+    /// step counts no references (read as a reference, it retained and released every node a
+    /// search passed).
     @inline(__always)
     func next(on level: Int) -> Unmanaged<ZSkipNode>? {
-        UnsafeRawPointer(levels + level).load(as: UnsafeRawPointer?.self).map { Unmanaged.fromOpaque($0) }
+        let link = UnsafeRawPointer(levels + level) + MemoryLayout<ZSkipLevel>.offset(of: \ZSkipLevel.forward)!
+        return link.load(as: UnsafeRawPointer?.self).map { Unmanaged.fromOpaque($0) }
     }
 }
 
