@@ -184,25 +184,33 @@ public enum HyperLogLog {
         return register
     }
 
+    /// Calls `body` with each nonzero register of a sparse sketch and its value; false when
+    /// the opcodes do not cover exactly the registers (a VAL run past the last register stops
+    /// the walk, as in Redis).
+    private static func forEachSparseRegister(_ sketch: UnsafeRawBufferPointer, _ body: (Int, UInt8) -> Void) -> Bool {
+        var complete = true
+        let covered = forEachRun(sketch) { first, run, value, _, _ in
+            guard value > 0 else { return true }
+            guard first + run <= registerCount else {
+                complete = false
+                return false
+            }
+            for register in first..<first + run { body(register, UInt8(value)) }
+            return true
+        }
+        return complete && covered == registerCount
+    }
+
     /// The dense form of `sketch` (itself when dense), or nil when its opcodes are corrupt.
     public static func densified(_ sketch: UnsafeRawBufferPointer) -> [UInt8]? {
         if isDense(sketch) { return Array(sketch) }
         var dense = [UInt8](repeating: 0, count: denseSize)
         dense.replaceSubrange(0..<headerSize, with: sketch[0..<headerSize])
         dense[encodingOffset] = denseEncoding
-        var complete = true
-        let covered = dense.withUnsafeMutableBytes { output in
-            forEachRun(sketch) { first, run, value, _, _ in
-                guard value > 0 else { return true }
-                guard first + run <= registerCount else {
-                    complete = false
-                    return false
-                }
-                for register in first..<first + run { setDenseRegister(output.baseAddress! + headerSize, register, UInt8(value)) }
-                return true
-            }
+        let valid = dense.withUnsafeMutableBytes { output in
+            forEachSparseRegister(sketch) { setDenseRegister(output.baseAddress! + headerSize, $0, $1) }
         }
-        return complete && covered == registerCount ? dense : nil
+        return valid ? dense : nil
     }
 
     /// Raises register `index` of the sketch in `sketch` (sparse or dense) to `value`. A sparse
@@ -302,17 +310,7 @@ public enum HyperLogLog {
             for index in 0..<registerCount { registers[index] = max(registers[index], denseRegister(base, index)) }
             return true
         }
-        var complete = true
-        let covered = forEachRun(sketch) { first, run, value, _, _ in
-            guard value > 0 else { return true }
-            guard first + run <= registerCount else {
-                complete = false
-                return false
-            }
-            for index in first..<first + run { registers[index] = max(registers[index], UInt8(value)) }
-            return true
-        }
-        return complete && covered == registerCount
+        return forEachSparseRegister(sketch) { registers[$0] = max(registers[$0], $1) }
     }
 
     /// The estimated cardinality of a sketch, or nil when it is corrupt.

@@ -141,9 +141,10 @@ public struct Listpack {
         } while remaining != 0
         output.append(contentsOf: bytes)
         let size = headerBytes + bytes.count
-        for group in stride(from: backLengthBytes(size) - 1, through: 0, by: -1) {
+        let highest = backLengthBytes(size) - 1
+        for group in stride(from: highest, through: 0, by: -1) {
             let bits = UInt8(truncatingIfNeeded: size >> (7 * group)) & 0x7F
-            output.append(group == backLengthBytes(size) - 1 ? bits : bits | 0x80)
+            output.append(group == highest ? bits : bits | 0x80)
         }
     }
 

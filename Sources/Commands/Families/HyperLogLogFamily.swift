@@ -220,8 +220,8 @@ public enum HyperLogLogFamily {
     /// and be within six standard errors of the truth.
     static func pfselftest(_ c: CommandContext) {
         var random = Xorshift64()
-        var dense = [UInt8](repeating: 0, count: HyperLogLog.denseSize)
-        dense.replaceSubrange(0..<5, with: Array("HYLL".utf8) + [0])
+        let emptyDense = HyperLogLog.emptySketch().withUnsafeBytes(HyperLogLog.densified)!
+        var dense = emptyDense
         var expected = [UInt8](repeating: 0, count: HyperLogLog.registerCount)
         for _ in 0..<1000 {
             let mismatch: String? = dense.withUnsafeMutableBytes { sketch in
@@ -237,7 +237,7 @@ public enum HyperLogLogFamily {
             }
             if let mismatch { return c.error(mismatch) }
         }
-        dense.replaceSubrange(HyperLogLog.headerSize..., with: [UInt8](repeating: 0, count: HyperLogLog.denseSize - HyperLogLog.headerSize))
+        dense = emptyDense
         var sparse = HyperLogLog.emptySketch()
         let limit = c.server.config.hllSparseMaxBytes
         let relativeError = 1.04 / Double(HyperLogLog.registerCount).squareRoot()
